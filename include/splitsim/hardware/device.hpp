@@ -1,0 +1,51 @@
+// One accelerator: datasheet figures (topologies/devices/*.json) and the parameters of its kernel
+// performance model.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "splitsim/common/precision.hpp"
+#include "splitsim/common/units.hpp"
+
+namespace splitsim::hardware {
+
+// How close real kernels come to the datasheet, and at which granularity a GEMM is scheduled.
+// Defaults below are documented where they are defined (device.cpp); a device file or a calibration
+// profile replaces them.
+struct KernelModel {
+    double gemm_efficiency = 0.0;       // fraction of peak a large, well-shaped GEMM sustains
+    double attention_efficiency = 0.0;  // fraction of peak a fused attention kernel sustains
+    double memory_efficiency = 0.0;     // fraction of memory bandwidth a streaming kernel sustains
+    Seconds launch_overhead;            // fixed cost of one kernel
+    int tile_m = 128;                   // GEMM output tile one compute unit produces at a time
+    int tile_n = 128;
+    Bytes gemm_workspace;               // cuBLAS/hipBLASLt workspace kept per stream
+};
+
+struct Interconnect {
+    std::string name;
+    int links = 0;
+    Bandwidth link_bandwidth;  // per link, per direction
+    [[nodiscard]] Bandwidth bandwidth() const { return link_bandwidth * static_cast<double>(links); }
+};
+
+struct DeviceSpec {
+    std::string name;
+    Bytes memory;
+    Bandwidth memory_bandwidth;
+    std::array<std::optional<FlopRate>, 5> peak;  // dense peak per Precision (index = enum value)
+    int compute_units = 0;
+    std::optional<Interconnect> interconnect;
+    KernelModel kernels;
+
+    [[nodiscard]] std::optional<FlopRate> peak_for(Precision p) const { return peak[static_cast<int>(p)]; }
+};
+
+DeviceSpec parse_device(const nlohmann::json& json, const std::string& file);
+DeviceSpec load_device(const std::string& path);
+
+}  // namespace splitsim::hardware

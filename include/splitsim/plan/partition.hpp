@@ -1,0 +1,62 @@
+// What each rank of a plan holds and runs: its share of the layers (per pipeline stage and model
+// chunk), its sharded operators for one micro-batch, its parameters, and the collectives each
+// layer and each step needs.
+#pragma once
+
+#include <vector>
+
+#include "splitsim/common/collective.hpp"
+#include "splitsim/common/units.hpp"
+#include "splitsim/model/layer_graph.hpp"
+#include "splitsim/plan/plan.hpp"
+
+namespace splitsim::plan {
+
+// One collective one rank takes part in. `bytes` is the size nccl-tests would report (see
+// common/collective.hpp); `group` the ranks taking part.
+struct Collective {
+    CollectiveKind kind = CollectiveKind::all_reduce;
+    Dim dim = Dim::tensor;
+    Bytes bytes;
+    int group = 1;
+    int position = 0;          // forward: runs before op `position`; backward: after the backward of op `position`
+    bool before = true;        // forward: before the op, otherwise after it; backward: before its backward
+    bool overlapped = false;   // overlaps the op it is attached to (context-parallel ring, input re-gather)
+};
+
+// The collectives of one layer (or of the embedding or head) for one micro-batch.
+struct LayerComm {
+    std::vector<Collective> forward;
+    std::vector<Collective> backward;
+};
+
+struct Stage {
+    int index = 0;
+    std::vector<std::vector<int>> chunks;  // layer indices of each model chunk, in execution order
+    double dense_parameters = 0;           // parameters on one rank of this stage (tensor-sharded)
+    double expert_parameters = 0;
+    bool first = false;                    // holds the embedding
+    bool last = false;                     // holds the output layer and loss
+    [[nodiscard]] int layer_count() const;
+};
+
+struct Partition {
+    model::LayerGraph graph;  // one rank's operators for one micro-batch
+    LayerComm embedding_comm;
+    LayerComm dense_comm;
+    LayerComm moe_comm;
+    LayerComm head_comm;
+    std::vector<Stage> stages;
+    Bytes pipeline_bytes;        // activation (and its gradient) sent between stages per micro-batch
+    int dense_data_group = 1;    // ranks that hold the same dense parameters: dp x cp
+    int expert_data_group = 1;   // ranks that hold the same experts: dp x cp / ep
+};
+
+// The shard a plan gives one rank.
+model::Shard shard_of(const Plan& plan);
+
+// Splits a validated plan. Layers are assigned to stages contiguously; with vpp chunks, chunk c of
+// stage s holds layers [(c p + s) L/(p v), ...) as in Megatron-LM's interleaved schedule.
+Partition partition(const Plan& plan, const model::ModelSpec& model);
+
+}  // namespace splitsim::plan

@@ -1,0 +1,49 @@
+// What a simulation predicts for one training iteration of a plan.
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include "splitsim/common/units.hpp"
+#include "splitsim/cost/memory.hpp"
+#include "splitsim/plan/plan.hpp"
+
+namespace splitsim::sim {
+
+template <class T>
+using PerDim = std::array<T, plan::kDimCount>;  // indexed by plan::Dim
+
+// Per micro-batch times of one pipeline stage.
+struct StageTime {
+    int stage = 0;
+    Seconds forward;          // compute of one micro-batch's forward pass
+    Seconds backward;         // compute of its backward pass, recomputation included
+    Seconds weight_grad;      // the weight-gradient part of backward (zero-bubble schedules)
+    Seconds exposed_comm;     // tensor, context, expert and pipeline communication on the critical path
+    Seconds data_parallel;    // gradient reduction and parameter gathering left exposed after the pipeline
+    Seconds optimizer;        // the optimizer step
+    [[nodiscard]] Seconds per_micro_batch() const { return forward + backward + exposed_comm; }
+};
+
+struct Prediction {
+    Seconds iteration_time;
+    double tokens_per_s = 0;
+    Flops model_flops;     // per iteration, all GPUs (Korthikanti Eq. 7: no recomputation)
+    Flops hardware_flops;  // per iteration, all GPUs, recomputation included
+    double model_tflops_per_gpu = 0;
+    double mfu = 0;
+    double hfu = 0;
+    // Time on the critical stage, split so the parts add up to the iteration time.
+    Seconds compute;
+    PerDim<Seconds> exposed_comm{};
+    Seconds bubble;
+    Seconds optimizer;
+    // Bubble over the ideal time of m micro-batches on the slowest stage: (p - 1)/m for 1F1B
+    // (Narayanan et al. 2021, Sec. 2.2).
+    double bubble_fraction = 0;
+    PerDim<Bytes> comm_bytes{};  // bytes one GPU sends per iteration, per dimension (worst stage)
+    std::vector<StageTime> stages;
+    cost::MemoryEstimate memory;
+};
+
+}  // namespace splitsim::sim

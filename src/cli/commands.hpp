@@ -1,0 +1,23 @@
+// The subcommands of the splitsim command line. Each registers its options on the application and
+// returns the function that runs it once the command line is parsed.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace splitsim::cli {
+
+struct Subcommand {
+    CLI::App* app = nullptr;
+    std::function<void()> run;
+};
+
+Subcommand add_simulate(CLI::App& app);
+
+// Writes `text` to `path` ("-" for standard output) only once it is complete, so a failure leaves
+// no partial file behind.
+void write_output(const std::string& path, const std::string& text);
+
+}  // namespace splitsim::cli

@@ -1,0 +1,67 @@
+// splitsim: predicts iteration time, memory and communication of parallel training plans.
+// Exit codes: 0 success, 2 bad input (one line naming the file and JSON path), 1 internal error.
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <vector>
+
+#include "commands.hpp"
+#include "splitsim/common/error.hpp"
+
+namespace splitsim::cli {
+
+void write_output(const std::string& path, const std::string& text) {
+    if (path == "-" || path.empty()) {
+        std::cout << text << std::flush;
+        return;
+    }
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+        if (!out) throw InputError(path, "", "cannot write file");
+        out << text;
+        if (!out.flush()) throw InputError(path, "", "cannot write file");
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0) {
+        std::remove(partial.c_str());
+        throw InputError(path, "", "cannot write file");
+    }
+}
+
+}  // namespace splitsim::cli
+
+int main(int argc, char** argv) {
+    using namespace splitsim;
+    CLI::App app{"splitsim: predicts iteration time, memory and communication of parallel training plans"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "splitsim 0.1.0");
+    const std::vector<cli::Subcommand> commands{
+        cli::add_simulate(app),
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "splitsim: " << e.what() << "\n";
+        return 2;
+    }
+    try {
+        for (const cli::Subcommand& command : commands) {
+            if (command.app->parsed()) command.run();
+        }
+    } catch (const InputError& e) {
+        std::cerr << "splitsim: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "splitsim: internal error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

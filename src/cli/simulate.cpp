@@ -1,0 +1,55 @@
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "commands.hpp"
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/model/model_spec.hpp"
+#include "splitsim/plan/plan.hpp"
+#include "splitsim/report/simulation.hpp"
+#include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/scenario.hpp"
+
+namespace splitsim::cli {
+namespace {
+
+struct SimulateOptions {
+    std::string model;
+    std::string cluster;
+    std::string plan;
+    std::optional<int> nodes;
+    std::string format = "table";
+    std::string out = "-";
+};
+
+report::Format parse_format(const std::string& name) {
+    if (name == "json") return report::Format::json;
+    if (name == "csv") return report::Format::csv;
+    if (name == "md") return report::Format::markdown;
+    return report::Format::table;
+}
+
+}  // namespace
+
+Subcommand add_simulate(CLI::App& app) {
+    auto opts = std::make_shared<SimulateOptions>();
+    CLI::App* sub = app.add_subcommand("simulate", "Predict one plan's iteration time, memory and communication");
+    sub->add_option("--model", opts->model, "model JSON (models/*.json)")->required();
+    sub->add_option("--cluster", opts->cluster, "cluster JSON (topologies/*.json)")->required();
+    sub->add_option("--plan", opts->plan, "plan JSON (plans/*.json)")->required();
+    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
+    sub->add_option("--format", opts->format, "table | json | csv | md")
+        ->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    sub->add_option("--out", opts->out, "write the report to this file instead of standard output");
+    return {sub, [opts] {
+        model::ModelSpec model = model::load_model(opts->model);
+        hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
+        plan::Plan plan = plan::load_plan(opts->plan);
+        plan::validate(plan, model, cluster);
+        const sim::Scenario scenario(std::move(model), std::move(cluster), std::move(plan));
+        const sim::Prediction prediction = sim::predict_analytical(scenario);
+        write_output(opts->out, report::render(scenario, prediction, parse_format(opts->format)));
+    }};
+}
+
+}  // namespace splitsim::cli

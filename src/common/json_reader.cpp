@@ -1,0 +1,194 @@
+#include "splitsim/common/json_reader.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace splitsim {
+
+namespace detail {
+
+std::string json_type_name(const nlohmann::json& value) {
+    switch (value.type()) {
+        case nlohmann::json::value_t::null: return "null";
+        case nlohmann::json::value_t::object: return "an object";
+        case nlohmann::json::value_t::array: return "an array";
+        case nlohmann::json::value_t::string: return "a string";
+        case nlohmann::json::value_t::boolean: return "a boolean";
+        case nlohmann::json::value_t::number_integer:
+        case nlohmann::json::value_t::number_unsigned: return "an integer";
+        case nlohmann::json::value_t::number_float: return "a number";
+        default: return "an unsupported value";
+    }
+}
+
+std::string escape_pointer_token(std::string_view key) {
+    std::string out;
+    for (char c : key) {
+        if (c == '~') out += "~0";
+        else if (c == '/') out += "~1";
+        else out += c;
+    }
+    return out;
+}
+
+namespace {
+std::string expected(const char* what, const nlohmann::json& v) {
+    return std::string("expected ") + what + ", got " + json_type_name(v);
+}
+
+template <class I>
+std::string convert_integer(const nlohmann::json& v, I& out) {
+    if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (std::floor(d) != d) return "expected an integer, got " + v.dump();
+    } else if (!v.is_number_integer()) {
+        return expected("an integer", v);
+    }
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<I>::max())) {
+        return "integer " + v.dump() + " is too large";
+    }
+    const double d = v.get<double>();
+    if (d < static_cast<double>(std::numeric_limits<I>::lowest()) ||
+        d > static_cast<double>(std::numeric_limits<I>::max())) {
+        return "integer " + v.dump() + " is out of range";
+    }
+    out = v.is_number_float() ? static_cast<I>(d) : v.get<I>();
+    return {};
+}
+
+template <class Q>
+std::string convert_quantity(const nlohmann::json& v, Q& out) {
+    if (!v.is_string()) return expected("a string with a unit", v);
+    try {
+        out = QuantityParser<Q>::parse(v.get_ref<const std::string&>());
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return {};
+}
+}  // namespace
+
+std::string convert_value(const nlohmann::json& v, bool& out) {
+    if (!v.is_boolean()) return expected("true or false", v);
+    out = v.get<bool>();
+    return {};
+}
+std::string convert_value(const nlohmann::json& v, int& out) { return convert_integer(v, out); }
+std::string convert_value(const nlohmann::json& v, std::int64_t& out) { return convert_integer(v, out); }
+std::string convert_value(const nlohmann::json& v, double& out) {
+    if (!v.is_number()) return expected("a number", v);
+    out = v.get<double>();
+    if (!std::isfinite(out)) return "expected a finite number";
+    return {};
+}
+std::string convert_value(const nlohmann::json& v, std::string& out) {
+    if (!v.is_string()) return expected("a string", v);
+    out = v.get<std::string>();
+    return {};
+}
+std::string convert_value(const nlohmann::json& v, Bytes& out) { return convert_quantity(v, out); }
+std::string convert_value(const nlohmann::json& v, Bandwidth& out) { return convert_quantity(v, out); }
+std::string convert_value(const nlohmann::json& v, FlopRate& out) { return convert_quantity(v, out); }
+std::string convert_value(const nlohmann::json& v, Seconds& out) { return convert_quantity(v, out); }
+std::string convert_value(const nlohmann::json& v, Flops& out) { return convert_quantity(v, out); }
+
+}  // namespace detail
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& file) {
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+        std::string what = e.what();
+        const auto pos = what.find("parse error");
+        throw InputError(file, "", "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+    }
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path, "", "cannot open file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw InputError(path, "", "cannot read file");
+    return parse_json_text(text.str(), path);
+}
+
+JsonObject::JsonObject(const nlohmann::json& value, std::string file, std::string pointer)
+    : value_(&value), file_(std::move(file)), pointer_(std::move(pointer)) {
+    if (!value.is_object()) {
+        throw InputError(file_, pointer_.empty() ? "/" : pointer_, "expected an object, got " + detail::json_type_name(value));
+    }
+}
+
+bool JsonObject::has(std::string_view key) const { return value_->contains(key); }
+
+std::string JsonObject::pointer_to(std::string_view key) const {
+    return pointer_ + "/" + detail::escape_pointer_token(key);
+}
+
+const nlohmann::json& JsonObject::lookup(std::string_view key) {
+    read_.emplace(key);
+    return value_->find(key).value();
+}
+
+const nlohmann::json& JsonObject::raw(std::string_view key) {
+    if (!has(key)) fail(key, "missing required key");
+    return lookup(key);
+}
+
+JsonObject JsonObject::object(std::string_view key) {
+    if (!has(key)) fail(key, "missing required key");
+    return JsonObject(lookup(key), file_, pointer_to(key));
+}
+
+std::optional<JsonObject> JsonObject::maybe_object(std::string_view key) {
+    if (!has(key)) return std::nullopt;
+    return JsonObject(lookup(key), file_, pointer_to(key));
+}
+
+JsonArray JsonObject::array(std::string_view key) {
+    if (!has(key)) fail(key, "missing required key");
+    return JsonArray(lookup(key), file_, pointer_to(key));
+}
+
+std::optional<JsonArray> JsonObject::maybe_array(std::string_view key) {
+    if (!has(key)) return std::nullopt;
+    return JsonArray(lookup(key), file_, pointer_to(key));
+}
+
+void JsonObject::finish() const {
+    for (const auto& [key, unused] : value_->items()) {
+        if (!read_.contains(key)) fail(key, "unknown key");
+    }
+}
+
+void JsonObject::fail(std::string_view key, const std::string& detail) const {
+    throw InputError(file_, pointer_to(key), detail);
+}
+
+void JsonObject::fail(const std::string& detail) const {
+    throw InputError(file_, pointer_.empty() ? "/" : pointer_, detail);
+}
+
+JsonArray::JsonArray(const nlohmann::json& value, std::string file, std::string pointer)
+    : value_(&value), file_(std::move(file)), pointer_(std::move(pointer)) {
+    if (!value.is_array()) {
+        throw InputError(file_, pointer_, "expected an array, got " + detail::json_type_name(value));
+    }
+}
+
+std::string JsonArray::pointer_to(std::size_t index) const { return pointer_ + "/" + std::to_string(index); }
+
+JsonObject JsonArray::object(std::size_t index) const {
+    return JsonObject(value_->at(index), file_, pointer_to(index));
+}
+
+void JsonArray::fail(std::size_t index, const std::string& detail) const {
+    throw InputError(file_, pointer_to(index), detail);
+}
+
+void JsonArray::fail(const std::string& detail) const { throw InputError(file_, pointer_, detail); }
+
+}  // namespace splitsim

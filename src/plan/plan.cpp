@@ -1,0 +1,198 @@
+#include "splitsim/plan/plan.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "splitsim/common/json_reader.hpp"
+
+namespace splitsim::plan {
+namespace {
+
+constexpr std::pair<std::string_view, Precision> kPrecisions[] = {
+    {"bf16", Precision::bf16}, {"fp16", Precision::fp16}, {"fp8", Precision::fp8},
+    {"fp32", Precision::fp32}, {"tf32", Precision::tf32}};
+
+std::string str(long v) { return std::to_string(v); }
+
+}  // namespace
+
+std::string_view to_string(Dim d) {
+    switch (d) {
+        case Dim::tensor: return "tensor";
+        case Dim::context: return "context";
+        case Dim::expert: return "expert";
+        case Dim::data: return "data";
+        case Dim::pipeline: return "pipeline";
+    }
+    return "?";
+}
+
+std::string_view to_string(Schedule s) {
+    switch (s) {
+        case Schedule::gpipe: return "gpipe";
+        case Schedule::one_f_one_b: return "1f1b";
+        case Schedule::interleaved: return "interleaved";
+        case Schedule::zb_h1: return "zb-h1";
+    }
+    return "?";
+}
+
+std::string_view to_string(Recompute r) {
+    switch (r) {
+        case Recompute::none: return "none";
+        case Recompute::selective: return "selective";
+        case Recompute::full: return "full";
+    }
+    return "?";
+}
+
+Plan parse_plan(const nlohmann::json& json, const std::string& file) {
+    JsonObject o(json, file);
+    Plan p;
+    p.origin = file;
+    (void)o.optional<std::string>("name", "");
+    p.tp = o.required<int>("tp", at_least(1));
+    p.pp = o.required<int>("pp", at_least(1));
+    p.dp = o.optional<int>("dp", 0, at_least(1));
+    p.cp = o.optional<int>("cp", 1, at_least(1));
+    p.ep = o.optional<int>("ep", 1, at_least(1));
+    p.vpp = o.optional<int>("vpp", 1, at_least(1));
+    p.sequence_parallel = o.optional<bool>("sequence_parallel", false);
+    p.micro_batch = o.required<int>("micro_batch", at_least(1));
+    p.global_batch = o.required<int>("global_batch", at_least(1));
+    p.schedule = o.choice<Schedule>("schedule",
+                                    {{"1f1b", Schedule::one_f_one_b}, {"gpipe", Schedule::gpipe},
+                                     {"interleaved", Schedule::interleaved}, {"zb-h1", Schedule::zb_h1}},
+                                    Schedule::one_f_one_b);
+    p.zero = o.optional<int>("zero", 0, between(0, 3));
+    p.recompute = o.choice<Recompute>(
+        "recompute", {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}},
+        Recompute::none);
+    p.precision = o.choice<Precision>("precision", ChoiceSpan<Precision>(kPrecisions), Precision::bf16);
+    // Megatron-LM accumulates and reduces gradients in fp32 under bf16 (arguments.py forces
+    // --accumulate-allreduce-grads-in-fp32 for bf16) and in the parameter format under fp16.
+    p.grad_precision = o.choice<Precision>("grad_precision", ChoiceSpan<Precision>(kPrecisions),
+                                           p.precision == Precision::fp16 ? Precision::fp16 : Precision::fp32);
+    p.flash_attention = o.optional<bool>("flash_attention", false);
+    p.overlap_grad_reduce = o.optional<bool>("overlap_grad_reduce", false);
+    p.overlap_param_gather = o.optional<bool>("overlap_param_gather", false);
+    p.first_stage_layers = o.optional<int>("first_stage_layers", 0, at_least(1));
+    p.last_stage_layers = o.optional<int>("last_stage_layers", 0, at_least(1));
+    o.finish();
+    return p;
+}
+
+Plan load_plan(const std::string& path) { return parse_plan(read_json_file(path), path); }
+
+void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& cluster) {
+    auto fail = [&](std::string_view key, const std::string& detail) {
+        throw InputError(p.origin, "/" + std::string(key), detail);
+    };
+    const int gpus = cluster.device_count();
+
+    // Tensor parallelism splits heads, key/value heads and the MLP width (Megatron-LM).
+    if (m.heads % p.tp != 0) fail("tp", str(p.tp) + " does not divide heads (" + str(m.heads) + ")");
+    if (m.kv_heads % p.tp != 0) fail("tp", str(p.tp) + " does not divide kv_heads (" + str(m.kv_heads) + ")");
+    if (m.ffn_hidden % p.tp != 0) fail("tp", str(p.tp) + " does not divide ffn_hidden (" + str(m.ffn_hidden) + ")");
+    if (m.moe && m.moe->expert_ffn_hidden % p.tp != 0) {
+        fail("tp", str(p.tp) + " does not divide expert_ffn_hidden (" + str(m.moe->expert_ffn_hidden) + ")");
+    }
+
+    // Pipeline stages: even split, or a stated first/last stage with the rest even.
+    if (p.pp > m.layers) fail("pp", str(p.pp) + " stages exceed the " + str(m.layers) + " layers");
+    if (p.first_stage_layers || p.last_stage_layers) {
+        if (p.vpp > 1) fail("first_stage_layers", "an uneven split cannot be combined with vpp > 1");
+        if (p.pp < 2) fail("first_stage_layers", "an uneven split needs pp >= 2");
+        const int first = p.first_stage_layers;
+        const int last = p.last_stage_layers;
+        const int inner_stages = p.pp - (first ? 1 : 0) - (last ? 1 : 0);
+        const int rest = m.layers - first - last;
+        if (rest < 0 || (inner_stages == 0 && rest != 0) || (inner_stages > 0 && (rest <= 0 || rest % inner_stages != 0))) {
+            fail(first ? "first_stage_layers" : "last_stage_layers",
+                 "the remaining " + str(rest) + " layers do not split evenly over " + str(inner_stages) + " stages");
+        }
+    } else if (m.layers % (p.pp * p.vpp) != 0) {
+        if (p.vpp > 1) {
+            fail("vpp", "pp x vpp = " + str(p.pp * p.vpp) + " does not divide layers (" + str(m.layers) + ")");
+        }
+        fail("pp", str(p.pp) + " does not divide layers (" + str(m.layers) +
+                       "); set first_stage_layers/last_stage_layers for an uneven split");
+    }
+    if (p.vpp > 1 && p.schedule != Schedule::interleaved) fail("vpp", "vpp > 1 needs the interleaved schedule");
+    if (p.schedule == Schedule::interleaved && p.vpp < 2) fail("schedule", "interleaved needs vpp >= 2");
+    if (p.schedule == Schedule::interleaved && p.pp < 2) fail("schedule", "interleaved needs pp >= 2");
+
+    // Context parallelism: Megatron-Core splits the sequence into 2 cp chunks for causal load
+    // balance and runs it only with fused attention (Transformer Engine).
+    if (p.cp > 1) {
+        if (m.seq_len % (2 * p.cp) != 0) {
+            fail("cp", "2 x cp = " + str(2 * p.cp) + " does not divide seq_len (" + str(m.seq_len) + ")");
+        }
+        if (!p.flash_attention) fail("cp", "context parallelism needs flash_attention");
+    }
+
+    // Expert parallelism spreads experts over data-parallel ranks.
+    if (p.ep > 1 && !m.moe) fail("ep", "ep > 1 needs a MoE model");
+    if (m.moe && m.moe->experts % p.ep != 0) {
+        fail("ep", str(p.ep) + " does not divide experts (" + str(m.moe->experts) + ")");
+    }
+
+    // Data parallelism fills the cluster.
+    const int model_parallel = p.tp * p.pp * p.cp;
+    if (p.dp == 0) {
+        if (gpus % model_parallel != 0) {
+            fail("tp", "tp x pp x cp = " + str(model_parallel) + " does not divide the cluster's " + str(gpus) + " GPUs");
+        }
+        p.dp = gpus / model_parallel;
+    } else if (p.gpus() != gpus) {
+        fail("dp", "tp x pp x dp x cp = " + str(p.gpus()) + " but the cluster has " + str(gpus) + " GPUs");
+    }
+    if (p.ep > 1 && p.dp % p.ep != 0) fail("ep", str(p.ep) + " does not divide dp (" + str(p.dp) + ")");
+
+    // Batch: whole micro-batches on every data-parallel rank.
+    const long per_step = static_cast<long>(p.micro_batch) * p.dp;
+    if (p.global_batch % per_step != 0) {
+        fail("global_batch", str(p.global_batch) + " is not a multiple of micro_batch x dp (" + str(p.micro_batch) +
+                                 " x " + str(p.dp) + " = " + str(per_step) + ")");
+    }
+    // Megatron-LM's interleaved schedule needs whole rounds of pp micro-batches.
+    if (p.schedule == Schedule::interleaved && p.micro_batches() % p.pp != 0) {
+        fail("global_batch", "the interleaved schedule needs micro-batches (" + str(p.micro_batches()) +
+                                 ") to be a multiple of pp (" + str(p.pp) + ")");
+    }
+
+    // The device must compute in the plan's number formats.
+    if (!cluster.device.peak_for(p.precision)) {
+        fail("precision", "device " + cluster.device.name + " has no " + std::string(splitsim::to_string(p.precision)) +
+                              " peak");
+    }
+    if (p.grad_precision == Precision::fp8 || p.grad_precision == Precision::tf32) {
+        fail("grad_precision", "gradients are kept in fp32, bf16 or fp16");
+    }
+}
+
+nlohmann::json to_json(const Plan& p) {
+    nlohmann::json j = {
+        {"tp", p.tp},
+        {"pp", p.pp},
+        {"dp", p.dp},
+        {"cp", p.cp},
+        {"ep", p.ep},
+        {"vpp", p.vpp},
+        {"sequence_parallel", p.sequence_parallel},
+        {"micro_batch", p.micro_batch},
+        {"global_batch", p.global_batch},
+        {"schedule", to_string(p.schedule)},
+        {"zero", p.zero},
+        {"recompute", to_string(p.recompute)},
+        {"precision", splitsim::to_string(p.precision)},
+        {"grad_precision", splitsim::to_string(p.grad_precision)},
+        {"flash_attention", p.flash_attention},
+        {"overlap_grad_reduce", p.overlap_grad_reduce},
+        {"overlap_param_gather", p.overlap_param_gather},
+    };
+    if (p.first_stage_layers) j["first_stage_layers"] = p.first_stage_layers;
+    if (p.last_stage_layers) j["last_stage_layers"] = p.last_stage_layers;
+    return j;
+}
+
+}  // namespace splitsim::plan

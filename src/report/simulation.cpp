@@ -1,0 +1,224 @@
+#include "splitsim/report/simulation.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace splitsim::report {
+namespace {
+
+using plan::Dim;
+
+constexpr Dim kDims[] = {Dim::tensor, Dim::context, Dim::expert, Dim::data, Dim::pipeline};
+
+std::int64_t whole(Bytes b) { return static_cast<std::int64_t>(std::llround(b.value())); }
+
+std::string fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string percent(double v) { return fixed(100.0 * v, 1) + "%"; }
+
+std::string plan_summary(const plan::Plan& p) {
+    std::ostringstream s;
+    s << "tp=" << p.tp << " pp=" << p.pp << " dp=" << p.dp;
+    if (p.cp > 1) s << " cp=" << p.cp;
+    if (p.ep > 1) s << " ep=" << p.ep;
+    if (p.vpp > 1) s << " vpp=" << p.vpp;
+    s << " mb=" << p.micro_batch << " gb=" << p.global_batch << " " << plan::to_string(p.schedule);
+    if (p.sequence_parallel) s << " sp";
+    if (p.zero) s << " zero=" << p.zero;
+    if (p.recompute != model::Recompute::none) s << " recompute=" << plan::to_string(p.recompute);
+    s << " " << to_string(p.precision);
+    return s.str();
+}
+
+// Rows of label and value shared by the table and Markdown renderings.
+std::vector<std::pair<std::string, std::string>> summary_rows(const sim::Prediction& r) {
+    std::vector<std::pair<std::string, std::string>> rows{
+        {"iteration time", format_seconds(r.iteration_time)},
+        {"throughput", fixed(r.tokens_per_s, 0) + " tokens/s"},
+        {"model TFLOP/s per GPU", fixed(r.model_tflops_per_gpu, 1)},
+        {"MFU / HFU", percent(r.mfu) + " / " + percent(r.hfu)},
+        {"pipeline bubble", percent(r.bubble_fraction) + " of ideal (" + format_seconds(r.bubble) + ")"},
+        {"peak memory per GPU",
+         format_bytes(r.memory.peak) + " of " + format_bytes(r.memory.capacity) + " (stage " +
+             std::to_string(r.memory.peak_stage) + ", " + (r.memory.fits() ? "fits" : "DOES NOT FIT") + ")"},
+    };
+    return rows;
+}
+
+std::vector<std::pair<std::string, Seconds>> breakdown_rows(const sim::Prediction& r) {
+    std::vector<std::pair<std::string, Seconds>> rows{{"compute", r.compute}};
+    for (Dim d : kDims) {
+        const Seconds t = r.exposed_comm[static_cast<std::size_t>(d)];
+        if (t.value() > 0) rows.emplace_back(std::string(plan::to_string(d)) + " communication (exposed)", t);
+    }
+    rows.emplace_back("pipeline bubble", r.bubble);
+    rows.emplace_back("optimizer step", r.optimizer);
+    return rows;
+}
+
+std::string render_table(const sim::Scenario& sc, const sim::Prediction& r) {
+    std::ostringstream out;
+    const auto& c = sc.cluster();
+    out << "splitsim: " << sc.model().name << " on " << c.name << " (" << c.device_count() << " x " << c.device.name
+        << ")\nplan: " << plan_summary(sc.plan()) << "\n\n";
+    char line[256];
+    for (const auto& [label, value] : summary_rows(r)) {
+        std::snprintf(line, sizeof line, "  %-24s %s\n", label.c_str(), value.c_str());
+        out << line;
+    }
+    out << "\ntime per iteration, critical stage\n";
+    for (const auto& [label, t] : breakdown_rows(r)) {
+        std::snprintf(line, sizeof line, "  %-36s %12s %6.1f%%\n", label.c_str(), format_seconds(t).c_str(),
+                      100.0 * (t / r.iteration_time));
+        out << line;
+    }
+    out << "\nmemory per GPU\n";
+    std::snprintf(line, sizeof line, "  %5s %11s %11s %11s %11s %11s %11s\n", "stage", "weights", "gradients",
+                  "optimizer", "activations", "other", "total");
+    out << line;
+    for (const auto& s : r.memory.stages) {
+        std::snprintf(line, sizeof line, "  %5d %11s %11s %11s %11s %11s %11s\n", s.stage,
+                      format_bytes(s.bytes.weights).c_str(), format_bytes(s.bytes.gradients).c_str(),
+                      format_bytes(s.bytes.optimizer).c_str(), format_bytes(s.bytes.activations).c_str(),
+                      format_bytes(s.bytes.other).c_str(), format_bytes(s.bytes.total()).c_str());
+        out << line;
+    }
+    out << "\ncommunication per GPU per iteration (bytes sent)\n";
+    for (Dim d : kDims) {
+        const Bytes b = r.comm_bytes[static_cast<std::size_t>(d)];
+        if (b.value() <= 0) continue;
+        std::snprintf(line, sizeof line, "  %-10s %s\n", std::string(plan::to_string(d)).c_str(), format_bytes(b).c_str());
+        out << line;
+    }
+    return out.str();
+}
+
+std::string render_markdown(const sim::Scenario& sc, const sim::Prediction& r) {
+    std::ostringstream out;
+    const auto& c = sc.cluster();
+    out << "## " << sc.model().name << " on " << c.name << " (" << c.device_count() << " x " << c.device.name << ")\n\n"
+        << "Plan: `" << plan_summary(sc.plan()) << "`\n\n| metric | value |\n|---|---|\n";
+    for (const auto& [label, value] : summary_rows(r)) out << "| " << label << " | " << value << " |\n";
+    out << "\n| time (critical stage) | seconds | share |\n|---|---:|---:|\n";
+    for (const auto& [label, t] : breakdown_rows(r)) {
+        out << "| " << label << " | " << fixed(t.value(), 6) << " | " << percent(t / r.iteration_time) << " |\n";
+    }
+    out << "\n| stage | weights | gradients | optimizer | activations | other | total |\n|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& s : r.memory.stages) {
+        out << "| " << s.stage << " | " << format_bytes(s.bytes.weights) << " | " << format_bytes(s.bytes.gradients)
+            << " | " << format_bytes(s.bytes.optimizer) << " | " << format_bytes(s.bytes.activations) << " | "
+            << format_bytes(s.bytes.other) << " | " << format_bytes(s.bytes.total()) << " |\n";
+    }
+    return out.str();
+}
+
+std::string render_csv(const sim::Scenario& sc, const sim::Prediction& r) {
+    const auto& p = sc.plan();
+    std::ostringstream head, row;
+    auto col = [&](const std::string& name, const std::string& value) {
+        head << (head.tellp() > 0 ? "," : "") << name;
+        row << (row.tellp() > 0 ? "," : "") << value;
+    };
+    col("model", sc.model().name);
+    col("cluster", sc.cluster().name);
+    col("gpus", std::to_string(p.gpus()));
+    col("tp", std::to_string(p.tp));
+    col("pp", std::to_string(p.pp));
+    col("dp", std::to_string(p.dp));
+    col("cp", std::to_string(p.cp));
+    col("ep", std::to_string(p.ep));
+    col("vpp", std::to_string(p.vpp));
+    col("micro_batch", std::to_string(p.micro_batch));
+    col("global_batch", std::to_string(p.global_batch));
+    col("schedule", std::string(plan::to_string(p.schedule)));
+    col("iteration_time_s", fixed(r.iteration_time.value(), 9));
+    col("tokens_per_s", fixed(r.tokens_per_s, 3));
+    col("model_tflops_per_gpu", fixed(r.model_tflops_per_gpu, 6));
+    col("mfu", fixed(r.mfu, 6));
+    col("hfu", fixed(r.hfu, 6));
+    col("bubble_fraction", fixed(r.bubble_fraction, 6));
+    col("peak_memory_bytes", std::to_string(whole(r.memory.peak)));
+    col("memory_fits", r.memory.fits() ? "true" : "false");
+    for (Dim d : kDims) col(std::string(plan::to_string(d)) + "_bytes", std::to_string(whole(r.comm_bytes[static_cast<std::size_t>(d)])));
+    return head.str() + "\n" + row.str() + "\n";
+}
+
+}  // namespace
+
+nlohmann::json to_json(const sim::Scenario& sc, const sim::Prediction& r) {
+    nlohmann::json j;
+    j["model"] = sc.model().name;
+    j["cluster"] = sc.cluster().name;
+    j["device"] = sc.cluster().device.name;
+    j["gpus"] = sc.plan().gpus();
+    j["plan"] = plan::to_json(sc.plan());
+    j["iteration_time_s"] = r.iteration_time.value();
+    j["tokens_per_s"] = r.tokens_per_s;
+    j["model_tflops_per_gpu"] = r.model_tflops_per_gpu;
+    j["mfu"] = r.mfu;
+    j["hfu"] = r.hfu;
+    j["bubble_fraction"] = r.bubble_fraction;
+    j["model_flops_per_iteration"] = r.model_flops.value();
+    j["hardware_flops_per_iteration"] = r.hardware_flops.value();
+
+    nlohmann::json breakdown;
+    breakdown["compute_s"] = r.compute.value();
+    breakdown["bubble_s"] = r.bubble.value();
+    breakdown["optimizer_s"] = r.optimizer.value();
+    nlohmann::json exposed = nlohmann::json::object();
+    nlohmann::json comm = nlohmann::json::object();
+    for (Dim d : kDims) {
+        const auto i = static_cast<std::size_t>(d);
+        exposed[std::string(plan::to_string(d))] = r.exposed_comm[i].value();
+        comm[std::string(plan::to_string(d))] = whole(r.comm_bytes[i]);
+    }
+    j["exposed_communication_s"] = exposed;
+    j["time_breakdown"] = breakdown;
+    j["communication"] = comm;
+
+    nlohmann::json stages = nlohmann::json::array();
+    for (const auto& s : r.memory.stages) {
+        stages.push_back({{"stage", s.stage},
+                          {"in_flight_micro_batches", s.in_flight},
+                          {"weights", whole(s.bytes.weights)},
+                          {"gradients", whole(s.bytes.gradients)},
+                          {"optimizer", whole(s.bytes.optimizer)},
+                          {"activations", whole(s.bytes.activations)},
+                          {"other", whole(s.bytes.other)},
+                          {"total", whole(s.bytes.total())}});
+    }
+    j["memory"] = {{"peak_bytes", whole(r.memory.peak)},
+                   {"capacity_bytes", whole(r.memory.capacity)},
+                   {"peak_stage", r.memory.peak_stage},
+                   {"fits", r.memory.fits()},
+                   {"stages", stages}};
+
+    nlohmann::json times = nlohmann::json::array();
+    for (const auto& t : r.stages) {
+        times.push_back({{"stage", t.stage},
+                         {"forward_s", t.forward.value()},
+                         {"backward_s", t.backward.value()},
+                         {"exposed_communication_s", t.exposed_comm.value()},
+                         {"data_parallel_s", t.data_parallel.value()},
+                         {"optimizer_s", t.optimizer.value()}});
+    }
+    j["stage_times_per_micro_batch"] = times;
+    return j;
+}
+
+std::string render(const sim::Scenario& sc, const sim::Prediction& r, Format format) {
+    switch (format) {
+        case Format::table: return render_table(sc, r);
+        case Format::json: return to_json(sc, r).dump(2) + "\n";
+        case Format::csv: return render_csv(sc, r);
+        case Format::markdown: return render_markdown(sc, r);
+    }
+    return {};
+}
+
+}  // namespace splitsim::report
