@@ -142,7 +142,7 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
         }
         c.device = load_device(path.string());
     } else if (device.is_object()) {
-        c.device = parse_device(device, file);
+        c.device = parse_device(device, file, o.pointer_to("device"));
     } else {
         o.fail("device", "expected a device name or an inline device object");
     }

@@ -30,8 +30,8 @@ KernelModel default_kernels() {
 
 }  // namespace
 
-DeviceSpec parse_device(const nlohmann::json& json, const std::string& file) {
-    JsonObject o(json, file);
+DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, const std::string& pointer) {
+    JsonObject o(json, file, pointer);
     DeviceSpec d;
     d.name = o.required<std::string>("name");
     (void)o.optional<std::string>("source", "");

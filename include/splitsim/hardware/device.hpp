@@ -45,7 +45,8 @@ struct DeviceSpec {
     [[nodiscard]] std::optional<FlopRate> peak_for(Precision p) const { return peak[static_cast<int>(p)]; }
 };
 
-DeviceSpec parse_device(const nlohmann::json& json, const std::string& file);
+// `pointer` locates an inline device inside a larger file ("/device" in a cluster file).
+DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, const std::string& pointer = "");
 DeviceSpec load_device(const std::string& path);
 
 }  // namespace splitsim::hardware

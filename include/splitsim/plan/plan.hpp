@@ -32,7 +32,7 @@ struct Plan {
     std::string origin;  // where the plan came from, for error messages (a file name)
     int tp = 1;
     int pp = 1;
-    int dp = 1;
+    int dp = 0;  // 0: derived from the cluster by validate()
     int cp = 1;
     int ep = 1;
     int vpp = 1;  // model chunks per pipeline rank (interleaved schedule)

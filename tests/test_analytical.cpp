@@ -1,0 +1,122 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/sim/analytical.hpp"
+#include "support.hpp"
+
+using namespace splitsim;
+using test::rel;
+
+namespace {
+
+// A cluster whose links are so fast that communication costs nothing measurable.
+hardware::ClusterSpec free_network(int nodes) {
+    const auto j = nlohmann::json::parse(R"({
+        "name": "free", "nodes": 1, "gpus_per_node": 8,
+        "device": {"name": "X", "memory": "1 TiB", "memory_bandwidth": "2000 GB/s", "compute_units": 100,
+                   "peak": {"bf16": "300 TFLOP/s"}},
+        "node": {"fabric": "nvswitch", "gpu_bandwidth": "1e12 TB/s", "latency": "0 us"},
+        "network": {"fabric": "fat-tree", "nics_per_node": 8, "nic_bandwidth": "1e12 TB/s", "latency": "0 us"}})");
+    return hardware::parse_cluster(j, "free.json", ".", nodes);
+}
+
+// Many heavy layers and a one-token vocabulary: the embedding and head are negligible, so all stages are
+// (almost exactly) uniform.
+model::ModelSpec uniform_model() {
+    model::ModelSpec m = test::gpt(32, 8192, 64, 2048, 1);
+    m.dropout = false;
+    return m;
+}
+
+sim::Prediction run(plan::Plan p, const model::ModelSpec& m, hardware::ClusterSpec c) {
+    plan::validate(p, m, c);
+    const sim::Scenario sc(m, std::move(c), std::move(p));
+    return sim::predict_analytical(sc);
+}
+
+plan::Plan pipeline_plan(int pp, int micro_batches, plan::Schedule schedule, int vpp) {
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 1;
+    p.pp = pp;
+    p.dp = 8 / pp;
+    p.micro_batch = 1;
+    p.global_batch = micro_batches * p.dp;
+    p.schedule = schedule;
+    p.vpp = vpp;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("bubble fraction is (p - 1)/m for 1F1B and (p - 1)/(v m) interleaved, with free communication") {
+    const auto m = uniform_model();
+    for (int pp : {2, 4, 8}) {
+        for (int mb : {8, 16, 32}) {
+            CAPTURE(pp);
+            CAPTURE(mb);
+            const auto r = run(pipeline_plan(pp, mb, plan::Schedule::one_f_one_b, 1), m, free_network(1));
+            // Narayanan et al. 2021, Sec. 2.2.1: bubble fraction (p - 1)/m.
+            CHECK(rel(r.bubble_fraction, (pp - 1.0) / mb) < 0.005);
+            const auto g = run(pipeline_plan(pp, mb, plan::Schedule::gpipe, 1), m, free_network(1));
+            CHECK(rel(g.bubble_fraction, (pp - 1.0) / mb) < 0.005);
+            // Interleaved with v = 2 chunks: (1/v)(p - 1)/m (ibid., Sec. 2.2.2).
+            const auto i = run(pipeline_plan(pp, mb, plan::Schedule::interleaved, 2), m, free_network(1));
+            CHECK(rel(i.bubble_fraction, (pp - 1.0) / (2.0 * mb)) < 0.005);
+        }
+    }
+}
+
+TEST_CASE("ZB-H1 shrinks the bubble from (p-1)(F+B+W) to (p-1)(F+B-W)") {
+    const auto m = uniform_model();
+    const auto onef = run(pipeline_plan(4, 16, plan::Schedule::one_f_one_b, 1), m, free_network(1));
+    const auto zb = run(pipeline_plan(4, 16, plan::Schedule::zb_h1, 1), m, free_network(1));
+    const auto& s = onef.stages[1];
+    const double t = s.per_micro_batch().value(), w = s.weight_grad.value();
+    // Qi et al. 2023 (arXiv 2401.10241), Sec. 3.1: relative to 1F1B's bubble the ZB-H1 bubble is (t - 2w)/t.
+    CHECK(rel(zb.bubble.value() / onef.bubble.value(), (t - 2 * w) / t) < 0.005);
+}
+
+TEST_CASE("MFU, HFU and throughput follow their definitions") {
+    const auto m = test::gpt(24, 2304, 24);
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 2;
+    p.pp = 2;
+    p.micro_batch = 2;
+    p.global_batch = 64;
+    p.recompute = model::Recompute::full;
+    auto c = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 2);
+    plan::validate(p, m, c);
+    const sim::Scenario sc(m, std::move(c), p);
+    const auto r = sim::predict_analytical(sc);
+    const double T = r.iteration_time.value(), gpus = 16, peak = 312e12;
+    // MFU = model FLOPs / (time x GPUs x peak)  (Korthikanti et al. 2022, Sec. 5)
+    CHECK(rel(r.mfu, model::iteration_flops(m, 64, model::Recompute::none).value() / (T * gpus * peak)) < 1e-12);
+    CHECK(rel(r.hfu, model::iteration_flops(m, 64, model::Recompute::full).value() / (T * gpus * peak)) < 1e-12);
+    CHECK(rel(r.tokens_per_s, 64 * 2048 / T) < 1e-12);
+    CHECK(r.hfu > r.mfu);
+    // The breakdown adds up to the iteration time.
+    double sum = r.compute.value() + r.bubble.value() + r.optimizer.value();
+    for (const auto& t : r.exposed_comm) sum += t.value();
+    CHECK(rel(sum, T) < 1e-9);
+}
+
+TEST_CASE("overlapping the gradient reduction with the backward pass saves time") {
+    const auto m = test::gpt(24, 2304, 24);
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 1;
+    p.pp = 1;
+    p.micro_batch = 4;
+    p.global_batch = 128;
+    auto c = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 4);
+    const auto plain = run(p, m, c);
+    p.overlap_grad_reduce = true;
+    const auto overlapped = run(p, m, c);
+    CHECK(overlapped.iteration_time < plain.iteration_time);
+    CHECK(overlapped.exposed_comm[static_cast<int>(plan::Dim::data)] < plain.exposed_comm[static_cast<int>(plan::Dim::data)]);
+}

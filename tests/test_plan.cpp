@@ -1,0 +1,117 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "splitsim/common/error.hpp"
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/plan/partition.hpp"
+#include "splitsim/plan/plan.hpp"
+#include "support.hpp"
+
+using namespace splitsim;
+
+namespace {
+
+hardware::ClusterSpec cluster(int nodes) {
+    return hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", nodes);
+}
+
+plan::Plan parse(const char* text) { return plan::parse_plan(nlohmann::json::parse(text), "plan.json"); }
+
+std::string validate_error(const char* text, const model::ModelSpec& m, int nodes) {
+    plan::Plan p = parse(text);
+    try {
+        plan::validate(p, m, cluster(nodes));
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "valid";
+}
+
+}  // namespace
+
+TEST_CASE("dp is derived from the cluster, and the contract's defaults apply") {
+    plan::Plan p = parse(R"({"tp": 8, "pp": 8, "micro_batch": 1, "global_batch": 1536})");
+    plan::validate(p, test::gpt(96, 12288, 96), cluster(128));
+    CHECK(p.dp == 16);
+    CHECK(p.cp == 1);
+    CHECK(p.ep == 1);
+    CHECK(p.vpp == 1);
+    CHECK_FALSE(p.sequence_parallel);
+    CHECK(p.schedule == plan::Schedule::one_f_one_b);
+    CHECK(p.zero == 0);
+    CHECK(p.recompute == model::Recompute::none);
+    CHECK(p.precision == Precision::bf16);
+    CHECK(p.grad_precision == Precision::fp32);  // Megatron: fp32 main gradients under bf16
+    CHECK(p.micro_batches() == 96);
+}
+
+TEST_CASE("impossible plans name the key at fault") {
+    const auto gpt = test::gpt(96, 12288, 96);
+    CHECK(validate_error(R"({"tp": 7, "pp": 1, "micro_batch": 1, "global_batch": 8})", gpt, 1) ==
+          "plan.json: /tp: 7 does not divide heads (96)");
+    CHECK(validate_error(R"({"tp": 8, "pp": 5, "micro_batch": 1, "global_batch": 8})", gpt, 5) ==
+          "plan.json: /pp: 5 does not divide layers (96); set first_stage_layers/last_stage_layers for an uneven split");
+    CHECK(validate_error(R"({"tp": 8, "pp": 4, "dp": 3, "micro_batch": 1, "global_batch": 24})", gpt, 16) ==
+          "plan.json: /dp: tp x pp x dp x cp = 96 but the cluster has 128 GPUs");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 3, "global_batch": 1000})", gpt, 4) ==
+          "plan.json: /global_batch: 1000 is not a multiple of micro_batch x dp (3 x 4 = 12)");
+    CHECK(validate_error(R"({"tp": 8, "pp": 2, "vpp": 2, "micro_batch": 1, "global_batch": 8})", gpt, 2) ==
+          "plan.json: /vpp: vpp > 1 needs the interleaved schedule");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "cp": 2, "micro_batch": 1, "global_batch": 8})", gpt, 2) ==
+          "plan.json: /cp: context parallelism needs flash_attention");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "ep": 2, "micro_batch": 1, "global_batch": 8})", gpt, 2) ==
+          "plan.json: /ep: ep > 1 needs a MoE model");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "precision": "fp8"})", gpt, 1) ==
+          "plan.json: /precision: device A100-SXM4-80GB has no fp8 peak");
+    CHECK(validate_error(R"({"tp": 5, "pp": 1, "micro_batch": 1, "global_batch": 8})", test::gpt(4, 640, 10), 1) ==
+          "plan.json: /tp: tp x pp x cp = 5 does not divide the cluster's 8 GPUs");
+}
+
+TEST_CASE("uneven pipeline split: stated first and last stages, the rest even") {
+    const auto gpt = test::gpt(30, 4096, 32);
+    plan::Plan p = parse(R"({"tp": 1, "pp": 4, "micro_batch": 1, "global_batch": 8, "first_stage_layers": 6, "last_stage_layers": 8})");
+    plan::validate(p, gpt, cluster(1));
+    const plan::Partition part = plan::partition(p, gpt);
+    CHECK(part.stages[0].layer_count() == 6);
+    CHECK(part.stages[1].layer_count() == 8);
+    CHECK(part.stages[2].layer_count() == 8);
+    CHECK(part.stages[3].layer_count() == 8);
+    CHECK(validate_error(R"({"tp": 1, "pp": 4, "micro_batch": 1, "global_batch": 8, "first_stage_layers": 5})", gpt, 1) ==
+          "plan.json: /first_stage_layers: the remaining 25 layers do not split evenly over 3 stages");
+}
+
+TEST_CASE("interleaved chunks follow Megatron-LM: chunk c of stage s holds layers (c p + s) L/(p v)") {
+    const auto gpt = test::gpt(16, 1024, 16);
+    plan::Plan p = parse(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8})");
+    plan::validate(p, gpt, cluster(1));
+    const plan::Partition part = plan::partition(p, gpt);
+    CHECK(part.stages[1].chunks[0] == std::vector<int>{2, 3});
+    CHECK(part.stages[1].chunks[1] == std::vector<int>{10, 11});
+}
+
+TEST_CASE("tensor-parallel collectives: 2 all-reduces per pass without, 2 all-gathers + 2 reduce-scatters with sequence parallelism") {
+    const auto gpt = test::gpt(4, 1024, 16);
+    plan::Plan p = parse(R"({"tp": 4, "pp": 1, "micro_batch": 2, "global_batch": 4})");
+    plan::validate(p, gpt, cluster(1));
+    const plan::Partition part = plan::partition(p, gpt);
+    auto count = [](const std::vector<plan::Collective>& list, CollectiveKind k) {
+        int n = 0;
+        for (const auto& c : list) n += c.kind == k;
+        return n;
+    };
+    CHECK(count(part.dense_comm.forward, CollectiveKind::all_reduce) == 2);
+    CHECK(count(part.dense_comm.backward, CollectiveKind::all_reduce) == 2);
+    // Each moves b s h 16-bit elements.
+    CHECK(part.dense_comm.forward[0].bytes.value() == 2.0 * 2 * 2048 * 1024);
+
+    p.sequence_parallel = true;
+    const plan::Partition sp = plan::partition(p, gpt);
+    CHECK(count(sp.dense_comm.forward, CollectiveKind::all_gather) == 2);
+    CHECK(count(sp.dense_comm.forward, CollectiveKind::reduce_scatter) == 2);
+    // Backward: reduce-scatter of input gradients, all-gather of output gradients, and the re-gather
+    // of the saved input for the weight gradient (overlapped).
+    CHECK(count(sp.dense_comm.backward, CollectiveKind::reduce_scatter) == 2);
+    CHECK(count(sp.dense_comm.backward, CollectiveKind::all_gather) == 4);
+}
