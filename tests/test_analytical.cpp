@@ -120,3 +120,29 @@ TEST_CASE("overlapping the gradient reduction with the backward pass saves time"
     CHECK(overlapped.iteration_time < plain.iteration_time);
     CHECK(overlapped.exposed_comm[static_cast<int>(plan::Dim::data)] < plain.exposed_comm[static_cast<int>(plan::Dim::data)]);
 }
+
+TEST_CASE("the same plan on a fat tree oversubscribed 4:1 reduces gradients 4x slower, as its bottleneck predicts") {
+    // 16 nodes, one per leaf: the data-parallel rings (one GPU per node) cross the spine at every hop,
+    // and eight of them share each leaf's uplink of 8 x 25 GB/s / oversubscription.
+    auto spec = [](int oversubscription) {
+        const auto j = nlohmann::json::parse(R"({"name": "ft", "nodes": 16, "gpus_per_node": 8,
+            "device": {"name": "A100", "memory": "80 GiB", "memory_bandwidth": "2039 GB/s", "compute_units": 108,
+                       "peak": {"bf16": "312 TFLOP/s"}},
+            "node": {"fabric": "nvswitch", "gpu_bandwidth": "240 GB/s", "latency": "0.6 us"},
+            "network": {"fabric": "fat-tree", "nics_per_node": 8, "nic_bandwidth": "200 Gb/s", "latency": "2.7 us",
+                        "nodes_per_leaf": 1, "oversubscription": )" + std::to_string(oversubscription) + "}}");
+        return hardware::parse_cluster(j, "ft.json", ".");
+    };
+    const auto m = test::gpt(24, 2304, 24);
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 8;
+    p.pp = 1;
+    p.micro_batch = 1;
+    p.global_batch = 16;
+    const auto full = run(p, m, spec(1));
+    const auto over = run(p, m, spec(4));
+    const auto data = static_cast<std::size_t>(plan::Dim::data);
+    // Bottleneck per byte: max(NIC 1/25 GB/s, uplink 8/(200/4 GB/s)) = 4x max(1/25, 8/200).
+    CHECK(over.exposed_comm[data].value() / full.exposed_comm[data].value() == doctest::Approx(4.0).epsilon(0.02));
+}

@@ -117,6 +117,17 @@ TEST_CASE("bad input: exit code 2 and one line naming the file and the JSON path
              R"(, "graph": {"vertices": [{"name": "a", "kind": "device"}, {"name": "b", "kind": "device"}],
                             "links": [{"a": "a", "b": "z", "bandwidth": "1 GB/s", "latency": "1 us"}]}})",
          kPlan, "", "cluster.json: /graph/links/0/b: unknown vertex \"z\""},
+        {"disconnected graph", kModel,
+         R"({"name": "g", "nodes": 2, "gpus_per_node": 8, "device": )" + kDevice +
+             R"(, "graph": {"vertices": [)" + [] {
+                 std::string v;
+                 for (int i = 0; i < 16; ++i) v += (i ? "," : "") + std::string(R"({"name": "d)") + std::to_string(i) + R"(", "kind": "device"})";
+                 return v;
+             }() + R"(], "links": [{"a": "d0", "b": "d1", "bandwidth": "1 GB/s", "latency": "1 us"}]}})",
+         kPlan, "", "cluster.json: /graph: the topology is disconnected: device 2 cannot reach device 0"},
+        {"unknown placement order", kModel, kCluster,
+         R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 32, "order": ["tp", "cp", "ep", "dp", "xp"]})", "",
+         "plan.json: /order/4: \"xp\" is not one of tp | cp | ep | dp | pp"},
         {"unknown format", kModel, kCluster, kPlan, "--format xml", "--format"},
         {"zero nodes on the command line", kModel, kCluster, kPlan, "--nodes 0", "--nodes"},
         {"more GPUs than the cluster has", kModel, kCluster, R"({"tp": 8, "pp": 4, "micro_batch": 1, "global_batch": 32})", "",
@@ -180,5 +191,35 @@ TEST_CASE("simulate --format json carries the contract's keys, and is byte-ident
                                    "/plans/gpt3-175b-1024gpu.json --format " + format);
         CHECK(r.exit_code == 0);
         CHECK(r.output.size() > 100);
+    }
+}
+
+TEST_CASE("collective: an nccl-tests-style sweep, and its bad options") {
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    const std::string base = test::executable("SPLITSIM") + " collective --cluster " + root + "/topologies/dgx-h100-superpod.json";
+    const auto table = run_command(base + " --op allreduce --ranks 8 --min 1K --max 1G --factor 4");
+    REQUIRE(table.exit_code == 0);
+    CHECK(table.output.find("busbw (GB/s)") != std::string::npos);
+    CHECK(table.output.find("nvls/Simple") != std::string::npos);
+    const auto json = run_command(base + " --op allgather --ranks 16 --nodes 2 --min 1M --max 64M --format json");
+    REQUIRE(json.exit_code == 0);
+    const auto j = nlohmann::json::parse(json.output);
+    CHECK(j.at("rows").size() == 7);
+    for (const auto& row : j["rows"]) {
+        CHECK(row.at("busbw_GBps").get<double>() > 0);
+        CHECK(row.at("algorithm").get<std::string>() == "ring");
+    }
+    // busbw = algbw (n - 1)/n for all-gather (nccl-tests PERFORMANCE.md).
+    CHECK(j["rows"][0]["busbw_GBps"].get<double>() == doctest::Approx(j["rows"][0]["algbw_GBps"].get<double>() * 15 / 16));
+    for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+             {" --op allsum", "command line: --op: \"allsum\" is not one of"},
+             {" --ranks 12 --nodes 5", "command line: --ranks: 12 ranks do not spread evenly over 5 nodes"},
+             {" --ranks 16 --nodes 1", "command line: --ranks: 16 ranks per node exceed the 8 devices of a node"},
+             {" --min 1Q", "command line: --min: \"1Q\" is not a size"},
+             {" --min 1G --max 1M", "command line: --max: is smaller than --min"}}) {
+        CAPTURE(args);
+        const auto r = run_command(base + args);
+        CHECK(r.exit_code == 2);
+        CHECK(r.output.find(message) != std::string::npos);
     }
 }

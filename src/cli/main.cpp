@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "splitsim 0.1.0");
     const std::vector<cli::Subcommand> commands{
         cli::add_simulate(app),
+        cli::add_collective(app),
     };
 
     try {

@@ -35,6 +35,9 @@ NodeSpec parse_node(JsonObject o, const DeviceSpec& device, int gpus_per_node) {
     if (n.in_switch_reduction && n.fabric != NodeFabric::nvswitch) {
         o.fail("in_switch_reduction", "needs an nvswitch fabric");
     }
+    if (n.in_switch_reduction && (!device.interconnect || device.interconnect->in_switch_reduction_efficiency <= 0)) {
+        o.fail("in_switch_reduction", "device " + device.name + " gives no interconnect in_switch_reduction_efficiency");
+    }
     if (n.fabric == NodeFabric::pcie) {
         n.pcie_switches = o.required<int>("pcie_switches", between(1, gpus_per_node));
         if (gpus_per_node % n.pcie_switches != 0) {
@@ -130,6 +133,7 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
                           std::optional<int> nodes_override) {
     JsonObject o(json, file);
     ClusterSpec c;
+    c.origin = file;
     c.name = o.required<std::string>("name");
     (void)o.optional<std::string>("source", "");
 

@@ -59,6 +59,11 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
         i.links = ic->required<int>("links", at_least(1));
         i.link_bandwidth = ic->required<Bandwidth>("link_bandwidth");
         if (i.link_bandwidth.value() <= 0) ic->fail("link_bandwidth", "must be positive");
+        i.effective_link_bandwidth = ic->optional<Bandwidth>("effective_link_bandwidth", i.link_bandwidth);
+        if (i.effective_link_bandwidth.value() <= 0 || i.effective_link_bandwidth > i.link_bandwidth) {
+            ic->fail("effective_link_bandwidth", "must be positive and at most link_bandwidth");
+        }
+        i.in_switch_reduction_efficiency = ic->optional<double>("in_switch_reduction_efficiency", 0.0, between(0.01, 1.0));
         ic->finish();
         d.interconnect = i;
     }

@@ -26,6 +26,27 @@ std::vector<int> Layout::subgroup(int dim, int rank, int first, int count) const
     return out;
 }
 
+std::vector<std::vector<int>> Layout::groups(const std::vector<int>& varying) const {
+    std::vector<bool> varies(sizes_.size(), false);
+    for (int d : varying) varies[static_cast<std::size_t>(d)] = true;
+    // A group is named by its smallest rank: the rank with every varying coordinate zero.
+    std::vector<int> index_of_base(static_cast<std::size_t>(ranks_), -1);
+    std::vector<std::vector<int>> out;
+    for (int r = 0; r < ranks_; ++r) {
+        int base = r;
+        for (std::size_t d = 0; d < sizes_.size(); ++d) {
+            if (varies[d]) base -= coordinate(r, static_cast<int>(d)) * strides_[d];
+        }
+        int& index = index_of_base[static_cast<std::size_t>(base)];
+        if (index < 0) {
+            index = static_cast<int>(out.size());
+            out.emplace_back();
+        }
+        out[static_cast<std::size_t>(index)].push_back(r);
+    }
+    return out;
+}
+
 std::vector<int> Layout::group(int dim, int rank) const {
     return subgroup(dim, rank, 0, sizes_[static_cast<std::size_t>(dim)]);
 }

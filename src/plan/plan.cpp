@@ -1,5 +1,7 @@
 #include "splitsim/plan/plan.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "splitsim/common/json_reader.hpp"
@@ -77,6 +79,20 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file) {
     p.overlap_param_gather = o.optional<bool>("overlap_param_gather", false);
     p.first_stage_layers = o.optional<int>("first_stage_layers", 0, at_least(1));
     p.last_stage_layers = o.optional<int>("last_stage_layers", 0, at_least(1));
+    if (auto order = o.maybe_array("order")) {
+        if (order->size() != static_cast<std::size_t>(kDimCount)) order->fail("lists each of tp, cp, ep, dp, pp once");
+        std::array<bool, kDimCount> seen{};
+        for (std::size_t i = 0; i < order->size(); ++i) {
+            const std::string name = order->get<std::string>(i);
+            const std::pair<std::string_view, Dim> names[] = {
+                {"tp", Dim::tensor}, {"cp", Dim::context}, {"ep", Dim::expert}, {"dp", Dim::data}, {"pp", Dim::pipeline}};
+            const auto* it = std::find_if(std::begin(names), std::end(names), [&](const auto& n) { return n.first == name; });
+            if (it == std::end(names)) order->fail(i, "\"" + name + "\" is not one of tp | cp | ep | dp | pp");
+            if (seen[static_cast<std::size_t>(it->second)]) order->fail(i, "\"" + name + "\" appears twice");
+            seen[static_cast<std::size_t>(it->second)] = true;
+            p.order[i] = it->second;
+        }
+    }
     o.finish();
     return p;
 }
@@ -190,6 +206,10 @@ nlohmann::json to_json(const Plan& p) {
         {"overlap_grad_reduce", p.overlap_grad_reduce},
         {"overlap_param_gather", p.overlap_param_gather},
     };
+    static constexpr const char* kShort[] = {"tp", "cp", "ep", "dp", "pp"};
+    nlohmann::json order = nlohmann::json::array();
+    for (Dim d : p.order) order.push_back(kShort[static_cast<int>(d)]);
+    j["order"] = order;
     if (p.first_stage_layers) j["first_stage_layers"] = p.first_stage_layers;
     if (p.last_stage_layers) j["last_stage_layers"] = p.last_stage_layers;
     return j;

@@ -104,73 +104,66 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
     // Pipeline send/receive: each model chunk receives its input and sends its output forward, and
     // the gradients back; a pair of stage ranks exchanges them at once (Megatron's batched p2p).
     if (p.pp > 1) {
-        const Collective p2p{CollectiveKind::send_recv, Dim::pipeline, part.pipeline_bytes, 2, 0, true, false};
-        const std::vector<int>& pipe = sc.groups().pipeline;
-        const Seconds t = sc.collectives().estimate(p2p.kind, p2p.bytes, {pipe[0], pipe[1]}).time;
+        const Seconds t = sc.collective_time(GroupKind::pipeline, CollectiveKind::send_recv, part.pipeline_bytes);
         s.per_micro_batch.comm[idx(Dim::pipeline)] += 2.0 * p.vpp * t;
         s.per_micro_batch.bytes[idx(Dim::pipeline)] += 2.0 * p.vpp * part.pipeline_bytes;
     }
 
-    // Data parallelism.
+    // Data parallelism: gradients reduced over the ranks holding the same parameters (ZeRO 0:
+    // all-reduce; ZeRO 1-2: reduce-scatter, then all-gather of the updated parameters).
     const double grad_bytes = element_bytes(p.grad_precision);
     const double param_bytes = element_bytes(p.precision) >= 4 ? 4.0 : 2.0;
     const int m = p.micro_batches();
-    auto reduce = [&](double params, const std::vector<int>& group, double per_iteration_repeat, Seconds& exposed,
-                      Seconds overlap_window, bool overlap) {
-        if (group.size() < 2 || params <= 0) return;
-        const int n = static_cast<int>(group.size());
-        Seconds t;
+    struct Reduction {
+        Seconds reduce;  // gradients
+        Seconds gather;  // parameters
         Bytes sent;
-        auto run = [&](CollectiveKind k, Bytes b) {
-            t += sc.collectives().estimate(k, b, group).time;
-            sent += b * bus_bandwidth_factor(k, n);
-        };
-        if (p.zero == 0) {
-            run(CollectiveKind::all_reduce, Bytes(params * grad_bytes));
-        } else {
-            run(CollectiveKind::reduce_scatter, Bytes(params * grad_bytes));
-            run(CollectiveKind::all_gather, Bytes(params * param_bytes));
-        }
-        s.step_bytes[idx(Dim::data)] += sent * per_iteration_repeat;
-        if (overlap) {
-            const Seconds last_bucket = t / bucket_count(params, p.dp);
-            exposed += max(last_bucket, t - overlap_window) * per_iteration_repeat;
-        } else {
-            exposed += t * per_iteration_repeat;
-        }
     };
-    const Seconds last_backward = s.per_micro_batch.backward;
-    const bool overlap = p.overlap_grad_reduce || (p.zero >= 3);
-    if (p.zero >= 3) {
-        // ZeRO-3 / FSDP: parameters gathered for the forward and again for the backward of every
-        // micro-batch, gradients reduce-scattered after it; prefetch overlaps them with compute.
-        Seconds per_mb;
-        const auto& g = sc.groups();
-        const double dense = stage.dense_parameters;
-        const double expert = stage.expert_parameters;
-        auto gather = [&](double params, const std::vector<int>& group) {
-            if (group.size() < 2 || params <= 0) return;
-            const int n = static_cast<int>(group.size());
-            const Bytes b(params * param_bytes);
-            per_mb += 2.0 * sc.collectives().estimate(CollectiveKind::all_gather, b, group).time;
-            per_mb += sc.collectives().estimate(CollectiveKind::reduce_scatter, Bytes(params * grad_bytes), group).time;
-            s.step_bytes[idx(Dim::data)] += (2.0 * b + Bytes(params * grad_bytes)) * (bus_bandwidth_factor(CollectiveKind::all_gather, n) * m);
+    auto reduction = [&](double params, GroupKind kind, bool per_micro_batch_zero3) {
+        Reduction r;
+        const int n = sc.groups(kind).ranks();
+        if (n < 2 || params <= 0) return r;
+        auto run = [&](CollectiveKind k, Bytes b, double times) {
+            (k == CollectiveKind::all_gather ? r.gather : r.reduce) += sc.collective_time(kind, k, b) * times;
+            r.sent += b * (bus_bandwidth_factor(k, n) * times);
         };
-        gather(dense, g.dense_data);
-        gather(expert, g.expert_data);
+        if (per_micro_batch_zero3) {
+            // ZeRO-3 / FSDP: parameters gathered for the forward and again for the backward of every
+            // micro-batch, gradients reduce-scattered after it.
+            run(CollectiveKind::all_gather, Bytes(params * param_bytes), 2.0);
+            run(CollectiveKind::reduce_scatter, Bytes(params * grad_bytes), 1.0);
+        } else if (p.zero == 0) {
+            run(CollectiveKind::all_reduce, Bytes(params * grad_bytes), 1.0);
+        } else {
+            run(CollectiveKind::reduce_scatter, Bytes(params * grad_bytes), 1.0);
+            run(CollectiveKind::all_gather, Bytes(params * param_bytes), 1.0);
+        }
+        return r;
+    };
+    const Reduction dense_dp = reduction(stage.dense_parameters, GroupKind::dense_data, p.zero >= 3);
+    const Reduction expert_dp = reduction(stage.expert_parameters, GroupKind::expert_data, p.zero >= 3);
+    const Seconds reduce = dense_dp.reduce + expert_dp.reduce;
+    const Seconds gather = dense_dp.gather + expert_dp.gather;
+    const double buckets = bucket_count(stage.dense_parameters + stage.expert_parameters, p.dp);
+    if (p.zero >= 3) {
+        const Seconds dp_time = reduce + gather;
+        // Prefetching overlaps each micro-batch's gathers and reduction with its compute.
         const Seconds window = s.per_micro_batch.forward + s.per_micro_batch.backward;
-        s.data_parallel += max(Seconds(0), per_mb - window) * static_cast<double>(m);
+        s.data_parallel = max(Seconds(0), dp_time - window) * static_cast<double>(m);
+        s.step_bytes[idx(Dim::data)] = (dense_dp.sent + expert_dp.sent) * static_cast<double>(m);
     } else {
-        const Seconds window = p.overlap_grad_reduce ? last_backward : Seconds(0);
-        reduce(stage.dense_parameters, sc.groups().dense_data, 1.0, s.data_parallel, window, overlap);
-        reduce(stage.expert_parameters, sc.groups().expert_data, 1.0, s.data_parallel, window, overlap);
+        s.step_bytes[idx(Dim::data)] = dense_dp.sent + expert_dp.sent;
+        // Overlapped, buckets reduce while the last micro-batch's backward runs, and parameters are
+        // gathered while the next iteration's first forward runs; the last bucket stays exposed.
+        s.data_parallel = p.overlap_grad_reduce ? max(reduce / buckets, reduce - s.per_micro_batch.backward) : reduce;
+        s.data_parallel += p.overlap_param_gather ? max(gather / buckets, gather - s.per_micro_batch.forward) : gather;
     }
 
-    // Tied embeddings: the first and last stages all-reduce the shared weight's gradient.
+    // Tied embeddings: the first and last stages all-reduce the shared weight's gradient; for two
+    // ranks that is one exchange of the buffer.
     if (p.pp > 1 && (stage.first || stage.last) && part.graph.tied_output_parameters > 0) {
-        const std::vector<int> pair{sc.groups().pipeline.front(), sc.groups().pipeline.back()};
         const Bytes b(part.graph.tied_output_parameters * grad_bytes);
-        s.data_parallel += sc.collectives().estimate(CollectiveKind::all_reduce, b, pair).time;
+        s.data_parallel += sc.collective_time(GroupKind::pipeline, CollectiveKind::send_recv, b);
         s.step_bytes[idx(Dim::pipeline)] += b;
     }
 

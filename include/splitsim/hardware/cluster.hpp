@@ -70,6 +70,7 @@ struct ExplicitGraph {
 };
 
 struct ClusterSpec {
+    std::string origin;  // the file it was read from, for error messages
     std::string name;
     DeviceSpec device;
     int nodes = 1;

@@ -29,8 +29,11 @@ struct KernelModel {
 struct Interconnect {
     std::string name;
     int links = 0;
-    Bandwidth link_bandwidth;  // per link, per direction
-    [[nodiscard]] Bandwidth bandwidth() const { return link_bandwidth * static_cast<double>(links); }
+    Bandwidth link_bandwidth;            // line rate per link, per direction
+    Bandwidth effective_link_bandwidth;  // what transfers sustain per link (NCCL's topology model); line rate if not given
+    double in_switch_reduction_efficiency = 0;  // NVLink SHARP throughput relative to the links; 0 if not given
+    // All links together, at the sustained rate.
+    [[nodiscard]] Bandwidth bandwidth() const { return effective_link_bandwidth * static_cast<double>(links); }
 };
 
 struct DeviceSpec {

@@ -20,6 +20,9 @@ public:
     // The ranks that differ from `rank` only in dimension `dim`, restricted to coordinates
     // [first, first + count) of that dimension (expert groups carved out of data parallelism).
     [[nodiscard]] std::vector<int> subgroup(int dim, int rank, int first, int count) const;
+    // Every group of ranks that differ only in the dimensions `varying`, each in rank order; the
+    // group of rank 0 comes first.
+    [[nodiscard]] std::vector<std::vector<int>> groups(const std::vector<int>& varying) const;
 
 private:
     std::vector<int> sizes_;

@@ -1,6 +1,7 @@
 // A parallel training plan: how a model is split over a cluster and how each step runs.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,9 @@ struct Plan {
     bool overlap_param_gather = false;           // Megatron --overlap-param-gather (ZeRO >= 1)
     int first_stage_layers = 0;                  // uneven split: layers on the first stage (0 = even)
     int last_stage_layers = 0;                   // uneven split: layers on the last stage (0 = even)
+    // Placement: dimensions laid onto consecutive ranks, innermost first (Megatron's "tp-cp-ep-dp-pp").
+    // `expert` is the expert-parallel part of the data-parallel ranks.
+    std::array<Dim, kDimCount> order{Dim::tensor, Dim::context, Dim::expert, Dim::data, Dim::pipeline};
 
     [[nodiscard]] int gpus() const { return tp * pp * dp * cp; }
     [[nodiscard]] int micro_batches() const { return global_batch / (micro_batch * dp); }
