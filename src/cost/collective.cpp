@@ -81,6 +81,14 @@ public:
         return {worst, at};
     }
     [[nodiscard]] int groups_on(LinkId l) const { return groups_[l]; }
+    [[nodiscard]] LinkUsage usage() const {
+        LinkUsage u;
+        std::vector<LinkId> links = touched_;
+        std::sort(links.begin(), links.end());
+        for (LinkId l : links) u.loads.emplace_back(l, load_[l]);
+        u.seconds_per_byte = busiest().first;
+        return u;
+    }
     [[nodiscard]] double load_on(LinkId l) const { return load_[l]; }
     void clear() {
         for (LinkId l : touched_) {
@@ -151,7 +159,35 @@ double ring_cost(Loads& loads, const Topology& t, const std::vector<std::vector<
     return loads.busiest().first;
 }
 
+void add_pattern(Loads& loads, const Topology& t, Pattern pattern, const std::vector<std::vector<int>>& groups) {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        const auto& members = groups[g];
+        const int gi = static_cast<int>(g);
+        switch (pattern) {
+            case Pattern::ring: add_ring(loads, t, members, gi); break;
+            case Pattern::all_to_all: {
+                const double share = 1.0 / static_cast<double>(members.size());
+                for (int a : members) {
+                    for (int b : members) {
+                        if (a != b) loads.add(a, b, share, gi);
+                    }
+                }
+                break;
+            }
+            case Pattern::successor:
+                for (std::size_t i = 0; i + 1 < members.size(); ++i) loads.add(members[i], members[i + 1], 1.0, gi);
+                break;
+        }
+    }
+}
+
 }  // namespace
+
+LinkUsage link_usage(const Topology& t, Pattern pattern, const std::vector<std::vector<int>>& groups) {
+    Loads loads(t);
+    add_pattern(loads, t, pattern, groups);
+    return loads.usage();
+}
 
 std::string_view to_string(Algorithm a) {
     switch (a) {
@@ -183,7 +219,8 @@ PlacedGroups::PlacedGroups(const Topology& t, GroupSet set) : topology_(&t), set
     Loads loads(t);
     // The ring pattern, with group 0's bottleneck and the groups sharing it.
     if (set_.rings) {
-    for (std::size_t g = 0; g < set_.groups.size(); ++g) add_ring(loads, t, set_.groups[g], static_cast<int>(g));
+    add_pattern(loads, t, Pattern::ring, set_.groups);
+    ring_usage_ = loads.usage();
     {
         // Group 0's own routes, to name its bottleneck.
         double worst = 0;
@@ -229,25 +266,20 @@ PlacedGroups::PlacedGroups(const Topology& t, GroupSet set) : topology_(&t), set
     }
 
     // All-to-all: every rank sends 1/n of its buffer to every other rank.
-    loads.clear();
-    for (std::size_t g = 0; set_.all_to_all && g < set_.groups.size(); ++g) {
-        const auto& members = set_.groups[g];
-        const double share = 1.0 / static_cast<double>(members.size());
-        for (int a : members) {
-            for (int b : members) {
-                if (a != b) loads.add(a, b, share, static_cast<int>(g));
-            }
-        }
+    if (set_.all_to_all) {
+        loads.clear();
+        add_pattern(loads, t, Pattern::all_to_all, set_.groups);
+        all_to_all_usage_ = loads.usage();
+        all_to_all_ = all_to_all_usage_.seconds_per_byte;
     }
-    all_to_all_ = loads.busiest().first;
 
     // Send/receive: every rank to its successor, all at once (pipeline stages, context-parallel rings).
-    loads.clear();
-    for (std::size_t g = 0; set_.p2p && g < set_.groups.size(); ++g) {
-        const auto& members = set_.groups[g];
-        for (std::size_t i = 0; i + 1 < members.size(); ++i) loads.add(members[i], members[i + 1], 1.0, static_cast<int>(g));
+    if (set_.p2p) {
+        loads.clear();
+        add_pattern(loads, t, Pattern::successor, set_.groups);
+        p2p_usage_ = loads.usage();
+        p2p_ = p2p_usage_.seconds_per_byte;
     }
-    p2p_ = loads.busiest().first;
 
     // NVLS: each GPU sends its buffer into the switch and receives the reduced result, (n + 1)/n of
     // the buffer each way through its own links (multimem ld_reduce of its 1/n share, then a
@@ -330,11 +362,11 @@ Seconds PlacedGroups::latency(Algorithm a, Protocol p, int steps, int inter_step
 
 CollectiveEstimate PlacedGroups::estimate(CollectiveKind kind, Bytes bytes, Algorithm a, Protocol p) const {
     const Seconds never(std::numeric_limits<double>::infinity());
-    CollectiveEstimate e{never, a, p};
+    CollectiveEstimate e{never, Seconds(0), a, p};
     const int n = placement_.ranks;
     const int k = placement_.nodes;
     const double S = bytes.value();
-    if (n <= 1 || S <= 0) return {Seconds(0), a, p};
+    if (n <= 1 || S <= 0) return {Seconds(0), Seconds(0), a, p};
     const bool ring_kind = kind != CollectiveKind::all_to_all && kind != CollectiveKind::send_recv;
     if ((ring_kind && !set_.rings) || (kind == CollectiveKind::all_to_all && !set_.all_to_all) ||
         (kind == CollectiveKind::send_recv && !set_.p2p)) {
@@ -344,46 +376,52 @@ CollectiveEstimate PlacedGroups::estimate(CollectiveKind kind, Bytes bytes, Algo
     const double per_rank = S / n;
     const double chunk = std::min(chunk_bytes(p), per_rank);
     // latency + pipeline fill + traffic at the bottleneck
-    auto ring_time = [&](double beta, double traffic, int steps, int inter_steps) {
-        return latency(Algorithm::ring, p, steps, inter_steps) +
-               Seconds(((steps - 1) * chunk + traffic) * beta / eff);
+    // Parts of the estimate: latency, and the transfer (pipeline fill included) at the bottleneck.
+    Seconds lat, transfer;
+    bool applies = false;
+    auto ring_part = [&](double beta, double traffic, int steps, int inter_steps, double times) {
+        lat += latency(Algorithm::ring, p, steps, inter_steps) * times;
+        transfer += Seconds(((steps - 1) * chunk + traffic) * beta / eff) * times;
+        applies = true;
+    };
+    auto part = [&](Seconds l, Seconds t) {
+        lat += l;
+        transfer += t;
+        applies = true;
     };
 
     switch (kind) {
         case CollectiveKind::all_reduce:
             switch (a) {
                 case Algorithm::ring:
-                    e.time = ring_time(ring_, 2.0 * (n - 1) / n * S, 2 * (n - 1), 2 * (k - 1));
+                    ring_part(ring_, 2.0 * (n - 1) / n * S, 2 * (n - 1), 2 * (k - 1), 1.0);
                     break;
                 case Algorithm::tree:
                     if (k > 1 && nvidia_fabric_) {
                         const int depth = 2 * (placement_.ranks_per_node - 1 + log2_ceil(k));
                         const double beta = ring_ / kTreeBandwidth / eff;
-                        e.time = latency(Algorithm::tree, p, 0, 0) + Seconds(((depth - 1) * chunk + 2.0 * S) * beta);
+                        part(latency(Algorithm::tree, p, 0, 0), Seconds(((depth - 1) * chunk + 2.0 * S) * beta));
                     }
                     break;
                 case Algorithm::hierarchical:
                     if (intra_ring_ > 0 && inter_ring_ > 0) {
                         const int g = placement_.ranks_per_node;
-                        const Seconds intra = ring_time(intra_ring_, (g - 1.0) / g * S, g - 1, 0);
-                        const Seconds inter = ring_time(inter_ring_, 2.0 * (k - 1) / k * S / g, 2 * (k - 1), 2 * (k - 1));
-                        e.time = 2.0 * intra + inter;
+                        ring_part(intra_ring_, (g - 1.0) / g * S, g - 1, 0, 2.0);
+                        ring_part(inter_ring_, 2.0 * (k - 1) / k * S / g, 2 * (k - 1), 2 * (k - 1), 1.0);
                     }
                     break;
                 case Algorithm::nvls:
-                    if (nvls_ && p == Protocol::simple) e.time = latency(Algorithm::nvls, p, 2 * (n - 1), 0) + Seconds(S * nvls_link_);
+                    if (nvls_ && p == Protocol::simple) part(latency(Algorithm::nvls, p, 2 * (n - 1), 0), Seconds(S * nvls_link_));
                     break;
                 case Algorithm::torus:
                     if (!torus_ring_.empty()) {
                         // Reduce-scatter along each dimension in turn on a shrinking share, then all-gather back.
                         double share = S;
-                        Seconds t;
                         for (std::size_t d = 0; d < torus_ring_.size(); ++d) {
                             const double e_d = torus_extents_[d];
-                            t += 2.0 * (placement_.hop_latency * (e_d - 1)) + Seconds(2.0 * (e_d - 1) / e_d * share * torus_ring_[d] / eff);
+                            part(2.0 * (placement_.hop_latency * (e_d - 1)), Seconds(2.0 * (e_d - 1) / e_d * share * torus_ring_[d] / eff));
                             share /= e_d;
                         }
-                        e.time = t;
                     }
                     break;
                 default: break;
@@ -392,38 +430,48 @@ CollectiveEstimate PlacedGroups::estimate(CollectiveKind kind, Bytes bytes, Algo
         case CollectiveKind::all_gather:
         case CollectiveKind::reduce_scatter:
             if (a == Algorithm::ring) {
-                e.time = ring_time(ring_, (n - 1.0) / n * S, n - 1, k - 1);
+                ring_part(ring_, (n - 1.0) / n * S, n - 1, k - 1, 1.0);
             } else if (a == Algorithm::torus && !torus_ring_.empty()) {
                 double share = S;
-                Seconds t;
                 for (std::size_t d = 0; d < torus_ring_.size(); ++d) {
                     const double e_d = torus_extents_[d];
-                    t += placement_.hop_latency * (e_d - 1) + Seconds((e_d - 1) / e_d * share * torus_ring_[d] / eff);
+                    part(placement_.hop_latency * (e_d - 1), Seconds((e_d - 1) / e_d * share * torus_ring_[d] / eff));
                     share /= e_d;
                 }
-                e.time = t;
             }
             break;
         case CollectiveKind::broadcast:
-            if (a == Algorithm::ring) e.time = ring_time(ring_, S, n - 1, k - 1);
+            if (a == Algorithm::ring) ring_part(ring_, S, n - 1, k - 1, 1.0);
             break;
         case CollectiveKind::all_to_all:
             if (a == Algorithm::direct) {
-                e.time = latency(Algorithm::direct, p, 1, k > 1 ? 1 : 0) + Seconds(S * all_to_all_ / eff);
+                part(latency(Algorithm::direct, p, 1, k > 1 ? 1 : 0), Seconds(S * all_to_all_ / eff));
             }
             break;
         case CollectiveKind::send_recv:
             if (a == Algorithm::p2p) {
                 const bool crosses = topology_->node_of(set_.groups.front()[0]) != topology_->node_of(set_.groups.front()[1]);
-                e.time = latency(Algorithm::p2p, p, 1, crosses ? 1 : 0) + Seconds(S * p2p_ / eff);
+                part(latency(Algorithm::p2p, p, 1, crosses ? 1 : 0), Seconds(S * p2p_ / eff));
             }
             break;
+    }
+    if (applies) {
+        e.latency = lat;
+        e.time = lat + transfer;
     }
     return e;
 }
 
+const LinkUsage& PlacedGroups::usage(CollectiveKind kind) const {
+    switch (kind) {
+        case CollectiveKind::all_to_all: return all_to_all_usage_;
+        case CollectiveKind::send_recv: return p2p_usage_;
+        default: return ring_usage_;
+    }
+}
+
 CollectiveEstimate PlacedGroups::estimate(CollectiveKind kind, Bytes bytes) const {
-    CollectiveEstimate best{Seconds(std::numeric_limits<double>::infinity()), Algorithm::ring, Protocol::simple};
+    CollectiveEstimate best{Seconds(std::numeric_limits<double>::infinity()), Seconds(0), Algorithm::ring, Protocol::simple};
     for (Algorithm a : {Algorithm::ring, Algorithm::tree, Algorithm::hierarchical, Algorithm::nvls, Algorithm::torus,
                         Algorithm::direct, Algorithm::p2p}) {
         for (Protocol p : {Protocol::ll, Protocol::simple}) {

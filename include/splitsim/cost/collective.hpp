@@ -42,8 +42,23 @@ struct GroupSet {
     bool p2p = true;
 };
 
+// The bytes each link carries per byte of a traffic pattern, over all groups of a set at once.
+struct LinkUsage {
+    std::vector<std::pair<hardware::LinkId, double>> loads;  // in link order
+    double seconds_per_byte = 0;                              // the busiest link's load over its bandwidth
+};
+
+enum class Pattern {
+    ring,        // NCCL's rings (channels over NIC rails; both directions on a torus)
+    all_to_all,  // every rank sends 1/n to every other rank
+    successor,   // every rank sends to the next rank of its group
+};
+
+LinkUsage link_usage(const hardware::Topology& topology, Pattern pattern, const std::vector<std::vector<int>>& groups);
+
 struct CollectiveEstimate {
-    Seconds time;
+    Seconds time;     // latency + transfer
+    Seconds latency;  // the part that does not depend on the links' sharing
     Algorithm algorithm = Algorithm::ring;
     Protocol protocol = Protocol::simple;
 };
@@ -68,6 +83,8 @@ public:
     // The estimate with one algorithm and protocol forced (time is infinite where it does not apply).
     [[nodiscard]] CollectiveEstimate estimate(CollectiveKind kind, Bytes bytes, Algorithm a, Protocol p) const;
     [[nodiscard]] const GroupPlacement& placement() const { return placement_; }
+    // The links the collective's traffic crosses (its pattern, over all groups of the set).
+    [[nodiscard]] const LinkUsage& usage(CollectiveKind kind) const;
     [[nodiscard]] int ranks() const { return placement_.ranks; }
 
 private:
@@ -80,7 +97,11 @@ private:
     bool nvlink_ = true;          // the node fabric is NVLink (else PCIe)
     bool nvls_ = false;           // NVLS applies: one node, in-switch reduction
     double nvls_efficiency_ = 0;
-    // Seconds per byte of each pattern, for all concurrent groups (see collective.cpp).
+    // Link loads of each pattern, for all concurrent groups (see collective.cpp).
+    LinkUsage ring_usage_;
+    LinkUsage all_to_all_usage_;
+    LinkUsage p2p_usage_;
+    // Seconds per byte of each pattern.
     double ring_ = 0;            // per byte each rank passes to its ring neighbour
     double intra_ring_ = 0;      // the same, on the intra-node parts of the groups
     double inter_ring_ = 0;      // the same, on the inter-node parts (one rank per node)
