@@ -7,7 +7,10 @@
 #include "splitsim/model/model_spec.hpp"
 #include "splitsim/plan/plan.hpp"
 #include "splitsim/report/simulation.hpp"
+#include "splitsim/common/error.hpp"
+#include "splitsim/report/trace.hpp"
 #include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/event_tier.hpp"
 #include "splitsim/sim/scenario.hpp"
 
 namespace splitsim::cli {
@@ -20,6 +23,8 @@ struct SimulateOptions {
     std::optional<int> nodes;
     std::string format = "table";
     std::string out = "-";
+    std::string tier = "event";
+    std::string trace;
 };
 
 report::Format parse_format(const std::string& name) {
@@ -41,14 +46,24 @@ Subcommand add_simulate(CLI::App& app) {
     sub->add_option("--format", opts->format, "table | json | csv | md")
         ->check(CLI::IsMember({"table", "json", "csv", "md"}));
     sub->add_option("--out", opts->out, "write the report to this file instead of standard output");
+    sub->add_option("--tier", opts->tier, "event (default: the iteration played out as events) | analytical (closed forms)")
+        ->check(CLI::IsMember({"event", "analytical"}));
+    sub->add_option("--trace", opts->trace, "write the event tier's timeline as a Chrome trace (Perfetto) JSON file");
     return {sub, [opts] {
         model::ModelSpec model = model::load_model(opts->model);
         hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
         plan::Plan plan = plan::load_plan(opts->plan);
         plan::validate(plan, model, cluster);
         const sim::Scenario scenario(std::move(model), std::move(cluster), std::move(plan));
-        const sim::Prediction prediction = sim::predict_analytical(scenario);
-        write_output(opts->out, report::render(scenario, prediction, parse_format(opts->format)));
+        if (opts->tier == "analytical" && !opts->trace.empty()) {
+            throw InputError("command line", "--trace", "a timeline needs the event tier");
+        }
+        sim::EventRun run;
+        const sim::Prediction prediction =
+            opts->tier == "analytical" ? sim::predict_analytical(scenario) : sim::predict_events(scenario, &run);
+        const std::string report = report::render(scenario, prediction, parse_format(opts->format));
+        if (!opts->trace.empty()) write_output(opts->trace, report::chrome_trace(scenario, run));
+        write_output(opts->out, report);
     }};
 }
 

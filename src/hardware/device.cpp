@@ -16,6 +16,7 @@ namespace {
 //    (Dao 2023, arXiv 2307.08691, abstract and Fig. 4).
 //  - gemm_efficiency 0.80, memory_efficiency 0.85: nominal fractions of datasheet peak for large
 //    GEMMs and streaming kernels.
+//  - overlap_slowdown 0: compute is not slowed by concurrent communication until calibrated.
 KernelModel default_kernels() {
     KernelModel k;
     k.gemm_efficiency = 0.80;
@@ -86,6 +87,7 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
             if (d.kernels.tile_n < 1) tile->fail(1, "must be at least 1");
         }
         d.kernels.gemm_workspace = k->optional<Bytes>("gemm_workspace", d.kernels.gemm_workspace);
+        d.kernels.overlap_slowdown = k->optional<double>("overlap_slowdown", d.kernels.overlap_slowdown, between(0.0, 10.0));
         k->finish();
     }
     o.finish();

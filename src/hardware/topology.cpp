@@ -37,10 +37,12 @@ Topology::Pair Topology::connect(Vertex a, Vertex b, Bandwidth bw, Seconds laten
     p.up = links_.size();
     links_.push_back({bw, latency, cls});
     link_source_.push_back(a);
+    link_target_.push_back(b);
     boost::add_edge(a, b, p.up, graph_);
     p.down = links_.size();
     links_.push_back({bw, latency, cls});
     link_source_.push_back(b);
+    link_target_.push_back(a);
     boost::add_edge(b, a, p.down, graph_);
     return p;
 }
@@ -221,6 +223,19 @@ void Topology::check_connected(const ClusterSpec& c) const {
                              "the topology is disconnected: device " + std::to_string(d) + " cannot reach device 0");
         }
     }
+}
+
+std::string Topology::link_name(LinkId id) const {
+    auto name = [&](Vertex v) {
+        static constexpr const char* kKinds[] = {"device", "nvswitch", "pcie-switch", "socket", "nic", "leaf", "spine", "switch"};
+        const TopoVertex& tv = graph_[v];
+        // Vertices of one kind are numbered in the order they were made.
+        int index = 0;
+        for (Vertex u = 0; u < v; ++u) index += graph_[u].kind == tv.kind ? 1 : 0;
+        return std::string(kKinds[static_cast<int>(tv.kind)]) + " " + std::to_string(index);
+    };
+    static constexpr const char* kClasses[] = {"nvlink", "pcie", "socket", "network", "ici", "link"};
+    return name(link_source_[id]) + " -> " + name(link_target_[id]) + " (" + kClasses[static_cast<int>(links_[id].cls)] + ")";
 }
 
 int Topology::rail_of(int device) const {

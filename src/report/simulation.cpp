@@ -1,5 +1,6 @@
 #include "splitsim/report/simulation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -65,7 +66,9 @@ std::string render_table(const sim::Scenario& sc, const sim::Prediction& r) {
     std::ostringstream out;
     const auto& c = sc.cluster();
     out << "splitsim: " << sc.model().name << " on " << c.name << " (" << c.device_count() << " x " << c.device.name
-        << ")\nplan: " << plan_summary(sc.plan()) << "\n\n";
+        << ")\nplan: " << plan_summary(sc.plan()) << "\ntier: " << (r.tier == sim::Tier::event ? "event" : "analytical");
+    if (r.tier == sim::Tier::event) out << " (" << r.tasks << " tasks, " << r.events << " events)";
+    out << "\n\n";
     char line[256];
     for (const auto& [label, value] : summary_rows(r)) {
         std::snprintf(line, sizeof line, "  %-24s %s\n", label.c_str(), value.c_str());
@@ -87,6 +90,15 @@ std::string render_table(const sim::Scenario& sc, const sim::Prediction& r) {
                       format_bytes(s.bytes.optimizer).c_str(), format_bytes(s.bytes.activations).c_str(),
                       format_bytes(s.bytes.other).c_str(), format_bytes(s.bytes.total()).c_str());
         out << line;
+    }
+    if (!r.links.empty()) {
+        out << "\nbusiest links (event tier)\n";
+        for (std::size_t i = 0; i < std::min<std::size_t>(r.links.size(), 5); ++i) {
+            const auto& l = r.links[i];
+            std::snprintf(line, sizeof line, "  %-48s %11s %6.1f%%\n", sc.topology().link_name(l.link).c_str(),
+                          format_bytes(l.bytes).c_str(), 100.0 * l.utilization);
+            out << line;
+        }
     }
     out << "\ncommunication per GPU per iteration (bytes sent)\n";
     for (Dim d : kDims) {
@@ -208,6 +220,18 @@ nlohmann::json to_json(const sim::Scenario& sc, const sim::Prediction& r) {
                          {"optimizer_s", t.optimizer.value()}});
     }
     j["stage_times_per_micro_batch"] = times;
+    j["tier"] = r.tier == sim::Tier::event ? "event" : "analytical";
+    if (r.tier == sim::Tier::event) {
+        nlohmann::json links = nlohmann::json::array();
+        for (const auto& l : r.links) {
+            links.push_back({{"link", sc.topology().link_name(l.link)},
+                             {"bytes", whole(l.bytes)},
+                             {"utilization", l.utilization}});
+        }
+        j["links"] = links;
+        j["events"] = r.events;
+        j["tasks"] = r.tasks;
+    }
     return j;
 }
 

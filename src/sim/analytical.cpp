@@ -1,5 +1,7 @@
 #include "splitsim/sim/analytical.hpp"
 
+#include "splitsim/cost/optimizer.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -74,20 +76,9 @@ struct StageCost {
     Seconds optimizer;
 };
 
-// Megatron-LM's gradient buckets: max(40M, 1M x dp) parameters each (distributed/param_and_grad_buffer.py).
+// Gradient buckets of the stage's parameters.
 double bucket_count(double parameters, int dp) {
-    const double bucket = std::max(40e6, 1e6 * dp);
-    return std::max(1.0, std::ceil(parameters / bucket));
-}
-
-// Adam step over the local optimizer shard: reads fp32 master weight, gradient, momentum and
-// variance, writes the three fp32 states and the 16-bit model weight (a memory-bound kernel).
-Seconds optimizer_time(const Scenario& sc, double local_parameters) {
-    const plan::Plan& p = sc.plan();
-    const double grad = element_bytes(p.grad_precision);
-    const bool mixed = element_bytes(p.precision) < 4;
-    const double per_param = mixed ? (4 + grad + 4 + 4) + (4 + 4 + 4 + 2) : (4 + grad + 4 + 4) + (4 + 4 + 4);
-    return sc.compute().memory_time(Bytes(local_parameters * per_param));
+    return std::max(1.0, std::ceil(parameters / cost::gradient_bucket_parameters(dp)));
 }
 
 StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCost& dense, const BlockCost& moe,
@@ -169,7 +160,7 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
 
     const double shard_dense = p.zero >= 1 ? part.dense_data_group : 1;
     const double shard_expert = p.zero >= 1 ? part.expert_data_group : 1;
-    s.optimizer = optimizer_time(sc, stage.dense_parameters / shard_dense + stage.expert_parameters / shard_expert);
+    s.optimizer = cost::optimizer_step_time(sc.compute(), p, stage.dense_parameters / shard_dense + stage.expert_parameters / shard_expert);
     return s;
 }
 

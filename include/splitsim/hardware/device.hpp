@@ -24,6 +24,7 @@ struct KernelModel {
     int tile_m = 128;                   // GEMM output tile one compute unit produces at a time
     int tile_n = 128;
     Bytes gemm_workspace;               // cuBLAS/hipBLASLt workspace kept per stream
+    double overlap_slowdown = 0;        // compute runs this much slower while communication overlaps it
 };
 
 struct Interconnect {

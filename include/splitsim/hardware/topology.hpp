@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include <boost/graph/adjacency_list.hpp>
@@ -44,6 +45,8 @@ public:
     [[nodiscard]] const TopoLink& link(LinkId id) const { return links_[id]; }
     [[nodiscard]] const Graph& graph() const { return graph_; }
     [[nodiscard]] const ClusterSpec& cluster() const { return cluster_; }
+    // A readable name of a link: "device 3 -> nvswitch 0 (nvlink)".
+    [[nodiscard]] std::string link_name(LinkId id) const;
     // The NIC rail of a device: which of its node's NICs it sends through (-1 without a network).
     [[nodiscard]] int rail_of(int device) const;
 
@@ -75,6 +78,7 @@ private:
     Graph graph_;
     std::vector<TopoLink> links_;
     std::vector<Vertex> link_source_;  // per link
+    std::vector<Vertex> link_target_;  // per link
     int devices_ = 0;
     std::vector<int> node_of_;
 

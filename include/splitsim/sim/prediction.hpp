@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <vector>
 
 #include "splitsim/common/units.hpp"
@@ -25,7 +26,17 @@ struct StageTime {
     [[nodiscard]] Seconds per_micro_batch() const { return forward + backward + exposed_comm; }
 };
 
+// Traffic a link carried over the iteration.
+struct LinkLoad {
+    std::size_t link = 0;  // index into the topology's links
+    Bytes bytes;
+    double utilization = 0;  // bytes / (bandwidth x iteration time)
+};
+
+enum class Tier { analytical, event };
+
 struct Prediction {
+    Tier tier = Tier::analytical;
     Seconds iteration_time;
     double tokens_per_s = 0;
     Flops model_flops;     // per iteration, all GPUs (Korthikanti Eq. 7: no recomputation)
@@ -44,6 +55,9 @@ struct Prediction {
     PerDim<Bytes> comm_bytes{};  // bytes one GPU sends per iteration, per dimension (worst stage)
     std::vector<StageTime> stages;
     cost::MemoryEstimate memory;
+    std::vector<LinkLoad> links;   // event tier: the busiest links, most utilized first
+    std::uint64_t events = 0;      // event tier: events processed
+    std::size_t tasks = 0;         // event tier: tasks simulated
 };
 
 }  // namespace splitsim::sim

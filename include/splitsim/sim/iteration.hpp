@@ -1,0 +1,21 @@
+// The task graph of one training iteration of a scenario, for the event tier: every pipeline
+// stage's program (schedule.hpp) expanded into compute segments and collectives per layer, the
+// pipeline sends between stages, gradient reduction in buckets, the optimizer step and the
+// parameter gathers. Identical data-, context- and tensor-parallel ranks are simulated once per
+// stage; their traffic still loads the links (each transfer carries the links' load of all of them).
+#pragma once
+
+#include <vector>
+
+#include "splitsim/sim/scenario.hpp"
+#include "splitsim/sim/task_graph.hpp"
+
+namespace splitsim::sim {
+
+// Simulated rank r is pipeline stage r.
+TaskGraph build_iteration(const Scenario& scenario);
+
+// Bytes per second of every link of the scenario's topology.
+std::vector<double> link_capacities(const Scenario& scenario);
+
+}  // namespace splitsim::sim

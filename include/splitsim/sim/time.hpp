@@ -1,0 +1,33 @@
+// Simulated time: integer nanoseconds in a strong type (ns-3's Time, SST's SimTime_t), so every run
+// is deterministic and bit-identical. Durations are built with the helpers below.
+#pragma once
+
+#include <cmath>
+#include <compare>
+#include <cstdint>
+
+#include "splitsim/common/units.hpp"
+
+namespace splitsim::sim {
+
+class TimeNs {
+public:
+    constexpr TimeNs() = default;
+    constexpr explicit TimeNs(std::int64_t ns) : ns_(ns) {}
+    [[nodiscard]] constexpr std::int64_t count() const { return ns_; }
+    [[nodiscard]] constexpr Seconds seconds() const { return Seconds(static_cast<double>(ns_) * 1e-9); }
+
+    constexpr TimeNs& operator+=(TimeNs d) { ns_ += d.ns_; return *this; }
+    friend constexpr TimeNs operator+(TimeNs a, TimeNs b) { return TimeNs(a.ns_ + b.ns_); }
+    friend constexpr TimeNs operator-(TimeNs a, TimeNs b) { return TimeNs(a.ns_ - b.ns_); }
+    friend constexpr auto operator<=>(TimeNs a, TimeNs b) = default;
+
+private:
+    std::int64_t ns_ = 0;
+};
+
+constexpr TimeNs ns(std::int64_t v) { return TimeNs(v); }
+// A duration rounded to the nearest nanosecond.
+inline TimeNs to_time(Seconds s) { return TimeNs(static_cast<std::int64_t>(std::llround(s.value() * 1e9))); }
+
+}  // namespace splitsim::sim

@@ -1,0 +1,146 @@
+#include "splitsim/sim/event_tier.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/iteration.hpp"
+
+namespace splitsim::sim {
+namespace {
+
+std::size_t dim_of(Stream s) {
+    switch (s) {
+        case Stream::tensor: return static_cast<std::size_t>(plan::Dim::tensor);
+        case Stream::pipeline: return static_cast<std::size_t>(plan::Dim::pipeline);
+        case Stream::data: return static_cast<std::size_t>(plan::Dim::data);
+        case Stream::context: return static_cast<std::size_t>(plan::Dim::context);
+        case Stream::expert: return static_cast<std::size_t>(plan::Dim::expert);
+        case Stream::compute: break;
+    }
+    return 0;
+}
+
+// Splits the critical rank's time into compute, optimizer, communication that kept the compute
+// stream waiting (by dimension) and the rest, the pipeline bubble.
+void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Prediction& out) {
+    const std::int64_t end = result.end.count();
+    std::vector<std::pair<std::int64_t, std::int64_t>> busy;  // compute intervals
+    Seconds compute, optimizer;
+    for (TaskId id : graph.stream_order(rank, Stream::compute)) {
+        const Timing& t = result.tasks[static_cast<std::size_t>(id)];
+        const std::int64_t d = (t.end - t.start).count();
+        if (d <= 0) continue;
+        busy.emplace_back(t.start.count(), t.end.count());
+        (graph.task(id).label.phase == Phase::optimizer ? optimizer : compute) += Seconds(static_cast<double>(d) * 1e-9);
+    }
+    // Communication of this rank as (start, end, dimension), sorted.
+    std::vector<std::tuple<std::int64_t, std::int64_t, std::size_t>> comm;
+    for (int s = 1; s < kStreams; ++s) {
+        for (TaskId id : graph.stream_order(rank, static_cast<Stream>(s))) {
+            const Timing& t = result.tasks[static_cast<std::size_t>(id)];
+            if (t.end > t.start) comm.emplace_back(t.start.count(), t.end.count(), dim_of(static_cast<Stream>(s)));
+        }
+    }
+    std::sort(comm.begin(), comm.end());
+    // Idle gaps of the compute stream.
+    std::vector<std::pair<std::int64_t, std::int64_t>> gaps;
+    std::int64_t at = 0;
+    for (const auto& [b, e] : busy) {
+        if (b > at) gaps.emplace_back(at, b);
+        at = std::max(at, e);
+    }
+    if (end > at) gaps.emplace_back(at, end);
+    PerDim<double> exposed{};
+    double bubble = 0;
+    for (const auto& [g0, g1] : gaps) {
+        // Sweep the gap: each instant goes to the dimensions communicating then (shared equally), or to the bubble.
+        std::vector<std::pair<std::int64_t, int>> marks;  // (time, +dim+1 start / -(dim+1) end)
+        for (const auto& [c0, c1, d] : comm) {
+            if (c1 <= g0 || c0 >= g1) continue;
+            marks.emplace_back(std::max(c0, g0), static_cast<int>(d) + 1);
+            marks.emplace_back(std::min(c1, g1), -(static_cast<int>(d) + 1));
+        }
+        std::sort(marks.begin(), marks.end());
+        PerDim<int> active{};
+        std::int64_t t = g0;
+        auto account = [&](std::int64_t until) {
+            const double span = static_cast<double>(until - t) * 1e-9;
+            int n = 0;
+            for (int a : active) n += a > 0 ? 1 : 0;
+            if (n == 0) {
+                bubble += span;
+            } else {
+                for (std::size_t d = 0; d < active.size(); ++d) {
+                    if (active[d] > 0) exposed[d] += span / n;
+                }
+            }
+            t = until;
+        };
+        for (const auto& [time, delta] : marks) {
+            account(time);
+            if (delta > 0) ++active[static_cast<std::size_t>(delta - 1)];
+            else --active[static_cast<std::size_t>(-delta - 1)];
+        }
+        account(g1);
+    }
+    out.compute = compute;
+    out.optimizer = optimizer;
+    for (std::size_t d = 0; d < exposed.size(); ++d) out.exposed_comm[d] = Seconds(exposed[d]);
+    out.bubble = Seconds(bubble);
+}
+
+}  // namespace
+
+Prediction predict_events(const Scenario& sc, EventRun* keep) {
+    Prediction out = predict_analytical(sc);
+    out.tier = Tier::event;
+    EventRun local;
+    EventRun& run = keep ? *keep : local;
+    run.graph = build_iteration(sc);
+    const std::vector<double> capacity = link_capacities(sc);
+    EngineOptions options;
+    options.overlap_slowdown = sc.cluster().device.kernels.overlap_slowdown;
+    run.result = sim::run(run.graph, capacity, options);
+
+    const plan::Plan& p = sc.plan();
+    out.iteration_time = run.result.end.seconds();
+    out.events = run.result.events;
+    out.tasks = run.graph.size();
+
+    // The rank that finishes last is the critical one.
+    std::vector<TimeNs> rank_end(static_cast<std::size_t>(run.graph.ranks()));
+    for (std::size_t i = 0; i < run.graph.size(); ++i) {
+        const int r = run.graph.task(static_cast<TaskId>(i)).rank;
+        rank_end[static_cast<std::size_t>(r)] = std::max(rank_end[static_cast<std::size_t>(r)], run.result.tasks[i].end);
+    }
+    const int critical = static_cast<int>(std::max_element(rank_end.begin(), rank_end.end()) - rank_end.begin());
+    attribute(run.graph, run.result, critical, out);
+    // Bubble relative to the ideal: m micro-batches of the slowest stage.
+    Seconds slowest;
+    for (const StageTime& t : out.stages) slowest = max(slowest, t.per_micro_batch());
+    const double ideal = slowest.value() * p.micro_batches();
+    out.bubble_fraction = ideal > 0 ? std::max(0.0, (out.iteration_time.value() - ideal - out.exposed_comm[static_cast<std::size_t>(plan::Dim::data)].value() -
+                                                      out.optimizer.value()) / ideal)
+                                    : 0.0;
+
+    const double gpus = p.gpus();
+    const FlopRate peak = sc.compute().gemm_peak();
+    out.tokens_per_s = static_cast<double>(p.global_batch) * sc.model().seq_len / out.iteration_time.value();
+    out.model_tflops_per_gpu = out.model_flops.value() / (out.iteration_time.value() * gpus) / 1e12;
+    out.mfu = out.model_flops / (out.iteration_time * gpus * peak);
+    out.hfu = out.hardware_flops / (out.iteration_time * gpus * peak);
+
+    // Link traffic and utilization, busiest first.
+    for (std::size_t l = 0; l < run.result.link_bytes.size(); ++l) {
+        const double b = run.result.link_bytes[l];
+        if (b <= 0) continue;
+        out.links.push_back({l, Bytes(b), b / (capacity[l] * out.iteration_time.value())});
+    }
+    std::stable_sort(out.links.begin(), out.links.end(),
+                     [](const LinkLoad& a, const LinkLoad& b) { return a.utilization > b.utilization; });
+    if (out.links.size() > 16) out.links.resize(16);
+    return out;
+}
+
+}  // namespace splitsim::sim

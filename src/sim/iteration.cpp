@@ -1,0 +1,463 @@
+#include "splitsim/sim/iteration.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "splitsim/cost/optimizer.hpp"
+#include "splitsim/sim/schedule.hpp"
+
+namespace splitsim::sim {
+namespace {
+
+using model::Op;
+using model::Recompute;
+using plan::Collective;
+using plan::Dim;
+
+GroupKind group_of(Dim d) {
+    switch (d) {
+        case Dim::tensor: return GroupKind::tensor;
+        case Dim::context: return GroupKind::context;
+        case Dim::expert: return GroupKind::expert;
+        case Dim::data: return GroupKind::dense_data;
+        case Dim::pipeline: return GroupKind::pipeline;
+    }
+    return GroupKind::tensor;
+}
+
+cost::Pattern pattern_of(CollectiveKind k) {
+    switch (k) {
+        case CollectiveKind::all_to_all: return cost::Pattern::all_to_all;
+        case CollectiveKind::send_recv: return cost::Pattern::successor;
+        default: return cost::Pattern::ring;
+    }
+}
+
+// One step of a layer's program.
+struct Step {
+    enum class Kind { compute, comm, overlapped_comm };
+    Kind kind = Kind::compute;
+    Seconds duration;        // compute
+    std::string_view name;   // first operator of a compute segment
+    Collective collective;   // comm
+};
+
+struct Program {
+    std::vector<Step> forward;
+    std::vector<Step> backward;   // input and weight gradients (input gradients only under ZB-H1)
+    std::vector<Step> recompute;  // run before the backward
+    Seconds weight_grad;          // ZB-H1's deferred weight-gradient pass
+    double dense_parameters = 0;
+    double expert_parameters = 0;
+};
+
+// Merges consecutive compute steps into one segment.
+void push_compute(std::vector<Step>& steps, std::string_view name, Seconds t) {
+    if (!steps.empty() && steps.back().kind == Step::Kind::compute) {
+        steps.back().duration += t;
+        return;
+    }
+    steps.push_back({Step::Kind::compute, t, name, {}});
+}
+
+void push_comm(std::vector<Step>& steps, const Collective& c) {
+    steps.push_back({c.overlapped ? Step::Kind::overlapped_comm : Step::Kind::comm, Seconds(0), {}, c});
+}
+
+Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan::LayerComm& comm, bool layer) {
+    const auto& cm = sc.compute();
+    const bool zb = sc.plan().schedule == plan::Schedule::zb_h1;
+    const Recompute recompute = layer ? sc.plan().recompute : Recompute::none;
+    Program p;
+    const int n = static_cast<int>(ops.size());
+    for (int i = 0; i < n; ++i) {
+        const Op& op = ops[static_cast<std::size_t>(i)];
+        for (const Collective& c : comm.forward) {
+            if (c.position == i && c.before) push_comm(p.forward, c);
+        }
+        push_compute(p.forward, op.name, cm.forward(op));
+        for (const Collective& c : comm.forward) {
+            if (c.position == i && !c.before) push_comm(p.forward, c);
+        }
+        (op.expert ? p.expert_parameters : p.dense_parameters) += op.parameters;
+    }
+    for (int i = n - 1; i >= 0; --i) {
+        const Op& op = ops[static_cast<std::size_t>(i)];
+        for (const Collective& c : comm.backward) {
+            if (c.position == i && c.before) push_comm(p.backward, c);
+        }
+        const Seconds wgrad = cm.weight_grad(op);
+        push_compute(p.backward, op.name, cm.backward(op) - (zb ? wgrad : Seconds(0)));
+        if (zb) p.weight_grad += wgrad;
+        for (const Collective& c : comm.backward) {
+            if (c.position == i && !c.before) push_comm(p.backward, c);
+        }
+    }
+    if (recompute == Recompute::full) {
+        p.recompute = p.forward;
+    } else if (recompute == Recompute::selective) {
+        for (const Op& op : ops) {
+            if (op.selective_recompute) push_compute(p.recompute, op.name, cm.forward(op));
+        }
+    }
+    return p;
+}
+
+class Builder {
+public:
+    explicit Builder(const Scenario& sc)
+        : sc_(sc),
+          plan_(sc.plan()),
+          part_(sc.partition()),
+          graph_(sc.plan().pp),
+          dense_(make_program(sc, part_.graph.dense, part_.dense_comm, true)),
+          moe_(part_.graph.moe.empty() ? Program{} : make_program(sc, part_.graph.moe, part_.moe_comm, true)),
+          embedding_(make_program(sc, part_.graph.embedding, part_.embedding_comm, false)),
+          head_(make_program(sc, part_.graph.head, part_.head_comm, false)) {
+        // Pipeline stage of every rank, and the groups each stage's ranks form.
+        const auto sets = place_groups(plan_);
+        for (int k = 0; k < kGroupKinds; ++k) groups_[static_cast<std::size_t>(k)] = sets[static_cast<std::size_t>(k)].groups;
+        stage_of_.assign(static_cast<std::size_t>(plan_.gpus()), 0);
+        const auto& pipelines = groups_[static_cast<std::size_t>(GroupKind::pipeline)];
+        for (const auto& g : pipelines) {
+            for (std::size_t s = 0; s < g.size(); ++s) stage_of_[static_cast<std::size_t>(g[s])] = static_cast<int>(s);
+        }
+    }
+
+    TaskGraph build() {
+        const int p = plan_.pp;
+        const int m = plan_.micro_batches();
+        last_backward_.assign(static_cast<std::size_t>(sc_.model().layers), -1);
+        first_forward_.assign(static_cast<std::size_t>(sc_.model().layers), -1);
+        if (plan_.zero >= 1 && plan_.zero <= 2 && plan_.overlap_param_gather) {
+            // The previous step's parameter all-gathers overlap this step's forward passes.
+            for (int s = 0; s < p; ++s) emit_gradient_sync(s, true);
+        }
+        for (int s = 0; s < p; ++s) {
+            frontier_.clear();
+            for (const WorkItem& w : stage_program(plan_.schedule, p, plan_.vpp, m, s)) emit(s, w);
+            end_of_stage_.push_back(frontier_);
+        }
+        for (const auto& [key, receiver] : receivers_) graph_.depend(senders_.at(key), receiver);
+        for (const auto& [layer, gathers] : first_forward_waits_) {
+            for (TaskId g : gathers) graph_.depend(g, first_forward_[static_cast<std::size_t>(layer)]);
+        }
+        for (int s = 0; s < p; ++s) emit_step_end(s);
+        return std::move(graph_);
+    }
+
+private:
+    enum class Direction { forward, backward };
+    using Key = std::tuple<int, int, int, Direction>;  // receiving stage, chunk, micro-batch, direction
+
+    const Program& layer_program(int layer) const { return sc_.model().is_moe_layer(layer) ? moe_ : dense_; }
+
+    // Usage of a collective by stage `s`'s groups of kind `kind` (all folded replicas at once).
+    std::int32_t usage(GroupKind kind, cost::Pattern pattern, int s) {
+        const auto key = std::make_tuple(static_cast<int>(kind), static_cast<int>(pattern), s, -1);
+        if (auto it = usage_index_.find(key); it != usage_index_.end()) return it->second;
+        std::vector<std::vector<int>> groups;
+        for (const auto& g : groups_[static_cast<std::size_t>(kind)]) {
+            if (stage_of_[static_cast<std::size_t>(g.front())] == s) groups.push_back(g);
+        }
+        const std::int32_t i = graph_.add_usage(cost::link_usage(sc_.topology(), pattern, groups));
+        usage_index_[key] = i;
+        return i;
+    }
+
+    // Usage of the sends from stage `from` to stage `to` of every pipeline.
+    std::int32_t pipeline_usage(int from, int to) {
+        const auto key = std::make_tuple(static_cast<int>(GroupKind::pipeline), -1, from, to);
+        if (auto it = usage_index_.find(key); it != usage_index_.end()) return it->second;
+        std::vector<std::vector<int>> pairs;
+        for (const auto& g : groups_[static_cast<std::size_t>(GroupKind::pipeline)]) {
+            pairs.push_back({g[static_cast<std::size_t>(from)], g[static_cast<std::size_t>(to)]});
+        }
+        const std::int32_t i = graph_.add_usage(cost::link_usage(sc_.topology(), cost::Pattern::successor, pairs));
+        usage_index_[key] = i;
+        return i;
+    }
+
+    // A transfer as both tiers cost it: the estimate's latency, then its transfer time at the
+    // groups' bottleneck, carried as bytes of pattern traffic on this stage's links.
+    Task transfer(int s, GroupKind kind, CollectiveKind op, Bytes bytes, std::int32_t stage_usage, Stream stream, TaskLabel label) {
+        const cost::PlacedGroups& g = sc_.groups(kind);
+        const cost::CollectiveEstimate e = g.estimate(op, bytes);
+        Task t;
+        t.rank = s;
+        t.stream = stream;
+        t.transfer = true;
+        t.duration = to_time(e.latency);
+        const double per_byte = g.usage(op).seconds_per_byte;
+        if (per_byte > 0 && e.time > e.latency) {
+            t.usage = stage_usage;
+            t.scale = (e.time - e.latency).value() / per_byte;
+        }
+        t.label = label;
+        return t;
+    }
+
+    TaskId add_compute(int s, Seconds duration, TaskLabel label) {
+        Task t;
+        t.rank = s;
+        t.duration = to_time(duration);
+        t.label = label;
+        return graph_.add(t);
+    }
+
+    void depend_all(const std::vector<TaskId>& before, TaskId after) {
+        for (TaskId b : before) graph_.depend(b, after);
+    }
+
+    void emit_steps(int s, const std::vector<Step>& steps, Phase phase, int layer, int mb) {
+        std::vector<TaskId> overlapping;
+        for (const Step& step : steps) {
+            const TaskLabel label{step.kind == Step::Kind::compute ? step.name : to_string(step.collective.kind), phase,
+                                  static_cast<std::int16_t>(layer), mb};
+            if (step.kind == Step::Kind::compute) {
+                const TaskId t = add_compute(s, step.duration, label);
+                depend_all(frontier_, t);
+                frontier_.assign(1, t);
+                frontier_.insert(frontier_.end(), overlapping.begin(), overlapping.end());
+                overlapping.clear();
+                if (layer >= 0 && phase == Phase::forward && first_forward_[static_cast<std::size_t>(layer)] < 0) {
+                    first_forward_[static_cast<std::size_t>(layer)] = t;
+                }
+                continue;
+            }
+            const Collective& c = step.collective;
+            const GroupKind kind = group_of(c.dim);
+            const TaskId t = graph_.add(
+                transfer(s, kind, c.kind, c.bytes, usage(kind, pattern_of(c.kind), s), stream_of(c.dim), label));
+            depend_all(frontier_, t);
+            if (step.kind == Step::Kind::comm) {
+                frontier_.assign(1, t);
+            } else {
+                overlapping.push_back(t);
+            }
+        }
+        frontier_.insert(frontier_.end(), overlapping.begin(), overlapping.end());
+    }
+
+    // ZeRO-3: gather a layer's parameters before its forward and backward, reduce-scatter its
+    // gradients after the backward; gathers run one layer ahead of the compute.
+    void emit_zero3(int s, double params, Phase phase, int layer, int mb, bool before) {
+        if (plan_.zero < 3 || params <= 0) return;
+        const double pbytes = element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0;
+        const TaskLabel label{before ? "all_gather" : "reduce_scatter", before ? Phase::param_sync : Phase::gradient_sync,
+                              static_cast<std::int16_t>(layer), mb};
+        const CollectiveKind op = before ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter;
+        const Bytes bytes(params * (before ? pbytes : element_bytes(plan_.grad_precision)));
+        const TaskId t = graph_.add(transfer(s, GroupKind::dense_data, op, bytes,
+                                             usage(GroupKind::dense_data, cost::Pattern::ring, s), Stream::data, label));
+        if (before) {
+            if (!frontier_.empty()) graph_.depend(frontier_.front(), t);  // prefetch: issued when the previous step starts
+            frontier_.push_back(t);
+        } else {
+            depend_all(frontier_, t);
+            zero3_reductions_.push_back({s, t});
+        }
+        (void)phase;
+    }
+
+    // A zero-duration task on the compute stream: the stage waits here for data from another stage.
+    void receive(int s, const Key& key, Phase phase, int mb) {
+        const TaskId t = add_compute(s, Seconds(0), {"receive", phase, -1, mb});
+        depend_all(frontier_, t);
+        receivers_.emplace_back(key, t);
+        frontier_.assign(1, t);
+    }
+
+    void send(int s, int to_stage, const Key& key, Phase phase, int mb) {
+        const TaskId t = graph_.add(transfer(s, GroupKind::pipeline, CollectiveKind::send_recv, part_.pipeline_bytes,
+                                             pipeline_usage(s, to_stage), Stream::pipeline, {"send_recv", phase, -1, mb}));
+        depend_all(frontier_, t);
+        senders_[key] = t;
+        frontier_.assign(1, t);  // Megatron's send/receive block the stage until the data has moved
+    }
+
+    void emit(int s, const WorkItem& w) {
+        const int p = plan_.pp;
+        const int v = plan_.vpp;
+        const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
+        const std::vector<int>& layers = stage.chunks[static_cast<std::size_t>(w.chunk)];
+        const bool first_chunk = s == 0 && w.chunk == 0;
+        const bool last_chunk = s == p - 1 && w.chunk == v - 1;
+        const int mb = w.micro_batch;
+        switch (w.kind) {
+            case WorkItem::Kind::forward: {
+                if (!first_chunk) receive(s, {s, w.chunk, mb, Direction::forward}, Phase::forward, mb);
+                if (first_chunk) emit_steps(s, embedding_.forward, Phase::forward, -1, mb);
+                for (int layer : layers) {
+                    const Program& prog = layer_program(layer);
+                    emit_zero3(s, prog.dense_parameters + prog.expert_parameters, Phase::forward, layer, mb, true);
+                    emit_steps(s, prog.forward, Phase::forward, layer, mb);
+                }
+                if (last_chunk) {
+                    emit_steps(s, head_.forward, Phase::forward, -1, mb);
+                } else {
+                    const int to = s + 1 < p ? s + 1 : 0;
+                    const int chunk = s + 1 < p ? w.chunk : w.chunk + 1;
+                    send(s, to, {to, chunk, mb, Direction::forward}, Phase::forward, mb);
+                }
+                break;
+            }
+            case WorkItem::Kind::backward: {
+                if (!last_chunk) receive(s, {s, w.chunk, mb, Direction::backward}, Phase::backward, mb);
+                if (last_chunk) emit_steps(s, head_.backward, Phase::backward, -1, mb);
+                for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+                    const Program& prog = layer_program(*it);
+                    const double params = prog.dense_parameters + prog.expert_parameters;
+                    emit_zero3(s, params, Phase::backward, *it, mb, true);
+                    if (!prog.recompute.empty()) emit_steps(s, prog.recompute, Phase::recompute, *it, mb);
+                    emit_steps(s, prog.backward, Phase::backward, *it, mb);
+                    last_backward_[static_cast<std::size_t>(*it)] = frontier_.front();
+                    emit_zero3(s, params, Phase::backward, *it, mb, false);
+                }
+                if (first_chunk) emit_steps(s, embedding_.backward, Phase::backward, -1, mb);
+                if (!first_chunk) {
+                    const int to = s > 0 ? s - 1 : p - 1;
+                    const int chunk = s > 0 ? w.chunk : w.chunk - 1;
+                    send(s, to, {to, chunk, mb, Direction::backward}, Phase::backward, mb);
+                }
+                break;
+            }
+            case WorkItem::Kind::weight_grad:
+                for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+                    const TaskId t = add_compute(s, layer_program(*it).weight_grad,
+                                                 {"weight_grad", Phase::weight_grad, static_cast<std::int16_t>(*it), mb});
+                    depend_all(frontier_, t);
+                    frontier_.assign(1, t);
+                    last_backward_[static_cast<std::size_t>(*it)] = t;
+                }
+                break;
+        }
+    }
+
+    // Gradient reduction (or, with `gather`, the parameter all-gather) of stage s in buckets of
+    // Megatron's size, last layers first, separately for dense and expert parameters. Returns the tasks.
+    std::vector<TaskId> emit_gradient_sync(int s, bool gather) {
+        const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
+        const double grad = element_bytes(plan_.grad_precision);
+        const double pbytes = element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0;
+        const bool overlap = gather ? plan_.overlap_param_gather : plan_.overlap_grad_reduce;
+        const CollectiveKind op = gather ? CollectiveKind::all_gather
+                                         : (plan_.zero == 0 ? CollectiveKind::all_reduce : CollectiveKind::reduce_scatter);
+        const double bytes_per_param = gather ? pbytes : grad;
+        // Layers in the order their gradients complete: last chunk's last layer first.
+        std::vector<int> order;
+        for (auto c = stage.chunks.rbegin(); c != stage.chunks.rend(); ++c) order.insert(order.end(), c->rbegin(), c->rend());
+        std::vector<TaskId> out;
+        for (const bool expert : {false, true}) {
+            const GroupKind kind = expert ? GroupKind::expert_data : GroupKind::dense_data;
+            if (sc_.groups(kind).ranks() < 2) continue;
+            double total = expert ? stage.expert_parameters : stage.dense_parameters;
+            if (total <= 0) continue;
+            // Without overlap one collective for the whole stage, after its last backward.
+            const double bucket = overlap ? cost::gradient_bucket_parameters(plan_.dp) : total;
+            std::vector<TaskId> deps;
+            double filled = 0;
+            double outside_layers = total;  // embedding and head parameters
+            for (int layer : order) outside_layers -= expert ? layer_program(layer).expert_parameters : layer_program(layer).dense_parameters;
+            filled = stage.last ? outside_layers : 0;  // the head's gradients complete first
+            auto flush = [&](double params, std::vector<TaskId>& waits, int first_layer) {
+                const TaskLabel label{to_string(op), gather ? Phase::param_sync : Phase::gradient_sync,
+                                      static_cast<std::int16_t>(first_layer), -1};
+                const TaskId t = graph_.add(transfer(s, kind, op, Bytes(params * bytes_per_param),
+                                                     usage(kind, cost::Pattern::ring, s), Stream::data, label));
+                if (!gather) {
+                    if (overlap) {
+                        for (TaskId w : waits) graph_.depend(w, t);
+                    } else {
+                        depend_all(end_of_stage_[static_cast<std::size_t>(s)], t);
+                    }
+                } else if (overlap) {
+                    first_forward_waits_[first_layer].push_back(t);
+                }
+                waits.clear();
+                out.push_back(t);
+            };
+            for (int layer : order) {
+                filled += expert ? layer_program(layer).expert_parameters : layer_program(layer).dense_parameters;
+                deps.push_back(last_backward_[static_cast<std::size_t>(layer)]);
+                if (filled >= bucket) {
+                    flush(filled, deps, layer);
+                    filled = 0;
+                }
+            }
+            if (stage.first && !stage.last) filled += outside_layers;
+            if (filled > 0) {
+                if (!gather) deps = end_of_stage_[static_cast<std::size_t>(s)];
+                flush(filled, deps, order.empty() ? -1 : order.back());
+            }
+        }
+        return out;
+    }
+
+    // After the stage's last backward: gradient reduction, the tied-embedding reduction, the
+    // optimizer step and the parameter all-gather.
+    void emit_step_end(int s) {
+        const int p = plan_.pp;
+        std::vector<TaskId> before_optimizer;
+        if (plan_.zero <= 2) {
+            before_optimizer = emit_gradient_sync(s, false);
+        }
+        for (const auto& [stage, t] : zero3_reductions_) {
+            if (stage == s) before_optimizer.push_back(t);
+        }
+        const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
+        if (p > 1 && stage.first && part_.graph.tied_output_parameters > 0) {
+            // The first and last stages all-reduce the tied embedding's gradient: one exchange.
+            const Bytes b(part_.graph.tied_output_parameters * element_bytes(plan_.grad_precision));
+            const TaskId t = graph_.add(transfer(0, GroupKind::pipeline, CollectiveKind::send_recv, b, pipeline_usage(0, p - 1),
+                                                 Stream::pipeline, {"all_reduce", Phase::gradient_sync, -1, -1}));
+            depend_all(end_of_stage_.front(), t);
+            depend_all(end_of_stage_.back(), t);
+            tied_reduction_ = t;
+        }
+        if ((stage.first || stage.last) && tied_reduction_ >= 0) before_optimizer.push_back(tied_reduction_);
+        const double shard_dense = plan_.zero >= 1 ? part_.dense_data_group : 1;
+        const double shard_expert = plan_.zero >= 1 ? part_.expert_data_group : 1;
+        const Seconds step = cost::optimizer_step_time(sc_.compute(), plan_,
+                                                       stage.dense_parameters / shard_dense + stage.expert_parameters / shard_expert);
+        const TaskId opt = add_compute(s, step, {"adam", Phase::optimizer, -1, -1});
+        depend_all(end_of_stage_[static_cast<std::size_t>(s)], opt);
+        depend_all(before_optimizer, opt);
+        if ((plan_.zero == 1 || plan_.zero == 2) && !plan_.overlap_param_gather) {
+            for (TaskId g : emit_gradient_sync(s, true)) graph_.depend(opt, g);
+        }
+    }
+
+    const Scenario& sc_;
+    const plan::Plan& plan_;
+    const plan::Partition& part_;
+    TaskGraph graph_;
+    Program dense_, moe_, embedding_, head_;
+    std::array<std::vector<std::vector<int>>, kGroupKinds> groups_;
+    std::vector<int> stage_of_;
+    std::map<std::tuple<int, int, int, int>, std::int32_t> usage_index_;
+    std::vector<TaskId> frontier_;
+    std::vector<std::vector<TaskId>> end_of_stage_;
+    std::map<Key, TaskId> senders_;
+    std::vector<std::pair<Key, TaskId>> receivers_;
+    std::vector<TaskId> last_backward_;
+    std::vector<TaskId> first_forward_;
+    std::map<int, std::vector<TaskId>> first_forward_waits_;
+    std::vector<std::pair<int, TaskId>> zero3_reductions_;
+    TaskId tied_reduction_ = -1;
+};
+
+}  // namespace
+
+TaskGraph build_iteration(const Scenario& sc) { return Builder(sc).build(); }
+
+std::vector<double> link_capacities(const Scenario& sc) {
+    std::vector<double> out;
+    const auto& t = sc.topology();
+    out.reserve(t.link_count());
+    for (std::size_t l = 0; l < t.link_count(); ++l) out.push_back(t.link(l).bandwidth.value());
+    return out;
+}
+
+}  // namespace splitsim::sim

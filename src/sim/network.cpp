@@ -1,0 +1,132 @@
+#include "splitsim/sim/network.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+
+namespace splitsim::sim {
+
+FlowNetwork::FlowNetwork(std::vector<double> capacity)
+    : capacity_(std::move(capacity)),
+      on_link_(capacity_.size()),
+      link_mark_(capacity_.size(), 0),
+      remaining_(capacity_.size(), 0.0),
+      weight_(capacity_.size(), 0.0) {}
+
+FlowNetwork::FlowId FlowNetwork::start(const cost::LinkUsage& usage, double scale) {
+    const auto id = static_cast<FlowId>(flows_.size());
+    flows_.push_back({&usage, scale, 0.0, true});
+    flow_mark_.push_back(0);
+    bool alone = true;
+    for (const auto& [link, load] : usage.loads) {
+        auto& list = on_link_[link];
+        alone = alone && list.empty();
+        list.push_back(id);
+    }
+    if (alone) {
+        // Nothing else shares its links: the busiest link sets its rate.
+        double rate = std::numeric_limits<double>::infinity();
+        for (const auto& [link, load] : usage.loads) rate = std::min(rate, capacity_[link] / (load * scale));
+        flows_.back().rate = rate;
+        changed_.assign(1, id);
+        return id;
+    }
+    recompute(usage);
+    return id;
+}
+
+void FlowNetwork::stop(FlowId id) {
+    Flow& f = flows_[static_cast<std::size_t>(id)];
+    assert(f.active);
+    f.active = false;
+    f.rate = 0;
+    bool shared = false;
+    for (const auto& [link, load] : f.usage->loads) {
+        auto& list = on_link_[link];
+        list.erase(std::find(list.begin(), list.end(), id));
+        shared = shared || !list.empty();
+    }
+    if (!shared) {
+        changed_.clear();
+        return;
+    }
+    recompute(*f.usage);
+}
+
+// Progressive filling over the component of flows reachable from the seed links: all unfrozen
+// flows' rates rise together until a link saturates; the flows crossing it freeze; repeat.
+void FlowNetwork::recompute(const cost::LinkUsage& seed) {
+    changed_.clear();
+    ++epoch_;
+    auto& links = links_;
+    auto& members = members_;
+    auto& frontier = frontier_;
+    links.clear();
+    members.clear();
+    frontier.clear();
+    for (const auto& [l, load] : seed.loads) {
+        if (link_mark_[l] != epoch_) {
+            link_mark_[l] = epoch_;
+            frontier.push_back(l);
+        }
+    }
+    while (!frontier.empty()) {
+        const hardware::LinkId l = frontier.back();
+        frontier.pop_back();
+        links.push_back(l);
+        for (FlowId f : on_link_[l]) {
+            if (flow_mark_[static_cast<std::size_t>(f)] == epoch_) continue;
+            flow_mark_[static_cast<std::size_t>(f)] = epoch_;
+            members.push_back(f);
+            for (const auto& [other, load] : flows_[static_cast<std::size_t>(f)].usage->loads) {
+                if (link_mark_[other] != epoch_) {
+                    link_mark_[other] = epoch_;
+                    frontier.push_back(other);
+                }
+            }
+        }
+    }
+    std::sort(members.begin(), members.end());  // deterministic order
+    for (hardware::LinkId l : links) remaining_[l] = capacity_[l];
+
+    auto& unfrozen = unfrozen_;
+    unfrozen = members;
+    double level = 0;  // the common rate of the unfrozen flows
+    while (!unfrozen.empty()) {
+        for (hardware::LinkId l : links) weight_[l] = 0;
+        for (FlowId f : unfrozen) {
+            const Flow& flow = flows_[static_cast<std::size_t>(f)];
+            for (const auto& [l, load] : flow.usage->loads) weight_[l] += load * flow.scale;
+        }
+        double step = std::numeric_limits<double>::infinity();
+        for (hardware::LinkId l : links) {
+            if (weight_[l] > 0) step = std::min(step, remaining_[l] / weight_[l]);
+        }
+        assert(std::isfinite(step));
+        level += step;
+        for (hardware::LinkId l : links) remaining_[l] -= step * weight_[l];
+        // Freeze the flows on saturated links.
+        auto& still = still_;
+        still.clear();
+        for (FlowId f : unfrozen) {
+            Flow& flow = flows_[static_cast<std::size_t>(f)];
+            bool saturated = false;
+            for (const auto& [l, load] : flow.usage->loads) {
+                if (remaining_[l] <= 1e-12 * capacity_[l]) {
+                    saturated = true;
+                    break;
+                }
+            }
+            if (!saturated) {
+                still.push_back(f);
+            } else if (flow.rate != level) {
+                flow.rate = level;
+                changed_.push_back(f);
+            }
+        }
+        unfrozen.swap(still);
+    }
+}
+
+}  // namespace splitsim::sim

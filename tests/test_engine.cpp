@@ -1,0 +1,218 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/report/simulation.hpp"
+#include "splitsim/report/trace.hpp"
+#include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/engine.hpp"
+#include "splitsim/sim/event_tier.hpp"
+#include "splitsim/sim/network.hpp"
+#include "splitsim/sim/schedule.hpp"
+#include "support.hpp"
+
+using namespace splitsim;
+using sim::WorkItem;
+using test::rel;
+
+namespace {
+
+hardware::ClusterSpec free_network() {
+    const auto j = nlohmann::json::parse(R"({
+        "name": "free", "nodes": 1, "gpus_per_node": 8,
+        "device": {"name": "X", "memory": "1 TiB", "memory_bandwidth": "2000 GB/s", "compute_units": 100,
+                   "peak": {"bf16": "300 TFLOP/s"}},
+        "node": {"fabric": "nvswitch", "gpu_bandwidth": "1e12 TB/s", "latency": "0 us"}})");
+    return hardware::parse_cluster(j, "free.json", ".");
+}
+
+model::ModelSpec uniform_model() {
+    model::ModelSpec m = test::gpt(32, 8192, 64, 2048, 1);
+    m.dropout = false;
+    return m;
+}
+
+plan::Plan make_plan(int tp, int pp, int micro_batches_per_pipeline, plan::Schedule schedule, int vpp, int gpus = 8) {
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = tp;
+    p.pp = pp;
+    p.dp = gpus / (tp * pp);
+    p.micro_batch = 1;
+    p.global_batch = micro_batches_per_pipeline * p.dp;
+    p.schedule = schedule;
+    p.vpp = vpp;
+    return p;
+}
+
+sim::Prediction events(plan::Plan p, const model::ModelSpec& m, hardware::ClusterSpec c) {
+    plan::validate(p, m, c);
+    const sim::Scenario sc(m, std::move(c), std::move(p));
+    return sim::predict_events(sc);
+}
+
+}  // namespace
+
+TEST_CASE("max-min fair sharing: progressive filling (SimGrid's maxmin tests)") {
+    // Links: 0 with 10 B/ns, 1 with 4 B/ns. Flow a uses link 0; flow b uses links 0 and 1.
+    sim::FlowNetwork net({10.0, 4.0});
+    cost::LinkUsage a{{{0, 1.0}}, 0}, b{{{0, 1.0}, {1, 1.0}}, 0};
+    const auto fa = net.start(a, 1.0);
+    CHECK(net.rate(fa) == doctest::Approx(10.0));  // alone on link 0
+    const auto fb = net.start(b, 1.0);
+    // b is held to 4 by link 1; a takes what b leaves on link 0: 10 - 4 = 6.
+    CHECK(net.rate(fb) == doctest::Approx(4.0));
+    CHECK(net.rate(fa) == doctest::Approx(6.0));
+    net.stop(fb);
+    CHECK(net.rate(fa) == doctest::Approx(10.0));
+    // Two equal flows on one link share it equally.
+    const auto fc = net.start(a, 1.0);
+    CHECK(net.rate(fa) == doctest::Approx(5.0));
+    CHECK(net.rate(fc) == doctest::Approx(5.0));
+    // A flow that puts twice the load per unit of work progresses at half the rate.
+    sim::FlowNetwork heavy({12.0});
+    cost::LinkUsage h{{{0, 2.0}}, 0};
+    const auto f1 = heavy.start(a, 1.0);
+    const auto f2 = heavy.start(h, 1.0);
+    CHECK(heavy.rate(f1) == doctest::Approx(4.0));  // equal rates x: x + 2x = 12
+    CHECK(heavy.rate(f2) == doctest::Approx(4.0));
+}
+
+TEST_CASE("engine: streams run in program order; compute slows while communication overlaps it") {
+    sim::TaskGraph g(1);
+    sim::Task c;
+    c.duration = sim::ns(1000);
+    const auto c1 = g.add(c);
+    sim::Task t;
+    t.transfer = true;
+    t.stream = sim::Stream::data;
+    t.duration = sim::ns(0);
+    t.usage = g.add_usage(cost::LinkUsage{{{0, 1.0}}, 0});
+    t.scale = 500;  // 500 bytes over a 1 B/ns link: 500 ns
+    const auto t1 = g.add(t);
+    const auto c2 = g.add(c);
+    g.depend(c1, c2);
+    // Without slowdown: the transfer runs beside the first compute task.
+    auto r = sim::run(g, {1e9}, {});
+    CHECK(r.tasks[static_cast<std::size_t>(t1)].end.count() == 500);
+    CHECK(r.tasks[static_cast<std::size_t>(c2)].end.count() == 2000);
+    // With 50% slowdown, the first 500 ns of compute do 500/1.5 ns of work.
+    sim::EngineOptions o;
+    o.overlap_slowdown = 0.5;
+    r = sim::run(g, {1e9}, o);
+    CHECK(r.tasks[static_cast<std::size_t>(c1)].end.count() == 500 + (1000 - 333));
+}
+
+TEST_CASE("schedules: 1F1B warm-up, interleaved chunk order, ZB-H1 weight passes") {
+    const auto s0 = sim::stage_program(plan::Schedule::one_f_one_b, 4, 1, 8, 0);
+    CHECK(s0.size() == 16);
+    // Stage 0 of 4 warms up with p - 1 = 3 forwards, then alternates.
+    CHECK(s0[2] == WorkItem{WorkItem::Kind::forward, 2, 0});
+    CHECK(s0[3] == WorkItem{WorkItem::Kind::forward, 3, 0});
+    CHECK(s0[4] == WorkItem{WorkItem::Kind::backward, 0, 0});
+    // Interleaved, p = 2, v = 2, m = 4: virtual micro-batch k -> chunk (k/p) mod v, micro-batch (k/(pv))p + k mod p.
+    const auto iv = sim::stage_program(plan::Schedule::interleaved, 2, 2, 4, 0);
+    CHECK(iv.size() == 16);
+    CHECK(iv[0] == WorkItem{WorkItem::Kind::forward, 0, 0});
+    CHECK(iv[2] == WorkItem{WorkItem::Kind::forward, 0, 1});
+    CHECK(iv[4] == WorkItem{WorkItem::Kind::forward, 2, 0});
+    // Warm-up 2 (p - 1) + (v - 1) p = 4 forwards, then the first backward is chunk v - 1 of micro-batch 0.
+    CHECK(iv[5] == WorkItem{WorkItem::Kind::backward, 0, 1});
+    const auto zb = sim::stage_program(plan::Schedule::zb_h1, 4, 1, 8, 1);
+    int weights = 0;
+    for (const auto& w : zb) weights += w.kind == WorkItem::Kind::weight_grad;
+    CHECK(weights == 8);
+}
+
+TEST_CASE("event tier: bubble (p - 1)/m for 1F1B and GPipe, (p - 1)/(v m) interleaved, with free communication") {
+    const auto m = uniform_model();
+    for (int pp : {2, 4, 8}) {
+        for (int mb : {8, 16}) {
+            CAPTURE(pp);
+            CAPTURE(mb);
+            const auto f = events(make_plan(1, pp, mb, plan::Schedule::one_f_one_b, 1), m, free_network());
+            CHECK(rel(f.bubble_fraction, (pp - 1.0) / mb) < 0.005);
+            const auto g = events(make_plan(1, pp, mb, plan::Schedule::gpipe, 1), m, free_network());
+            CHECK(rel(g.bubble_fraction, (pp - 1.0) / mb) < 0.005);
+            const auto i = events(make_plan(1, pp, mb, plan::Schedule::interleaved, 2), m, free_network());
+            CHECK(rel(i.bubble_fraction, (pp - 1.0) / (2.0 * mb)) < 0.005);
+        }
+    }
+}
+
+TEST_CASE("event tier: ZB-H1 fills the drain with weight-gradient passes") {
+    const auto m = uniform_model();
+    const auto onef = events(make_plan(1, 4, 16, plan::Schedule::one_f_one_b, 1), m, free_network());
+    const auto zb = events(make_plan(1, 4, 16, plan::Schedule::zb_h1, 1), m, free_network());
+    CHECK(zb.iteration_time < onef.iteration_time);
+    CHECK(zb.bubble < 0.75 * onef.bubble);
+}
+
+TEST_CASE("event tier equals the analytical tier where nothing overlaps or contends") {
+    const auto m = test::gpt(8, 2048, 16, 2048, 32000);
+    auto cluster = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 2);
+    for (int tp : {1, 2, 8}) {
+        for (int zero : {0, 1}) {
+            plan::Plan p;
+            p.origin = "test";
+            p.tp = tp;
+            p.pp = 1;
+            p.micro_batch = 2;
+            p.global_batch = 8 * (16 / tp);
+            p.zero = zero;
+            plan::validate(p, m, cluster);
+            const sim::Scenario sc(m, cluster, p);
+            const auto a = sim::predict_analytical(sc);
+            const auto e = sim::predict_events(sc);
+            CAPTURE(tp);
+            CAPTURE(zero);
+            // Durations are rounded to whole nanoseconds, one rounding per task at most.
+            CHECK(std::fabs(a.iteration_time.value() - e.iteration_time.value()) <= static_cast<double>(e.tasks) * 1e-9);
+        }
+    }
+}
+
+TEST_CASE("event tier: overlapping gradient reduction with the backward pass saves time") {
+    const auto m = test::gpt(24, 2304, 24);
+    auto cluster = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 4);
+    plan::Plan p = make_plan(1, 1, 4, plan::Schedule::one_f_one_b, 1, 32);
+    const auto plain = events(p, m, cluster);
+    p.overlap_grad_reduce = true;
+    const auto overlapped = events(p, m, cluster);
+    CHECK(overlapped.iteration_time < plain.iteration_time);
+}
+
+TEST_CASE("same inputs give byte-identical JSON and trace; the trace opens in Perfetto") {
+    const std::string root = test::source_root();
+    auto once = [&] {
+        const auto m = model::load_model(root + "/models/gpt-7.5b.json");
+        auto c = hardware::load_cluster(root + "/topologies/dgx-a100-superpod.json", 4);
+        plan::Plan p = make_plan(4, 2, 8, plan::Schedule::interleaved, 3, 32);
+        p.sequence_parallel = true;
+        p.overlap_grad_reduce = true;
+        p.zero = 1;
+        plan::validate(p, m, c);
+        const sim::Scenario sc(m, std::move(c), std::move(p));
+        sim::EventRun run;
+        const auto r = sim::predict_events(sc, &run);
+        return std::make_pair(report::to_json(sc, r).dump(), report::chrome_trace(sc, run));
+    };
+    const auto a = once();
+    const auto b = once();
+    CHECK(a.first == b.first);
+    CHECK(a.second == b.second);
+    const auto trace = nlohmann::json::parse(a.second);
+    REQUIRE(trace.at("traceEvents").size() > 100);
+    for (const auto& e : trace["traceEvents"]) {
+        for (const char* key : {"ph", "ts", "dur", "pid", "tid"}) {
+            CAPTURE(key);
+            REQUIRE(e.contains(key));
+        }
+        if (e["ph"] == "X") {
+            CHECK(e["dur"].get<double>() >= 0);
+            CHECK(e.contains("name"));
+        }
+    }
+}
