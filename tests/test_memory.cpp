@@ -106,11 +106,11 @@ TEST_CASE("recomputation: full keeps layer inputs plus one layer being recompute
     pl.recompute = model::Recompute::full;
     const plan::Partition part = plan::partition(pl, m);
     const cost::MemoryEstimate est = cost::estimate_memory(pl, m, part, a100());
-    const model::OpTotals layer = model::totals(part.graph.dense);
+    const model::OpTotals layer = model::totals(part.graph().dense);
     // Stage 1 (last): 1 micro-batch in flight x 4 layers x 2 s b h, one layer's full activations
     // while it is recomputed, and the head's saved tensors.
-    const double expected = 4 * part.graph.layer_input.value() + layer.saved.value() +
-                            model::totals(part.graph.head).saved.value();
+    const double expected = 4 * part.graph().layer_input.value() + layer.saved.value() +
+                            model::totals(part.graph().head).saved.value();
     CHECK(rel(est.stages[1].bytes.activations.value(), expected) < 1e-12);
     CHECK(est.fits());
 }

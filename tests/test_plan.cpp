@@ -101,17 +101,17 @@ TEST_CASE("tensor-parallel collectives: 2 all-reduces per pass without, 2 all-ga
         for (const auto& c : list) n += c.kind == k;
         return n;
     };
-    CHECK(count(part.dense_comm.forward, CollectiveKind::all_reduce) == 2);
-    CHECK(count(part.dense_comm.backward, CollectiveKind::all_reduce) == 2);
+    CHECK(count(part.layers->dense_comm.forward, CollectiveKind::all_reduce) == 2);
+    CHECK(count(part.layers->dense_comm.backward, CollectiveKind::all_reduce) == 2);
     // Each moves b s h 16-bit elements.
-    CHECK(part.dense_comm.forward[0].bytes.value() == 2.0 * 2 * 2048 * 1024);
+    CHECK(part.layers->dense_comm.forward[0].bytes.value() == 2.0 * 2 * 2048 * 1024);
 
     p.sequence_parallel = true;
     const plan::Partition sp = plan::partition(p, gpt);
-    CHECK(count(sp.dense_comm.forward, CollectiveKind::all_gather) == 2);
-    CHECK(count(sp.dense_comm.forward, CollectiveKind::reduce_scatter) == 2);
+    CHECK(count(sp.layers->dense_comm.forward, CollectiveKind::all_gather) == 2);
+    CHECK(count(sp.layers->dense_comm.forward, CollectiveKind::reduce_scatter) == 2);
     // Backward: reduce-scatter of input gradients, all-gather of output gradients, and the re-gather
     // of the saved input for the weight gradient (overlapped).
-    CHECK(count(sp.dense_comm.backward, CollectiveKind::reduce_scatter) == 2);
-    CHECK(count(sp.dense_comm.backward, CollectiveKind::all_gather) == 4);
+    CHECK(count(sp.layers->dense_comm.backward, CollectiveKind::reduce_scatter) == 2);
+    CHECK(count(sp.layers->dense_comm.backward, CollectiveKind::all_gather) == 4);
 }

@@ -35,8 +35,7 @@ int in_flight_chunks(Schedule schedule, int pp, int vpp, int stage, int micro_ba
 
 namespace {
 
-Bytes saved_by(const std::vector<model::Op>& ops, Recompute recompute, Bytes layer_input) {
-    const model::OpTotals t = model::totals(ops);
+Bytes saved_by(const model::OpTotals& t, Recompute recompute, Bytes layer_input) {
     switch (recompute) {
         case Recompute::none: return t.saved;
         case Recompute::selective: return t.saved_selective;
@@ -51,13 +50,13 @@ MemoryEstimate estimate_memory(const plan::Plan& p, const model::ModelSpec& m, c
                                const hardware::DeviceSpec& device) {
     MemoryEstimate est;
     est.capacity = device.memory;
-    const model::LayerGraph& g = part.graph;
+    const plan::LayerPrograms& lp = *part.layers;
+    const model::LayerGraph& g = lp.graph;
     const int micro_batches = p.micro_batches();
-    const Bytes dense_layer = saved_by(g.dense, p.recompute, g.layer_input);
-    const Bytes moe_layer = saved_by(g.moe, p.recompute, g.layer_input);
+    const Bytes dense_layer = saved_by(lp.dense, p.recompute, g.layer_input);
+    const Bytes moe_layer = saved_by(lp.moe, p.recompute, g.layer_input);
     // While one layer's backward runs, what recomputation dropped exists again for that layer.
-    auto transient = [&](const std::vector<model::Op>& ops) {
-        const model::OpTotals t = model::totals(ops);
+    auto transient = [&](const model::OpTotals& t) {
         switch (p.recompute) {
             case Recompute::none: return Bytes(0);
             case Recompute::selective: return t.saved - t.saved_selective;
@@ -65,7 +64,7 @@ MemoryEstimate estimate_memory(const plan::Plan& p, const model::ModelSpec& m, c
         }
         return Bytes(0);
     };
-    const Bytes recompute_transient = max(transient(g.dense), transient(g.moe));
+    const Bytes recompute_transient = max(transient(lp.dense), transient(lp.moe));
 
     for (const plan::Stage& stage : part.stages) {
         StageMemory sm;
@@ -91,8 +90,8 @@ MemoryEstimate estimate_memory(const plan::Plan& p, const model::ModelSpec& m, c
         if (stage.layer_count() > 0) b.activations += recompute_transient;
         // Embedding and head activations: one set per in-flight micro-batch of the first / last chunk.
         const int in_flight_micro_batches = p.vpp > 1 ? std::min(p.pp, micro_batches) : sm.in_flight;
-        if (stage.first) b.activations += model::totals(g.embedding).saved * static_cast<double>(in_flight_micro_batches);
-        if (stage.last) b.activations += model::totals(g.head).saved * static_cast<double>(in_flight_micro_batches);
+        if (stage.first) b.activations += lp.embedding.saved * static_cast<double>(in_flight_micro_batches);
+        if (stage.last) b.activations += lp.head.saved * static_cast<double>(in_flight_micro_batches);
 
         // Buffers: the GEMM library workspace; send and receive buffers between stages; under ZeRO-3
         // one gathered layer being used and the next being prefetched.

@@ -115,15 +115,26 @@ model::Shard shard_of(const Plan& p) {
     return s;
 }
 
-Partition partition(const Plan& p, const model::ModelSpec& m) {
-    Partition part;
+std::shared_ptr<const LayerPrograms> layer_programs(const Plan& p, const model::ModelSpec& m) {
+    auto out = std::make_shared<LayerPrograms>();
     const model::Shard shard = shard_of(p);
-    part.graph = model::expand(m, shard);
-    part.embedding_comm = comm_for(part.graph.embedding, p, m, shard);
-    part.dense_comm = comm_for(part.graph.dense, p, m, shard);
-    part.moe_comm = comm_for(part.graph.moe, p, m, shard);
-    part.head_comm = comm_for(part.graph.head, p, m, shard);
-    part.pipeline_bytes = part.graph.stage_boundary;
+    out->graph = model::expand(m, shard);
+    out->embedding_comm = comm_for(out->graph.embedding, p, m, shard);
+    out->dense_comm = comm_for(out->graph.dense, p, m, shard);
+    out->moe_comm = comm_for(out->graph.moe, p, m, shard);
+    out->head_comm = comm_for(out->graph.head, p, m, shard);
+    out->embedding = model::totals(out->graph.embedding);
+    out->dense = model::totals(out->graph.dense);
+    out->moe = model::totals(out->graph.moe);
+    out->head = model::totals(out->graph.head);
+    return out;
+}
+
+Partition partition(const Plan& p, const model::ModelSpec& m, std::shared_ptr<const LayerPrograms> programs) {
+    Partition part;
+    part.layers = programs ? std::move(programs) : layer_programs(p, m);
+    const LayerPrograms& lp = *part.layers;
+    part.pipeline_bytes = lp.graph.stage_boundary;
     part.dense_data_group = p.dp * p.cp;
     part.expert_data_group = p.dp * p.cp / p.ep;
 
@@ -137,8 +148,8 @@ Partition partition(const Plan& p, const model::ModelSpec& m) {
         if (p.last_stage_layers) per_stage.back() = p.last_stage_layers;
     }
 
-    const model::OpTotals dense = model::totals(part.graph.dense);
-    const model::OpTotals moe = model::totals(part.graph.moe);
+    const model::OpTotals& dense = lp.dense;
+    const model::OpTotals& moe = lp.moe;
     const int chunk_layers = m.layers / (p.pp * p.vpp);
     int next_layer = 0;
     for (int s = 0; s < p.pp; ++s) {
@@ -164,11 +175,11 @@ Partition partition(const Plan& p, const model::ModelSpec& m) {
                 st.expert_parameters += t.expert_parameters;
             }
         }
-        if (st.first) st.dense_parameters += model::totals(part.graph.embedding).parameters;
+        if (st.first) st.dense_parameters += lp.embedding.parameters;
         if (st.last) {
-            st.dense_parameters += model::totals(part.graph.head).parameters;
+            st.dense_parameters += lp.head.parameters;
             // Tied output weights: the last stage keeps its own copy when it is not the first.
-            if (!st.first) st.dense_parameters += part.graph.tied_output_parameters;
+            if (!st.first) st.dense_parameters += lp.graph.tied_output_parameters;
         }
         part.stages.push_back(std::move(st));
     }

@@ -17,15 +17,6 @@ using plan::Schedule;
 
 constexpr std::size_t idx(Dim d) { return static_cast<std::size_t>(d); }
 
-// Costs of one layer (or the embedding, or the head) for one micro-batch on one rank.
-struct BlockCost {
-    Seconds forward;
-    Seconds backward;
-    Seconds weight_grad;
-    PerDim<Seconds> comm{};  // exposed communication, forward + backward (+ recomputed forward)
-    PerDim<Bytes> bytes{};   // bytes sent
-};
-
 Bytes sent_bytes(const Collective& c) { return c.bytes * bus_bandwidth_factor(c.kind, c.group); }
 
 BlockCost block_cost(const Scenario& sc, const std::vector<Op>& ops, const LayerComm& comm, bool recomputed_layer) {
@@ -81,8 +72,11 @@ double bucket_count(double parameters, int dp) {
     return std::max(1.0, std::ceil(parameters / cost::gradient_bucket_parameters(dp)));
 }
 
-StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCost& dense, const BlockCost& moe,
-                     const BlockCost& embedding, const BlockCost& head) {
+StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCosts& blocks) {
+    const BlockCost& dense = blocks.dense;
+    const BlockCost& moe = blocks.moe;
+    const BlockCost& embedding = blocks.embedding;
+    const BlockCost& head = blocks.head;
     const plan::Plan& p = sc.plan();
     const plan::Partition& part = sc.partition();
     StageCost s;
@@ -152,8 +146,8 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
 
     // Tied embeddings: the first and last stages all-reduce the shared weight's gradient; for two
     // ranks that is one exchange of the buffer.
-    if (p.pp > 1 && (stage.first || stage.last) && part.graph.tied_output_parameters > 0) {
-        const Bytes b(part.graph.tied_output_parameters * grad_bytes);
+    if (p.pp > 1 && (stage.first || stage.last) && part.graph().tied_output_parameters > 0) {
+        const Bytes b(part.graph().tied_output_parameters * grad_bytes);
         s.data_parallel += sc.collective_time(GroupKind::pipeline, CollectiveKind::send_recv, b);
         s.step_bytes[idx(Dim::pipeline)] += b;
     }
@@ -164,6 +158,16 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
     return s;
 }
 
+BlockCosts compute_block_costs(const Scenario& sc) {
+    const plan::LayerPrograms& lp = *sc.partition().layers;
+    BlockCosts b;
+    b.dense = block_cost(sc, lp.graph.dense, lp.dense_comm, true);
+    if (!lp.graph.moe.empty()) b.moe = block_cost(sc, lp.graph.moe, lp.moe_comm, true);
+    b.embedding = block_cost(sc, lp.graph.embedding, lp.embedding_comm, false);
+    b.head = block_cost(sc, lp.graph.head, lp.head_comm, false);
+    return b;
+}
+
 struct StageEval {
     StageCost cost;
     StageTime time;
@@ -171,13 +175,12 @@ struct StageEval {
 
 std::vector<StageEval> evaluate_stages(const Scenario& sc) {
     const plan::Partition& part = sc.partition();
-    const BlockCost dense = block_cost(sc, part.graph.dense, part.dense_comm, true);
-    const BlockCost moe = part.graph.moe.empty() ? BlockCost{} : block_cost(sc, part.graph.moe, part.moe_comm, true);
-    const BlockCost embedding = block_cost(sc, part.graph.embedding, part.embedding_comm, false);
-    const BlockCost head = block_cost(sc, part.graph.head, part.head_comm, false);
+    const BlockCosts local = sc.cache() ? BlockCosts{} : compute_block_costs(sc);
+    const BlockCosts& blocks = sc.cache() ? sc.cache()->block_costs(sc.plan(), [&] { return compute_block_costs(sc); }) : local;
     std::vector<StageEval> out;
+    out.reserve(part.stages.size());
     for (const plan::Stage& stage : part.stages) {
-        StageEval e{stage_cost(sc, stage, dense, moe, embedding, head), {}};
+        StageEval e{stage_cost(sc, stage, blocks), {}};
         e.time.stage = stage.index;
         e.time.forward = e.cost.per_micro_batch.forward;
         e.time.backward = e.cost.per_micro_batch.backward;

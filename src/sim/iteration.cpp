@@ -111,10 +111,10 @@ public:
           plan_(sc.plan()),
           part_(sc.partition()),
           graph_(sc.plan().pp),
-          dense_(make_program(sc, part_.graph.dense, part_.dense_comm, true)),
-          moe_(part_.graph.moe.empty() ? Program{} : make_program(sc, part_.graph.moe, part_.moe_comm, true)),
-          embedding_(make_program(sc, part_.graph.embedding, part_.embedding_comm, false)),
-          head_(make_program(sc, part_.graph.head, part_.head_comm, false)) {
+          dense_(make_program(sc, part_.graph().dense, part_.layers->dense_comm, true)),
+          moe_(part_.graph().moe.empty() ? Program{} : make_program(sc, part_.graph().moe, part_.layers->moe_comm, true)),
+          embedding_(make_program(sc, part_.graph().embedding, part_.layers->embedding_comm, false)),
+          head_(make_program(sc, part_.graph().head, part_.layers->head_comm, false)) {
         // Pipeline stage of every rank, and the groups each stage's ranks form.
         const auto sets = place_groups(plan_);
         for (int k = 0; k < kGroupKinds; ++k) groups_[static_cast<std::size_t>(k)] = sets[static_cast<std::size_t>(k)].groups;
@@ -407,9 +407,9 @@ private:
             if (stage == s) before_optimizer.push_back(t);
         }
         const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
-        if (p > 1 && stage.first && part_.graph.tied_output_parameters > 0) {
+        if (p > 1 && stage.first && part_.graph().tied_output_parameters > 0) {
             // The first and last stages all-reduce the tied embedding's gradient: one exchange.
-            const Bytes b(part_.graph.tied_output_parameters * element_bytes(plan_.grad_precision));
+            const Bytes b(part_.graph().tied_output_parameters * element_bytes(plan_.grad_precision));
             const TaskId t = graph_.add(transfer(0, GroupKind::pipeline, CollectiveKind::send_recv, b, pipeline_usage(0, p - 1),
                                                  Stream::pipeline, {"all_reduce", Phase::gradient_sync, -1, -1}));
             depend_all(end_of_stage_.front(), t);

@@ -40,18 +40,53 @@ std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
     return out;
 }
 
-Scenario::Scenario(model::ModelSpec model, hardware::ClusterSpec cluster, plan::Plan plan)
-    : Scenario(std::move(model), std::make_shared<const hardware::Topology>(std::move(cluster)), std::move(plan)) {}
+ScenarioCache::ShardKey ScenarioCache::shard_key(const plan::Plan& p) {
+    const model::Shard s = plan::shard_of(p);
+    return {s.tensor, s.sequence ? 1 : 0, s.context, s.expert, s.micro_batch, static_cast<int>(p.precision),
+            s.fused_attention ? 1 : 0};
+}
 
-Scenario::Scenario(model::ModelSpec model, std::shared_ptr<const hardware::Topology> topology, plan::Plan plan)
+ScenarioCache::LayoutKey ScenarioCache::layout_key(const plan::Plan& p) {
+    auto o = [&](int i) { return static_cast<int>(p.order[static_cast<std::size_t>(i)]); };
+    return {p.tp, p.cp, p.ep, p.dp, p.pp, o(0), o(1), o(2), o(3), o(4)};
+}
+
+std::shared_ptr<const plan::LayerPrograms> ScenarioCache::layer_programs(const plan::Plan& p, const model::ModelSpec& m) {
+    auto& slot = programs_[shard_key(p)];
+    if (!slot) slot = plan::layer_programs(p, m);
+    return slot;
+}
+
+std::shared_ptr<const Placement> ScenarioCache::placement(const plan::Plan& p, const hardware::Topology& t) {
+    auto& slot = placements_[layout_key(p)];
+    if (!slot) {
+        auto placed = std::make_shared<Placement>();
+        auto sets = place_groups(p);
+        placed->reserve(sets.size());
+        for (auto& s : sets) placed->emplace_back(t, std::move(s));
+        slot = std::move(placed);
+    }
+    return slot;
+}
+
+Scenario::Scenario(model::ModelSpec model, hardware::ClusterSpec cluster, plan::Plan plan)
+    : Scenario(std::make_shared<const model::ModelSpec>(std::move(model)),
+               std::make_shared<const hardware::Topology>(std::move(cluster)), std::move(plan)) {}
+
+Scenario::Scenario(std::shared_ptr<const model::ModelSpec> model, std::shared_ptr<const hardware::Topology> topology,
+                   plan::Plan plan, ScenarioCache* cache)
     : model_(std::move(model)),
       topology_(std::move(topology)),
       plan_(std::move(plan)),
-      partition_(plan::partition(plan_, model_)),
+      cache_(cache),
+      partition_(plan::partition(plan_, *model_, cache_ ? cache_->layer_programs(plan_, *model_) : nullptr)),
       compute_(topology_->cluster().device, plan_.precision) {
-    auto sets = place_groups(plan_);
-    placed_.reserve(sets.size());
-    for (auto& s : sets) placed_.emplace_back(*topology_, std::move(s));
+    if (cache_) {
+        placed_ = cache_->placement(plan_, *topology_);
+    } else {
+        ScenarioCache local;
+        placed_ = local.placement(plan_, *topology_);
+    }
 }
 
 Seconds Scenario::collective_time(GroupKind kind, CollectiveKind op, Bytes bytes) const {

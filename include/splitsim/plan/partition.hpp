@@ -3,6 +3,7 @@
 // layer and each step needs.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "splitsim/common/collective.hpp"
@@ -40,23 +41,39 @@ struct Stage {
     [[nodiscard]] int layer_count() const;
 };
 
-struct Partition {
+// What one rank runs for one micro-batch: it depends on the shard and the parallel degrees that
+// cut the layers (tp, sp, cp, ep), not on the pipeline, so many plans share one.
+struct LayerPrograms {
     model::LayerGraph graph;  // one rank's operators for one micro-batch
     LayerComm embedding_comm;
     LayerComm dense_comm;
     LayerComm moe_comm;
     LayerComm head_comm;
+    model::OpTotals embedding;
+    model::OpTotals dense;
+    model::OpTotals moe;
+    model::OpTotals head;
+};
+
+struct Partition {
+    std::shared_ptr<const LayerPrograms> layers;
     std::vector<Stage> stages;
     Bytes pipeline_bytes;        // activation (and its gradient) sent between stages per micro-batch
     int dense_data_group = 1;    // ranks that hold the same dense parameters: dp x cp
     int expert_data_group = 1;   // ranks that hold the same experts: dp x cp / ep
+
+    [[nodiscard]] const model::LayerGraph& graph() const { return layers->graph; }
 };
 
 // The shard a plan gives one rank.
 model::Shard shard_of(const Plan& plan);
 
+std::shared_ptr<const LayerPrograms> layer_programs(const Plan& plan, const model::ModelSpec& model);
+
 // Splits a validated plan. Layers are assigned to stages contiguously; with vpp chunks, chunk c of
-// stage s holds layers [(c p + s) L/(p v), ...) as in Megatron-LM's interleaved schedule.
-Partition partition(const Plan& plan, const model::ModelSpec& model);
+// stage s holds layers [(c p + s) L/(p v), ...) as in Megatron-LM's interleaved schedule. Pass the
+// plan's layer programs to share them.
+Partition partition(const Plan& plan, const model::ModelSpec& model,
+                    std::shared_ptr<const LayerPrograms> programs = nullptr);
 
 }  // namespace splitsim::plan
