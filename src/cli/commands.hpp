@@ -16,6 +16,7 @@ struct Subcommand {
 
 Subcommand add_simulate(CLI::App& app);
 Subcommand add_collective(CLI::App& app);
+Subcommand add_search(CLI::App& app);
 
 // Writes `text` to `path` ("-" for standard output) only once it is complete, so a failure leaves
 // no partial file behind.

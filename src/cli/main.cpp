@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     const std::vector<cli::Subcommand> commands{
         cli::add_simulate(app),
         cli::add_collective(app),
+        cli::add_search(app),
     };
 
     try {

@@ -1,5 +1,7 @@
 #include "splitsim/report/simulation.hpp"
 
+#include "splitsim/report/search.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +24,8 @@ std::string fixed(double v, int digits) {
 
 std::string percent(double v) { return fixed(100.0 * v, 1) + "%"; }
 
+}  // namespace
+
 std::string plan_summary(const plan::Plan& p) {
     std::ostringstream s;
     s << "tp=" << p.tp << " pp=" << p.pp << " dp=" << p.dp;
@@ -33,8 +37,12 @@ std::string plan_summary(const plan::Plan& p) {
     if (p.zero) s << " zero=" << p.zero;
     if (p.recompute != model::Recompute::none) s << " recompute=" << plan::to_string(p.recompute);
     s << " " << to_string(p.precision);
+    if (p.flash_attention) s << " flash";
+    if (p.order[3] == plan::Dim::pipeline) s << " order=tp-cp-ep-pp-dp";
     return s.str();
 }
+
+namespace {
 
 // Rows of label and value shared by the table and Markdown renderings.
 std::vector<std::pair<std::string, std::string>> summary_rows(const sim::Prediction& r) {

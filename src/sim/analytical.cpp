@@ -1,8 +1,10 @@
 #include "splitsim/sim/analytical.hpp"
 
 #include "splitsim/cost/optimizer.hpp"
+#include "splitsim/sim/buckets.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <cmath>
 
 namespace splitsim::sim {
@@ -67,11 +69,6 @@ struct StageCost {
     Seconds optimizer;
 };
 
-// Gradient buckets of the stage's parameters.
-double bucket_count(double parameters, int dp) {
-    return std::max(1.0, std::ceil(parameters / cost::gradient_bucket_parameters(dp)));
-}
-
 StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCosts& blocks) {
     const BlockCost& dense = blocks.dense;
     const BlockCost& moe = blocks.moe;
@@ -95,53 +92,69 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
     }
 
     // Data parallelism: gradients reduced over the ranks holding the same parameters (ZeRO 0:
-    // all-reduce; ZeRO 1-2: reduce-scatter, then all-gather of the updated parameters).
+    // all-reduce; ZeRO 1-2: reduce-scatter, then all-gather of the updated parameters), bucket by
+    // bucket where reduction overlaps the backward pass. ZeRO-3 / FSDP gathers each layer's
+    // parameters for its forward and again for its backward, and reduce-scatters its gradients,
+    // in every micro-batch; prefetching overlaps them with the micro-batch's compute.
     const double grad_bytes = element_bytes(p.grad_precision);
     const double param_bytes = element_bytes(p.precision) >= 4 ? 4.0 : 2.0;
     const int m = p.micro_batches();
-    struct Reduction {
-        Seconds reduce;  // gradients
-        Seconds gather;  // parameters
+    struct Sync {
+        Seconds time;
+        Seconds last;  // the last bucket's
         Bytes sent;
     };
-    auto reduction = [&](double params, GroupKind kind, bool per_micro_batch_zero3) {
-        Reduction r;
-        const int n = sc.groups(kind).ranks();
-        if (n < 2 || params <= 0) return r;
-        auto run = [&](CollectiveKind k, Bytes b, double times) {
-            (k == CollectiveKind::all_gather ? r.gather : r.reduce) += sc.collective_time(kind, k, b) * times;
-            r.sent += b * (bus_bandwidth_factor(k, n) * times);
-        };
-        if (per_micro_batch_zero3) {
-            // ZeRO-3 / FSDP: parameters gathered for the forward and again for the backward of every
-            // micro-batch, gradients reduce-scattered after it.
-            run(CollectiveKind::all_gather, Bytes(params * param_bytes), 2.0);
-            run(CollectiveKind::reduce_scatter, Bytes(params * grad_bytes), 1.0);
-        } else if (p.zero == 0) {
-            run(CollectiveKind::all_reduce, Bytes(params * grad_bytes), 1.0);
-        } else {
-            run(CollectiveKind::reduce_scatter, Bytes(params * grad_bytes), 1.0);
-            run(CollectiveKind::all_gather, Bytes(params * param_bytes), 1.0);
+    auto sync = [&](CollectiveKind op, double bytes_per_param, bool bucketed, BucketScope scope, double times) {
+        Sync r;
+        for (const bool expert : {false, true}) {
+            const GroupKind kind = expert ? GroupKind::expert_data : GroupKind::dense_data;
+            const int n = sc.groups(kind).ranks();
+            if (n < 2) continue;
+            double previous = -1;
+            for (const Bucket& b : gradient_buckets(p, sc.model(), part, stage, expert, bucketed, scope, false)) {
+                const Bytes bytes(b.parameters * bytes_per_param);
+                if (b.parameters != previous) r.last = sc.collective_time(kind, op, bytes) * times;  // equal buckets cost the same
+                previous = b.parameters;
+                r.time += r.last;
+                r.sent += bytes * (bus_bandwidth_factor(op, n) * times);
+            }
         }
         return r;
     };
-    const Reduction dense_dp = reduction(stage.dense_parameters, GroupKind::dense_data, p.zero >= 3);
-    const Reduction expert_dp = reduction(stage.expert_parameters, GroupKind::expert_data, p.zero >= 3);
-    const Seconds reduce = dense_dp.reduce + expert_dp.reduce;
-    const Seconds gather = dense_dp.gather + expert_dp.gather;
-    const double buckets = bucket_count(stage.dense_parameters + stage.expert_parameters, p.dp);
+    const CollectiveKind reduce_op = p.zero == 0 ? CollectiveKind::all_reduce : CollectiveKind::reduce_scatter;
     if (p.zero >= 3) {
-        const Seconds dp_time = reduce + gather;
-        // Prefetching overlaps each micro-batch's gathers and reduction with its compute.
+        // Per layer: two gathers and one reduce-scatter per micro-batch.
+        Sync per_mb;
+        for (const bool expert : {false, true}) {
+            const GroupKind kind = expert ? GroupKind::expert_data : GroupKind::dense_data;
+            const int n = sc.groups(kind).ranks();
+            if (n < 2) continue;
+            for (const auto& chunk : stage.chunks) {
+                for (int layer : chunk) {
+                    const model::OpTotals& t = sc.model().is_moe_layer(layer) ? part.layers->moe : part.layers->dense;
+                    const double params = expert ? t.expert_parameters : t.parameters;
+                    if (params <= 0) continue;
+                    per_mb.time += 2.0 * sc.collective_time(kind, CollectiveKind::all_gather, Bytes(params * param_bytes)) +
+                                   sc.collective_time(kind, CollectiveKind::reduce_scatter, Bytes(params * grad_bytes));
+                    per_mb.sent += Bytes(params * (2 * param_bytes + grad_bytes)) * bus_bandwidth_factor(CollectiveKind::all_gather, n);
+                }
+            }
+        }
         const Seconds window = s.per_micro_batch.forward + s.per_micro_batch.backward;
-        s.data_parallel = max(Seconds(0), dp_time - window) * static_cast<double>(m);
-        s.step_bytes[idx(Dim::data)] = (dense_dp.sent + expert_dp.sent) * static_cast<double>(m);
+        s.data_parallel = max(Seconds(0), per_mb.time - window) * static_cast<double>(m);
+        // The embedding and head parameters: reduce-scatter at the end, gather after the step.
+        const Sync outside_reduce = sync(CollectiveKind::reduce_scatter, grad_bytes, false, BucketScope::outside_only, 1);
+        const Sync outside_gather = sync(CollectiveKind::all_gather, param_bytes, false, BucketScope::outside_only, 1);
+        s.data_parallel += outside_reduce.time + outside_gather.time;
+        s.step_bytes[idx(Dim::data)] = per_mb.sent * static_cast<double>(m) + outside_reduce.sent + outside_gather.sent;
     } else {
-        s.step_bytes[idx(Dim::data)] = dense_dp.sent + expert_dp.sent;
+        const Sync reduce = sync(reduce_op, grad_bytes, p.overlap_grad_reduce, BucketScope::all, 1);
+        const Sync gather = p.zero >= 1 ? sync(CollectiveKind::all_gather, param_bytes, p.overlap_param_gather, BucketScope::all, 1) : Sync{};
+        s.step_bytes[idx(Dim::data)] = reduce.sent + gather.sent;
         // Overlapped, buckets reduce while the last micro-batch's backward runs, and parameters are
         // gathered while the next iteration's first forward runs; the last bucket stays exposed.
-        s.data_parallel = p.overlap_grad_reduce ? max(reduce / buckets, reduce - s.per_micro_batch.backward) : reduce;
-        s.data_parallel += p.overlap_param_gather ? max(gather / buckets, gather - s.per_micro_batch.forward) : gather;
+        s.data_parallel = p.overlap_grad_reduce ? max(reduce.last, reduce.time - s.per_micro_batch.backward) : reduce.time;
+        s.data_parallel += p.overlap_param_gather ? max(gather.last, gather.time - s.per_micro_batch.forward) : gather.time;
     }
 
     // Tied embeddings: the first and last stages all-reduce the shared weight's gradient; for two
@@ -179,8 +192,20 @@ std::vector<StageEval> evaluate_stages(const Scenario& sc) {
     const BlockCosts& blocks = sc.cache() ? sc.cache()->block_costs(sc.plan(), [&] { return compute_block_costs(sc); }) : local;
     std::vector<StageEval> out;
     out.reserve(part.stages.size());
+    // Stages alike in what they hold cost the same: compute each kind once.
+    auto signature = [&](const plan::Stage& st) {
+        int moe_layers = 0;
+        for (const auto& chunk : st.chunks) {
+            for (int layer : chunk) moe_layers += sc.model().is_moe_layer(layer) ? 1 : 0;
+        }
+        return std::make_tuple(st.first, st.last, st.layer_count(), moe_layers);
+    };
+    std::vector<std::pair<decltype(signature(part.stages.front())), std::size_t>> seen;
     for (const plan::Stage& stage : part.stages) {
-        StageEval e{stage_cost(sc, stage, blocks), {}};
+        const auto sig = signature(stage);
+        const auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == sig; });
+        StageEval e{it != seen.end() ? out[it->second].cost : stage_cost(sc, stage, blocks), {}};
+        if (it == seen.end()) seen.emplace_back(sig, out.size());
         e.time.stage = stage.index;
         e.time.forward = e.cost.per_micro_batch.forward;
         e.time.backward = e.cost.per_micro_batch.backward;
@@ -271,8 +296,12 @@ Prediction predict_analytical(const Scenario& sc) {
     const double gpus = p.gpus();
     const double tokens = static_cast<double>(p.global_batch) * sc.model().seq_len;
     out.tokens_per_s = tokens / out.iteration_time.value();
-    out.model_flops = model::iteration_flops(sc.model(), p.global_batch, model::Recompute::none);
-    out.hardware_flops = model::iteration_flops(sc.model(), p.global_batch, p.recompute);
+    auto flops = [&](model::Recompute r) {
+        return sc.cache() ? sc.cache()->iteration_flops(sc.model(), p.global_batch, r)
+                          : model::iteration_flops(sc.model(), p.global_batch, r);
+    };
+    out.model_flops = flops(model::Recompute::none);
+    out.hardware_flops = flops(p.recompute);
     const FlopRate peak = sc.compute().gemm_peak();
     out.model_tflops_per_gpu = out.model_flops.value() / (out.iteration_time.value() * gpus) / 1e12;
     out.mfu = out.model_flops / (out.iteration_time * gpus * peak);

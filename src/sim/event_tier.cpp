@@ -13,7 +13,8 @@ std::size_t dim_of(Stream s) {
     switch (s) {
         case Stream::tensor: return static_cast<std::size_t>(plan::Dim::tensor);
         case Stream::pipeline: return static_cast<std::size_t>(plan::Dim::pipeline);
-        case Stream::data: return static_cast<std::size_t>(plan::Dim::data);
+        case Stream::data:
+        case Stream::gather: return static_cast<std::size_t>(plan::Dim::data);
         case Stream::context: return static_cast<std::size_t>(plan::Dim::context);
         case Stream::expert: return static_cast<std::size_t>(plan::Dim::expert);
         case Stream::compute: break;

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "splitsim/cost/optimizer.hpp"
+#include "splitsim/sim/buckets.hpp"
 #include "splitsim/sim/schedule.hpp"
 
 namespace splitsim::sim {
@@ -132,10 +133,11 @@ public:
         first_forward_.assign(static_cast<std::size_t>(sc_.model().layers), -1);
         if (plan_.zero >= 1 && plan_.zero <= 2 && plan_.overlap_param_gather) {
             // The previous step's parameter all-gathers overlap this step's forward passes.
-            for (int s = 0; s < p; ++s) emit_gradient_sync(s, true);
+            for (int s = 0; s < p; ++s) emit_gradient_sync(s, true, BucketScope::all);
         }
         for (int s = 0; s < p; ++s) {
             frontier_.clear();
+            layer_ends_.clear();
             for (const WorkItem& w : stage_program(plan_.schedule, p, plan_.vpp, m, s)) emit(s, w);
             end_of_stage_.push_back(frontier_);
         }
@@ -241,7 +243,8 @@ private:
     }
 
     // ZeRO-3: gather a layer's parameters before its forward and backward, reduce-scatter its
-    // gradients after the backward; gathers run one layer ahead of the compute.
+    // gradients after the backward. A gather is issued once the layer two back has finished, so it
+    // runs while the previous layer computes (FSDP's prefetch of one layer).
     void emit_zero3(int s, double params, Phase phase, int layer, int mb, bool before) {
         if (plan_.zero < 3 || params <= 0) return;
         const double pbytes = element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0;
@@ -249,10 +252,10 @@ private:
                               static_cast<std::int16_t>(layer), mb};
         const CollectiveKind op = before ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter;
         const Bytes bytes(params * (before ? pbytes : element_bytes(plan_.grad_precision)));
-        const TaskId t = graph_.add(transfer(s, GroupKind::dense_data, op, bytes,
-                                             usage(GroupKind::dense_data, cost::Pattern::ring, s), Stream::data, label));
+        const TaskId t = graph_.add(transfer(s, GroupKind::dense_data, op, bytes, usage(GroupKind::dense_data, cost::Pattern::ring, s),
+                                             before ? Stream::gather : Stream::data, label));
         if (before) {
-            if (!frontier_.empty()) graph_.depend(frontier_.front(), t);  // prefetch: issued when the previous step starts
+            if (layer_ends_.size() >= 2) graph_.depend(layer_ends_[layer_ends_.size() - 2], t);
             frontier_.push_back(t);
         } else {
             depend_all(frontier_, t);
@@ -293,6 +296,7 @@ private:
                     const Program& prog = layer_program(layer);
                     emit_zero3(s, prog.dense_parameters + prog.expert_parameters, Phase::forward, layer, mb, true);
                     emit_steps(s, prog.forward, Phase::forward, layer, mb);
+                    layer_ends_.push_back(frontier_.front());
                 }
                 if (last_chunk) {
                     emit_steps(s, head_.forward, Phase::forward, -1, mb);
@@ -305,7 +309,10 @@ private:
             }
             case WorkItem::Kind::backward: {
                 if (!last_chunk) receive(s, {s, w.chunk, mb, Direction::backward}, Phase::backward, mb);
-                if (last_chunk) emit_steps(s, head_.backward, Phase::backward, -1, mb);
+                if (last_chunk) {
+                    emit_steps(s, head_.backward, Phase::backward, -1, mb);
+                    last_head_backward_ = frontier_.front();
+                }
                 for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
                     const Program& prog = layer_program(*it);
                     const double params = prog.dense_parameters + prog.expert_parameters;
@@ -313,6 +320,7 @@ private:
                     if (!prog.recompute.empty()) emit_steps(s, prog.recompute, Phase::recompute, *it, mb);
                     emit_steps(s, prog.backward, Phase::backward, *it, mb);
                     last_backward_[static_cast<std::size_t>(*it)] = frontier_.front();
+                    layer_ends_.push_back(frontier_.front());
                     emit_zero3(s, params, Phase::backward, *it, mb, false);
                 }
                 if (first_chunk) emit_steps(s, embedding_.backward, Phase::backward, -1, mb);
@@ -335,61 +343,35 @@ private:
         }
     }
 
-    // Gradient reduction (or, with `gather`, the parameter all-gather) of stage s in buckets of
-    // Megatron's size, last layers first, separately for dense and expert parameters. Returns the tasks.
-    std::vector<TaskId> emit_gradient_sync(int s, bool gather) {
+    // Gradient reduction (or, with `gather`, the parameter all-gather) of stage s, bucket by bucket
+    // (buckets.hpp) where it overlaps compute, else in one collective after the stage's backward.
+    std::vector<TaskId> emit_gradient_sync(int s, bool gather, BucketScope scope) {
         const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
-        const double grad = element_bytes(plan_.grad_precision);
-        const double pbytes = element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0;
+        const double bytes_per_param = gather ? (element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0) : element_bytes(plan_.grad_precision);
         const bool overlap = gather ? plan_.overlap_param_gather : plan_.overlap_grad_reduce;
         const CollectiveKind op = gather ? CollectiveKind::all_gather
                                          : (plan_.zero == 0 ? CollectiveKind::all_reduce : CollectiveKind::reduce_scatter);
-        const double bytes_per_param = gather ? pbytes : grad;
-        // Layers in the order their gradients complete: last chunk's last layer first.
-        std::vector<int> order;
-        for (auto c = stage.chunks.rbegin(); c != stage.chunks.rend(); ++c) order.insert(order.end(), c->rbegin(), c->rend());
         std::vector<TaskId> out;
         for (const bool expert : {false, true}) {
             const GroupKind kind = expert ? GroupKind::expert_data : GroupKind::dense_data;
             if (sc_.groups(kind).ranks() < 2) continue;
-            double total = expert ? stage.expert_parameters : stage.dense_parameters;
-            if (total <= 0) continue;
-            // Without overlap one collective for the whole stage, after its last backward.
-            const double bucket = overlap ? cost::gradient_bucket_parameters(plan_.dp) : total;
-            std::vector<TaskId> deps;
-            double filled = 0;
-            double outside_layers = total;  // embedding and head parameters
-            for (int layer : order) outside_layers -= expert ? layer_program(layer).expert_parameters : layer_program(layer).dense_parameters;
-            filled = stage.last ? outside_layers : 0;  // the head's gradients complete first
-            auto flush = [&](double params, std::vector<TaskId>& waits, int first_layer) {
+            for (const Bucket& b : gradient_buckets(plan_, sc_.model(), part_, stage, expert, overlap, scope)) {
+                const int first_layer = b.layers.empty() ? stage.chunks.front().front() : b.layers.back();
                 const TaskLabel label{to_string(op), gather ? Phase::param_sync : Phase::gradient_sync,
-                                      static_cast<std::int16_t>(first_layer), -1};
-                const TaskId t = graph_.add(transfer(s, kind, op, Bytes(params * bytes_per_param),
+                                      static_cast<std::int16_t>(b.layers.empty() ? -1 : first_layer), -1};
+                const TaskId t = graph_.add(transfer(s, kind, op, Bytes(b.parameters * bytes_per_param),
                                                      usage(kind, cost::Pattern::ring, s), Stream::data, label));
                 if (!gather) {
-                    if (overlap) {
-                        for (TaskId w : waits) graph_.depend(w, t);
+                    if (overlap && !b.embedding) {
+                        for (int layer : b.layers) graph_.depend(last_backward_[static_cast<std::size_t>(layer)], t);
+                        if (b.head) graph_.depend(last_head_backward_, t);
                     } else {
                         depend_all(end_of_stage_[static_cast<std::size_t>(s)], t);
                     }
                 } else if (overlap) {
                     first_forward_waits_[first_layer].push_back(t);
                 }
-                waits.clear();
                 out.push_back(t);
-            };
-            for (int layer : order) {
-                filled += expert ? layer_program(layer).expert_parameters : layer_program(layer).dense_parameters;
-                deps.push_back(last_backward_[static_cast<std::size_t>(layer)]);
-                if (filled >= bucket) {
-                    flush(filled, deps, layer);
-                    filled = 0;
-                }
-            }
-            if (stage.first && !stage.last) filled += outside_layers;
-            if (filled > 0) {
-                if (!gather) deps = end_of_stage_[static_cast<std::size_t>(s)];
-                flush(filled, deps, order.empty() ? -1 : order.back());
             }
         }
         return out;
@@ -399,10 +381,9 @@ private:
     // optimizer step and the parameter all-gather.
     void emit_step_end(int s) {
         const int p = plan_.pp;
-        std::vector<TaskId> before_optimizer;
-        if (plan_.zero <= 2) {
-            before_optimizer = emit_gradient_sync(s, false);
-        }
+        // ZeRO-3 reduced the layers' gradients layer by layer; the rest are reduced here.
+        const BucketScope scope = plan_.zero >= 3 ? BucketScope::outside_only : BucketScope::all;
+        std::vector<TaskId> before_optimizer = emit_gradient_sync(s, false, scope);
         for (const auto& [stage, t] : zero3_reductions_) {
             if (stage == s) before_optimizer.push_back(t);
         }
@@ -424,8 +405,8 @@ private:
         const TaskId opt = add_compute(s, step, {"adam", Phase::optimizer, -1, -1});
         depend_all(end_of_stage_[static_cast<std::size_t>(s)], opt);
         depend_all(before_optimizer, opt);
-        if ((plan_.zero == 1 || plan_.zero == 2) && !plan_.overlap_param_gather) {
-            for (TaskId g : emit_gradient_sync(s, true)) graph_.depend(opt, g);
+        if (plan_.zero >= 3 || (plan_.zero >= 1 && !plan_.overlap_param_gather)) {
+            for (TaskId g : emit_gradient_sync(s, true, scope)) graph_.depend(opt, g);
         }
     }
 
@@ -438,6 +419,7 @@ private:
     std::vector<int> stage_of_;
     std::map<std::tuple<int, int, int, int>, std::int32_t> usage_index_;
     std::vector<TaskId> frontier_;
+    std::vector<TaskId> layer_ends_;  // the last task of each layer pass, in program order
     std::vector<std::vector<TaskId>> end_of_stage_;
     std::map<Key, TaskId> senders_;
     std::vector<std::pair<Key, TaskId>> receivers_;
@@ -446,6 +428,7 @@ private:
     std::map<int, std::vector<TaskId>> first_forward_waits_;
     std::vector<std::pair<int, TaskId>> zero3_reductions_;
     TaskId tied_reduction_ = -1;
+    TaskId last_head_backward_ = -1;
 };
 
 }  // namespace

@@ -69,6 +69,13 @@ std::shared_ptr<const Placement> ScenarioCache::placement(const plan::Plan& p, c
     return slot;
 }
 
+Flops ScenarioCache::iteration_flops(const model::ModelSpec& m, int global_batch, model::Recompute recompute) {
+    const auto key = std::make_pair(global_batch, static_cast<int>(recompute));
+    auto it = flops_.find(key);
+    if (it == flops_.end()) it = flops_.emplace(key, model::iteration_flops(m, global_batch, recompute)).first;
+    return it->second;
+}
+
 Scenario::Scenario(model::ModelSpec model, hardware::ClusterSpec cluster, plan::Plan plan)
     : Scenario(std::make_shared<const model::ModelSpec>(std::move(model)),
                std::make_shared<const hardware::Topology>(std::move(cluster)), std::move(plan)) {}

@@ -10,6 +10,7 @@ std::string_view to_string(Stream s) {
         case Stream::data: return "data";
         case Stream::context: return "context";
         case Stream::expert: return "expert";
+        case Stream::gather: return "gather";
     }
     return "?";
 }

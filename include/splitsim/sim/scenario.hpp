@@ -46,6 +46,9 @@ public:
         return it->second;
     }
 
+    // FLOPs of one iteration (model::iteration_flops), memoized per global batch and recomputation.
+    Flops iteration_flops(const model::ModelSpec& model, int global_batch, model::Recompute recompute);
+
 private:
     using ShardKey = std::tuple<int, int, int, int, int, int, int>;
     using LayoutKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;
@@ -55,6 +58,7 @@ private:
     std::map<ShardKey, std::shared_ptr<const plan::LayerPrograms>> programs_;
     std::map<LayoutKey, std::shared_ptr<const Placement>> placements_;
     std::map<decltype(std::tuple_cat(ShardKey{}, LayoutKey{}, std::tuple<int, int>{})), BlockCosts> blocks_;
+    std::map<std::pair<int, int>, Flops> flops_;
 };
 
 class Scenario {

@@ -14,8 +14,10 @@
 
 namespace splitsim::sim {
 
-enum class Stream : std::uint8_t { compute, tensor, pipeline, data, context, expert };
-inline constexpr int kStreams = 6;
+// `gather` carries ZeRO-3's parameter all-gathers, apart from the gradient reductions on `data`
+// so that a prefetch never queues behind a reduction (as FSDP keeps them on separate streams).
+enum class Stream : std::uint8_t { compute, tensor, pipeline, data, context, expert, gather };
+inline constexpr int kStreams = 7;
 std::string_view to_string(Stream s);
 Stream stream_of(plan::Dim dim);
 

@@ -1,0 +1,19 @@
+// Results of `splitsim search` as a table, JSON, CSV or Markdown.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "splitsim/report/simulation.hpp"
+#include "splitsim/search/search.hpp"
+
+namespace splitsim::report {
+
+std::string plan_summary(const plan::Plan& plan);
+
+nlohmann::json to_json(const search::Result& result, const model::ModelSpec& model, const hardware::ClusterSpec& cluster);
+std::string render(const search::Result& result, const model::ModelSpec& model, const hardware::ClusterSpec& cluster,
+                   Format format, int top);
+
+}  // namespace splitsim::report

@@ -1,0 +1,118 @@
+// splitsim search: every valid split of a model over a cluster, ranked.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "commands.hpp"
+#include "splitsim/common/error.hpp"
+#include "splitsim/report/search.hpp"
+#include "splitsim/search/search.hpp"
+
+namespace splitsim::cli {
+namespace {
+
+struct SearchOptions {
+    std::string model;
+    std::string cluster;
+    int global_batch = 0;
+    std::string gpus;
+    std::optional<int> nodes;
+    int top = 10;
+    std::string max_memory;
+    std::string objective = "time";
+    std::string precision = "bf16";
+    int rerank = 50;
+    int threads = 0;
+    std::string format = "table";
+    std::string out = "-";
+    std::string best_plan;
+    std::string report;
+};
+
+std::vector<int> parse_gpus(const std::string& text) {
+    std::vector<int> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        try {
+            std::size_t used = 0;
+            const int n = std::stoi(item, &used);
+            if (used != item.size() || n < 1) throw std::invalid_argument("");
+            out.push_back(n);
+        } catch (const std::exception&) {
+            throw InputError("command line", "--gpus", "\"" + text + "\" is not a GPU count or a comma-separated list of them");
+        }
+    }
+    return out;
+}
+
+Precision parse_precision(const std::string& s) {
+    for (Precision p : kAllPrecisions) {
+        if (to_string(p) == s) return p;
+    }
+    throw InputError("command line", "--precision", "\"" + s + "\" is not one of fp32 | tf32 | bf16 | fp16 | fp8");
+}
+
+}  // namespace
+
+Subcommand add_search(CLI::App& app) {
+    auto opts = std::make_shared<SearchOptions>();
+    CLI::App* sub = app.add_subcommand("search", "Find the best split: enumerate, rank analytically, re-rank the best by events");
+    sub->add_option("--model", opts->model, "model JSON")->required();
+    sub->add_option("--cluster", opts->cluster, "cluster JSON")->required();
+    sub->add_option("--global-batch", opts->global_batch, "sequences per iteration")->required()->check(CLI::PositiveNumber);
+    sub->add_option("--gpus", opts->gpus, "GPU count, or a comma-separated list to compare (default: the cluster's)");
+    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
+    sub->add_option("--top", opts->top, "plans to list")->check(CLI::NonNegativeNumber);
+    sub->add_option("--max-memory", opts->max_memory, "memory per GPU a plan may use (default: the device's), e.g. \"70 GiB\"");
+    sub->add_option("--objective", opts->objective, "time (iteration time) | cost (GPU-seconds per token)")
+        ->check(CLI::IsMember({"time", "cost"}));
+    sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
+    sub->add_option("--rerank", opts->rerank, "best candidates re-simulated by the event tier")->check(CLI::NonNegativeNumber);
+    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--format", opts->format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    sub->add_option("--out", opts->out, "write the ranking to this file instead of standard output");
+    sub->add_option("--best-plan", opts->best_plan, "write the best plan as a plan JSON that simulate accepts");
+    return {sub, [opts] {
+        const model::ModelSpec model = model::load_model(opts->model);
+        const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
+        search::Options o;
+        o.global_batch = opts->global_batch;
+        if (!opts->gpus.empty()) o.gpus = parse_gpus(opts->gpus);
+        if (!opts->max_memory.empty()) {
+            try {
+                o.max_memory = parse_bytes(opts->max_memory);
+            } catch (const std::invalid_argument& e) {
+                throw InputError("command line", "--max-memory", e.what());
+            }
+        }
+        o.objective = opts->objective == "cost" ? search::Objective::cost : search::Objective::time;
+        o.precision = parse_precision(opts->precision);
+        o.rerank = opts->rerank;
+        o.threads = opts->threads > 0 ? opts->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        if (isatty(STDERR_FILENO)) {
+            o.progress = [](std::size_t done, std::size_t all) {
+                std::fprintf(stderr, "\rsplitsim search: %zu / %zu candidates", done, all);
+                if (done == all) std::fprintf(stderr, "\n");
+            };
+        }
+        const search::Result result = search::run(model, cluster, o);
+        if (!opts->best_plan.empty()) {
+            if (result.ranked.empty()) throw InputError("command line", "--best-plan", "no candidate fits in memory");
+            nlohmann::json best = plan::to_json(result.ranked.front().plan);
+            best["name"] = "best plan of splitsim search for " + model.name + " on " + cluster.name;
+            write_output(opts->best_plan, best.dump(2) + "\n");
+        }
+        report::Format format = report::Format::table;
+        if (opts->format == "json") format = report::Format::json;
+        if (opts->format == "csv") format = report::Format::csv;
+        if (opts->format == "md") format = report::Format::markdown;
+        write_output(opts->out, report::render(result, model, cluster, format, opts->top));
+    }};
+}
+
+}  // namespace splitsim::cli

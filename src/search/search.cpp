@@ -1,0 +1,254 @@
+#include "splitsim/search/search.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "splitsim/common/error.hpp"
+#include "splitsim/hardware/topology.hpp"
+#include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/event_tier.hpp"
+#include "splitsim/sim/scenario.hpp"
+
+namespace splitsim::search {
+namespace {
+
+std::vector<int> divisors(int n) {
+    std::vector<int> out;
+    for (int d = 1; d <= n; ++d) {
+        if (n % d == 0) out.push_back(d);
+    }
+    return out;
+}
+
+bool divides(int d, int n) { return n % d == 0; }
+
+double objective_value(const Candidate& c, Objective o, int seq_len) {
+    if (o == Objective::time) return c.time().value();
+    const double tokens = static_cast<double>(c.plan.global_batch) * seq_len;
+    return c.time().value() * c.plan.gpus() / tokens;
+}
+
+}  // namespace
+
+std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, int gpus, int B,
+                                  Precision precision) {
+    using plan::Dim;
+    using plan::Schedule;
+    std::vector<plan::Plan> out;
+    const int expert_ffn = m.moe ? m.moe->expert_ffn_hidden : m.ffn_hidden;
+    for (int tp : divisors(gpus)) {
+        if (!divides(tp, m.heads) || !divides(tp, m.kv_heads) || !divides(tp, m.ffn_hidden) || !divides(tp, expert_ffn)) continue;
+        for (int pp : divisors(m.layers)) {
+            if (!divides(tp * pp, gpus)) continue;
+            for (int cp : divisors(gpus / (tp * pp))) {
+                if (cp > 1 && !divides(2 * cp, m.seq_len)) continue;
+                const int dp = gpus / (tp * pp * cp);
+                if (!divides(dp, B)) continue;
+                for (int ep : m.moe ? divisors(m.moe->experts) : std::vector<int>{1}) {
+                    if (!divides(ep, dp)) continue;
+                    for (int mb : divisors(B / dp)) {
+                        const int micro_batches = B / (dp * mb);
+                        // Schedules: (schedule, vpp).
+                        std::vector<std::pair<Schedule, int>> schedules{{Schedule::one_f_one_b, 1}};
+                        if (pp > 1) {
+                            schedules.emplace_back(Schedule::gpipe, 1);
+                            schedules.emplace_back(Schedule::zb_h1, 1);
+                            if (micro_batches % pp == 0) {
+                                for (int v : divisors(m.layers / pp)) {
+                                    if (v > 1) schedules.emplace_back(Schedule::interleaved, v);
+                                }
+                            }
+                        }
+                        std::vector<std::array<Dim, plan::kDimCount>> orders{
+                            {Dim::tensor, Dim::context, Dim::expert, Dim::data, Dim::pipeline}};
+                        if (pp > 1 && dp > 1) orders.push_back({Dim::tensor, Dim::context, Dim::expert, Dim::pipeline, Dim::data});
+                        for (const auto& [schedule, vpp] : schedules) {
+                            for (int zero = 0; zero <= (dp * cp > 1 ? 3 : 0); ++zero) {
+                                for (bool flash : {false, true}) {
+                                    if (cp > 1 && !flash) continue;
+                                    for (model::Recompute r : {model::Recompute::none, model::Recompute::selective, model::Recompute::full}) {
+                                        // With fused attention nothing is left for selective recomputation.
+                                        if (flash && r == model::Recompute::selective) continue;
+                                        for (bool sp : {false, true}) {
+                                            if (sp && tp == 1) continue;
+                                            for (const auto& order : orders) {
+                                                plan::Plan p;
+                                                p.origin = "search";
+                                                p.tp = tp;
+                                                p.pp = pp;
+                                                p.dp = dp;
+                                                p.cp = cp;
+                                                p.ep = ep;
+                                                p.vpp = vpp;
+                                                p.micro_batch = mb;
+                                                p.global_batch = B;
+                                                p.schedule = schedule;
+                                                p.zero = zero;
+                                                p.recompute = r;
+                                                p.sequence_parallel = sp;
+                                                p.flash_attention = flash;
+                                                p.precision = precision;
+                                                p.grad_precision = precision == Precision::fp16 ? Precision::fp16 : Precision::fp32;
+                                                p.overlap_grad_reduce = true;
+                                                p.overlap_param_gather = zero >= 1;
+                                                p.order = order;
+                                                out.push_back(p);
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (void)cluster;
+    return out;
+}
+
+Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, const Options& o) {
+    Result result;
+    const auto model = std::make_shared<const model::ModelSpec>(m);
+    const Bytes capacity = o.max_memory.value_or(cluster.device.memory);
+    std::vector<int> gpu_counts = o.gpus.empty() ? std::vector<int>{cluster.device_count()} : o.gpus;
+
+    // Topologies per GPU count, and the plans for each.
+    std::vector<std::shared_ptr<const hardware::Topology>> topologies;
+    std::vector<plan::Plan> plans;
+    std::vector<std::size_t> topology_of;
+    for (int g : gpu_counts) {
+        hardware::ClusterSpec c = cluster;
+        if (g % c.gpus_per_node != 0) {
+            throw InputError("command line", "--gpus", std::to_string(g) + " is not a whole number of " +
+                                                           std::to_string(c.gpus_per_node) + "-GPU nodes");
+        }
+        if ((c.torus || c.graph) && g != c.device_count()) {
+            throw InputError("command line", "--gpus", "a torus or explicit graph has exactly " + std::to_string(c.device_count()) + " devices");
+        }
+        c.nodes = g / c.gpus_per_node;
+        topologies.push_back(std::make_shared<const hardware::Topology>(std::move(c)));
+        for (plan::Plan& p : enumerate(m, topologies.back()->cluster(), g, o.global_batch, o.precision)) {
+            plans.push_back(std::move(p));
+            topology_of.push_back(topologies.size() - 1);
+        }
+    }
+    result.enumerated = plans.size();
+    if (!topologies.front()->cluster().device.peak_for(o.precision)) {
+        throw InputError("command line", "--precision", "device " + cluster.device.name + " has no " +
+                                                            std::string(to_string(o.precision)) + " peak");
+    }
+
+    // Analytical tier over every candidate: each thread takes every n-th candidate, with its own caches.
+    const int threads = std::max(1, o.threads);
+    result.threads = threads;
+    std::vector<Candidate> evaluated(plans.size());
+    std::vector<char> fits(plans.size(), 0);
+    std::atomic<std::size_t> done{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    auto work = [&](int t) {
+        std::vector<sim::ScenarioCache> caches(topologies.size());
+        for (std::size_t i = static_cast<std::size_t>(t); i < plans.size(); i += static_cast<std::size_t>(threads)) {
+            const std::size_t k = topology_of[i];
+            const sim::Scenario sc(model, topologies[k], plans[i], &caches[k]);
+            const sim::Prediction r = sim::predict_analytical(sc);
+            Candidate& c = evaluated[i];
+            c.plan = plans[i];
+            c.analytical_time = r.iteration_time;
+            c.peak_memory = r.memory.peak;
+            c.mfu = r.mfu;
+            c.tokens_per_s = r.tokens_per_s;
+            fits[i] = r.memory.peak <= capacity ? 1 : 0;
+            const std::size_t n = ++done;
+            if (t == 0 && o.progress && (n % 4096 == 0 || n == plans.size())) o.progress(n, plans.size());
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+    if (o.progress) o.progress(plans.size(), plans.size());
+    result.analytical_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // Rank what fits; ties keep enumeration order, so the ranking does not depend on threads.
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+        if (fits[i]) order.push_back(i);
+    }
+    auto by_objective = [&](std::size_t a, std::size_t b) {
+        const double va = objective_value(evaluated[a], o.objective, m.seq_len);
+        const double vb = objective_value(evaluated[b], o.objective, m.seq_len);
+        return va != vb ? va < vb : a < b;
+    };
+    std::stable_sort(order.begin(), order.end(), by_objective);
+
+    // Event tier over the best candidates, spread over the threads. The analytical tier sees no
+    // contention, so it rarely overestimates: candidates further down whose analytical time beats
+    // the best event time so far are simulated too (up to four times `rerank`).
+    const auto t1 = std::chrono::steady_clock::now();
+    std::size_t simulated = 0;
+    auto simulate = [&](std::size_t from, std::size_t to) {
+        auto rerank = [&](int t) {
+            for (std::size_t j = from + static_cast<std::size_t>(t); j < to; j += static_cast<std::size_t>(threads)) {
+                const std::size_t i = order[j];
+                const sim::Scenario sc(model, topologies[topology_of[i]], plans[i]);
+                evaluated[i].event_time = sim::predict_events(sc).iteration_time;
+            }
+        };
+        pool.clear();
+        for (int t = 1; t < threads; ++t) pool.emplace_back(rerank, t);
+        rerank(0);
+        for (auto& th : pool) th.join();
+    };
+    const std::size_t wanted = std::min<std::size_t>(order.size(), static_cast<std::size_t>(std::max(0, o.rerank)));
+    const std::size_t cap = std::min<std::size_t>(order.size(), 4 * wanted);
+    simulate(0, wanted);
+    simulated = wanted;
+    while (simulated < cap) {
+        double best = std::numeric_limits<double>::infinity();
+        for (std::size_t j = 0; j < simulated; ++j) best = std::min(best, objective_value(evaluated[order[j]], o.objective, m.seq_len));
+        if (objective_value(evaluated[order[simulated]], o.objective, m.seq_len) >= best) break;
+        const std::size_t next = std::min(cap, simulated + static_cast<std::size_t>(threads));
+        simulate(simulated, next);
+        simulated = next;
+    }
+    result.simulated = simulated;
+    result.event_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    // The final ranking uses each candidate's best estimate: the event tier's where it ran.
+    std::stable_sort(order.begin(), order.end(), by_objective);
+
+    result.ranked.reserve(order.size());
+    for (std::size_t i : order) result.ranked.push_back(std::move(evaluated[i]));
+
+    // Pareto front in (time, peak memory, GPUs), all minimized: sweep in order of time.
+    std::vector<std::size_t> by_time(result.ranked.size());
+    for (std::size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
+    std::stable_sort(by_time.begin(), by_time.end(), [&](std::size_t a, std::size_t b) {
+        const auto& x = result.ranked[a];
+        const auto& y = result.ranked[b];
+        if (x.time() != y.time()) return x.time() < y.time();
+        if (x.peak_memory != y.peak_memory) return x.peak_memory < y.peak_memory;
+        return x.plan.gpus() < y.plan.gpus();
+    });
+    for (std::size_t i : by_time) {
+        const Candidate& c = result.ranked[i];
+        bool dominated = false;
+        for (std::size_t j : result.pareto) {
+            const Candidate& d = result.ranked[j];
+            if (d.peak_memory <= c.peak_memory && d.plan.gpus() <= c.plan.gpus()) {
+                dominated = true;
+                break;
+            }
+        }
+        if (!dominated) result.pareto.push_back(i);
+    }
+    return result;
+}
+
+}  // namespace splitsim::search
