@@ -49,7 +49,8 @@ using kernels::Tensor;
 using nlohmann::json;
 
 constexpr const char* kCommandLine = "command line";
-// Tensors up to this many elements are checked whole; larger ones on evenly spaced rows.
+// Tensors up to this many elements are checked whole; larger ones on evenly spaced rows (or score
+// blocks, or elements) that add up to at most this many.
 constexpr std::int64_t kFullCheckElements = 1 << 23;
 constexpr std::int64_t kSampledRows = 256;
 constexpr int kGemmSamples = 64;
@@ -105,6 +106,7 @@ std::string utc_timestamp() {
     return text;
 }
 
+#if SPLITSIM_HAVE_CUDA
 // The GPU this process drives under mpirun: its rank among the processes of its node, as the
 // launcher tells it (Open MPI, MPICH/Intel MPI, Slurm), modulo the visible GPUs.
 int local_rank_from_environment(int world_rank) {
@@ -113,6 +115,7 @@ int local_rank_from_environment(int world_rank) {
     }
     return world_rank;
 }
+#endif
 
 // ---- data ------------------------------------------------------------------------------------------
 
@@ -143,14 +146,16 @@ struct Buffer {
 
 std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
-// Rows of a row-major matrix the check looks at: all, or evenly spaced ones (first and last included).
+// Rows of a row-major matrix the check looks at: all of them up to kFullCheckElements, else
+// evenly spaced ones (first and last included) that stay within that budget.
 std::vector<std::int64_t> check_rows(std::int64_t rows, std::int64_t width) {
     std::vector<std::int64_t> out;
-    if (rows * width <= kFullCheckElements || rows <= kSampledRows) {
+    if (rows * width <= kFullCheckElements) {
         for (std::int64_t r = 0; r < rows; ++r) out.push_back(r);
         return out;
     }
-    for (std::int64_t i = 0; i < kSampledRows; ++i) out.push_back(i * (rows - 1) / (kSampledRows - 1));
+    const std::int64_t picked = std::clamp<std::int64_t>(kFullCheckElements / std::max<std::int64_t>(width, 1), 2, kSampledRows);
+    for (std::int64_t i = 0; i < picked; ++i) out.push_back(i * (rows - 1) / (picked - 1));
     return out;
 }
 

@@ -95,6 +95,11 @@ int main(int argc, char** argv) {
     // Every rank reads the same files and options, so bad input fails on all of them alike and
     // they leave together; anything else may strike one rank only, which then ends the run.
     try {
+        // Fail before measuring when the output cannot be written.
+        if (rank0) {
+            if (!std::ofstream(out + ".partial")) throw InputError(out, "", "cannot write file");
+            std::remove((out + ".partial").c_str());
+        }
         opts.min_bytes = parse_size(min_bytes, "--min-bytes");
         if (!max_bytes.empty()) opts.max_bytes = parse_size(max_bytes, "--max-bytes");
         const validate::BenchResult result = validate::run_bench(opts, *world);
