@@ -589,6 +589,8 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
     const kernels::DeviceInfo info = backends.front()->info();
     json doc;
     json libraries = info.libraries;
+    // The data checks' reference is the CPU (Eigen) code on every backend.
+    for (const auto& [name, version] : kernels::cpu::make_cpu_backend()->info().libraries) libraries[name] = version;
     if (const std::string mpi = world.library_version(); !mpi.empty()) libraries["mpi"] = mpi;
     doc["harness"] = {{"version", SPLITSIM_VERSION},
                       {"backend", o.backend},
