@@ -1,0 +1,155 @@
+// The kernels of one training step behind one interface, with two backends: CPU (Eigen, fp32, one
+// thread per rank) and CUDA (cuBLAS GEMMs and the project's own kernels, fp32/fp16/bf16).
+//
+// Every kernel is row-major. On the CUDA backend kernels are queued on the backend's stream and
+// run asynchronously; download() and synchronize() wait for them. Element-wise kernels compute in
+// fp32 whatever the storage type; statistics (mean, rstd, log-sum-exp, loss) are always fp32, as
+// are the optimizer's parameters, gradients and moments (mixed-precision master weights).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "splitsim/common/collective.hpp"
+#include "splitsim/kernels/tensor.hpp"
+
+namespace splitsim::kernels {
+
+// C = op(A) op(B): C is m x n, op(A) is m x k, op(B) is k x n, all row-major; op transposes the
+// stored matrix when its flag is set (A stored k x m, B stored n x k). `batch` independent products
+// at strides m k, k n and m n. Accumulation is fp32; `tf32` lets fp32 inputs use TF32 tensor cores.
+struct GemmShape {
+    std::int64_t m = 0;
+    std::int64_t n = 0;
+    std::int64_t k = 0;
+    std::int64_t batch = 1;
+    bool trans_a = false;
+    bool trans_b = false;
+    bool tf32 = false;
+};
+
+// A matrix processed row by row (norms, cross-entropy, SwiGLU's output).
+struct Rows {
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+};
+
+// Scaled, optionally causal softmax over attention scores: `batch` blocks of `queries` rows of
+// `keys` columns. Row q of a block sees keys j <= q + keys - queries under the causal mask (the
+// queries are the last ones of the sequence, as with a KV cache or a context-parallel chunk);
+// masked probabilities are 0.
+struct Softmax {
+    std::int64_t batch = 1;
+    std::int64_t queries = 0;
+    std::int64_t keys = 0;
+    float scale = 1.0f;
+    bool causal = false;
+
+    [[nodiscard]] std::int64_t rows() const { return batch * queries; }
+    // Number of keys row `row` (counted over all blocks) attends to.
+    [[nodiscard]] std::int64_t visible_keys(std::int64_t row) const {
+        if (!causal) return keys;
+        const std::int64_t q = row % queries;
+        const std::int64_t v = q + keys - queries + 1;
+        return v < 0 ? 0 : (v > keys ? keys : v);
+    }
+};
+
+// AdamW as PyTorch and Apex's FusedAdam (adam_w_mode) implement it (Loshchilov & Hutter 2019,
+// arXiv 1711.05101, Algorithm 2): p *= 1 - lr wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+// p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+struct Adam {
+    float lr = 1e-3f;
+    float beta1 = 0.9f;
+    float beta2 = 0.999f;
+    float eps = 1e-8f;
+    float weight_decay = 0.01f;
+    int step = 1;
+};
+
+// Hardware and software a measurement was taken on.
+struct DeviceInfo {
+    std::string backend;                          // "cpu" | "cuda"
+    std::string name;                             // CPU model or GPU name
+    std::map<std::string, std::string> details;   // driver, runtime, clocks, memory
+    std::map<std::string, std::string> libraries; // name -> version
+};
+
+class Backend {
+public:
+    Backend() = default;
+    Backend(const Backend&) = delete;
+    Backend& operator=(const Backend&) = delete;
+    virtual ~Backend() = default;
+
+    [[nodiscard]] virtual std::string_view name() const = 0;
+    [[nodiscard]] virtual DeviceInfo info() const = 0;
+    // DTypes the kernels accept for activations on this backend.
+    [[nodiscard]] virtual bool supports(DType dtype) const = 0;
+
+    [[nodiscard]] virtual Tensor allocate(std::size_t elements, DType dtype) = 0;
+    // Copies host values in, converting fp32 to the tensor's type (round to nearest even).
+    virtual void upload(std::span<const float> host, Tensor& dst) = 0;
+    virtual void upload(std::span<const std::int32_t> host, Tensor& dst) = 0;
+    // Waits for queued work, then copies out, converting to fp32.
+    virtual void download(const Tensor& src, std::span<float> host) = 0;
+    // Sets every byte to zero.
+    virtual void zero(Tensor& t) = 0;
+    virtual void synchronize() = 0;
+
+    // Runs `work` warmup times, then times each of `repetitions` runs (device events on CUDA, the
+    // steady clock on the CPU) and returns the seconds of each.
+    [[nodiscard]] virtual std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) = 0;
+
+    virtual void gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Tensor& c) = 0;
+
+    // LayerNorm (Ba et al. 2016, arXiv 1607.06450): y = (x - mean) rstd gamma + beta.
+    virtual void layernorm_forward(Rows s, float eps, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   Tensor& y, Tensor& mean, Tensor& rstd) = 0;
+    // dgamma and dbeta are fp32 and overwritten (not accumulated).
+    virtual void layernorm_backward(Rows s, const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                    const Tensor& mean, const Tensor& rstd, Tensor& dx, Tensor& dgamma,
+                                    Tensor& dbeta) = 0;
+    // RMSNorm (Zhang & Sennrich 2019, arXiv 1910.07467): y = x rstd gamma, rstd = 1/sqrt(mean(x^2) + eps).
+    virtual void rmsnorm_forward(Rows s, float eps, const Tensor& x, const Tensor& gamma, Tensor& y,
+                                 Tensor& rstd) = 0;
+    virtual void rmsnorm_backward(Rows s, const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                  const Tensor& rstd, Tensor& dx, Tensor& dgamma) = 0;
+
+    virtual void softmax_forward(const Softmax& s, const Tensor& x, Tensor& y) = 0;
+    virtual void softmax_backward(const Softmax& s, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+
+    // GeLU, tanh approximation (Hendrycks & Gimpel 2016, arXiv 1606.08415, Sec. 2; Megatron-LM's
+    // fused bias_gelu uses the same form).
+    virtual void gelu_forward(std::int64_t n, const Tensor& x, Tensor& y) = 0;
+    virtual void gelu_backward(std::int64_t n, const Tensor& x, const Tensor& dy, Tensor& dx) = 0;
+    // SwiGLU (Shazeer 2020, arXiv 2002.05202): x is rows x 2 cols, [gate | up]; y = silu(gate) up is
+    // rows x cols.
+    virtual void swiglu_forward(Rows s, const Tensor& x, Tensor& y) = 0;
+    virtual void swiglu_backward(Rows s, const Tensor& x, const Tensor& dy, Tensor& dx) = 0;
+
+    // Softmax cross-entropy over rows x vocabulary logits with int32 targets: loss and log-sum-exp
+    // per row (fp32). The backward writes dlogits = (softmax - onehot) dloss.
+    virtual void cross_entropy_forward(Rows s, const Tensor& logits, const Tensor& targets, Tensor& loss,
+                                       Tensor& lse) = 0;
+    virtual void cross_entropy_backward(Rows s, const Tensor& logits, const Tensor& targets, const Tensor& lse,
+                                        const Tensor& dloss, Tensor& dlogits) = 0;
+
+    // One AdamW step over n fp32 parameters, in place.
+    virtual void adam_step(std::int64_t n, const Adam& a, Tensor& param, const Tensor& grad, Tensor& m,
+                           Tensor& v) = 0;
+
+    // The data check of collectives (check_pattern.hpp), where the data lives: fill the first `n`
+    // elements with pattern_value(position, i); count the first `n` elements that differ from
+    // expected_value(kind, ranks, position, n, i).
+    virtual void fill_pattern(Tensor& t, std::size_t n, int position) = 0;
+    [[nodiscard]] virtual std::size_t count_mismatches(const Tensor& t, std::size_t n, CollectiveKind kind, int ranks,
+                                                       int position) = 0;
+};
+
+}  // namespace splitsim::kernels

@@ -1,0 +1,18 @@
+// The MPI side of communication (built with -Dmpi=enabled or auto where MPI is found).
+#pragma once
+
+#include <memory>
+
+#include "splitsim/kernels/comm.hpp"
+
+namespace splitsim::kernels::mpi {
+
+// Initialises MPI (MPI_Init_thread, funneled) for the lifetime of the returned world, which
+// finalises it; one per process. Errors are returned, not fatal, and turned into exceptions.
+std::unique_ptr<ProcessGroup> init_world(int* argc, char*** argv);
+
+// Collectives of the CPU backend over MPI on host fp32 tensors, one group per `layout` group.
+// `world` must come from init_world; every process of the world calls this together.
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout);
+
+}  // namespace splitsim::kernels::mpi

@@ -1,0 +1,228 @@
+// MPI process groups and the CPU backend's collectives. Every MPI call is checked: communicators
+// return errors (MPI_ERRORS_RETURN) and CHECK_MPI turns them into exceptions naming the call, the
+// file, the line and MPI's error string.
+#include <mpi.h>
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "splitsim/kernels/mpi.hpp"
+
+#define CHECK_MPI(call)                                                                                  \
+    do {                                                                                                 \
+        const int splitsim_mpi_rc = (call);                                                              \
+        if (splitsim_mpi_rc != MPI_SUCCESS) ::splitsim::kernels::mpi::fail(#call, splitsim_mpi_rc, __FILE__, __LINE__); \
+    } while (false)
+
+namespace splitsim::kernels::mpi {
+
+[[noreturn]] void fail(const char* call, int rc, const char* file, int line);
+
+void fail(const char* call, int rc, const char* file, int line) {
+    char text[MPI_MAX_ERROR_STRING] = {};
+    int length = 0;
+    if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS) std::strcpy(text, "unknown MPI error");
+    throw std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: " + text);
+}
+
+namespace {
+
+std::string version_string() {
+#if defined(OMPI_MAJOR_VERSION)
+    return "Open MPI " + std::to_string(OMPI_MAJOR_VERSION) + "." + std::to_string(OMPI_MINOR_VERSION) + "." +
+           std::to_string(OMPI_RELEASE_VERSION);
+#else
+    char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+    int length = 0;
+    CHECK_MPI(MPI_Get_library_version(text, &length));
+    std::string s(text, static_cast<std::size_t>(length));
+    if (const auto eol = s.find_first_of(",\n"); eol != std::string::npos) s.resize(eol);
+    return s;
+#endif
+}
+
+class MpiProcessGroup final : public ProcessGroup {
+public:
+    // Owns `comm` (freed on destruction) unless it is MPI_COMM_WORLD.
+    explicit MpiProcessGroup(MPI_Comm comm, bool finalize) : comm_(comm), finalize_(finalize) {
+        CHECK_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+        CHECK_MPI(MPI_Comm_rank(comm_, &rank_));
+        CHECK_MPI(MPI_Comm_size(comm_, &size_));
+    }
+    ~MpiProcessGroup() override {
+        if (comm_ != MPI_COMM_WORLD) MPI_Comm_free(&comm_);
+        if (finalize_) MPI_Finalize();
+    }
+
+    [[nodiscard]] MPI_Comm comm() const { return comm_; }
+    [[nodiscard]] int rank() const override { return rank_; }
+    [[nodiscard]] int size() const override { return size_; }
+    void barrier() override { CHECK_MPI(MPI_Barrier(comm_)); }
+    void quiet_barrier() override {
+        MPI_Request request = MPI_REQUEST_NULL;
+        CHECK_MPI(MPI_Ibarrier(comm_, &request));
+        int done = 0;
+        for (;;) {
+            CHECK_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+            if (done) break;
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
+    [[nodiscard]] std::vector<double> max(std::span<const double> values) override {
+        std::vector<double> out(values.size());
+        CHECK_MPI(MPI_Allreduce(values.data(), out.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_MAX, comm_));
+        return out;
+    }
+    [[nodiscard]] bool all(bool value) override {
+        int in = value ? 1 : 0;
+        int out = 0;
+        CHECK_MPI(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LAND, comm_));
+        return out != 0;
+    }
+    void broadcast(std::span<std::byte> data, int root) override {
+        CHECK_MPI(MPI_Bcast(data.data(), static_cast<int>(data.size()), MPI_BYTE, root, comm_));
+    }
+    [[nodiscard]] std::unique_ptr<ProcessGroup> split(int color, int key) override {
+        MPI_Comm sub = MPI_COMM_NULL;
+        CHECK_MPI(MPI_Comm_split(comm_, color, key, &sub));
+        return std::make_unique<MpiProcessGroup>(sub, false);
+    }
+    [[noreturn]] void abort(int code) override {
+        MPI_Abort(MPI_COMM_WORLD, code);
+        std::_Exit(code);
+    }
+    [[nodiscard]] std::string library_version() const override { return version_string(); }
+
+private:
+    MPI_Comm comm_;
+    bool finalize_;
+    int rank_ = 0;
+    int size_ = 1;
+};
+
+float* host_f32(Tensor& t) {
+    if (t.location() != Location::host || t.dtype() != DType::fp32) {
+        throw std::invalid_argument("MPI collectives take host fp32 tensors (the CPU backend's)");
+    }
+    return t.host<float>();
+}
+const float* host_f32(const Tensor& t) {
+    if (t.location() != Location::host || t.dtype() != DType::fp32) {
+        throw std::invalid_argument("MPI collectives take host fp32 tensors (the CPU backend's)");
+    }
+    return t.host<float>();
+}
+
+int count(std::size_t elements) {
+    if (elements > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+        throw std::invalid_argument("MPI message of " + std::to_string(elements) + " elements exceeds int counts");
+    }
+    return static_cast<int>(elements);
+}
+
+std::unique_ptr<ProcessGroup> split(MpiProcessGroup& world, GroupLayout layout) {
+    if (!layout.fits(world.size())) {
+        throw std::invalid_argument("groups of " + std::to_string(layout.size) + " ranks " +
+                                    std::to_string(layout.stride) + " apart do not tile " +
+                                    std::to_string(world.size()) + " ranks");
+    }
+    return world.split(layout.group_of(world.rank()), layout.position_of(world.rank()));
+}
+
+class MpiCommunicator final : public Communicator {
+public:
+    MpiCommunicator(MpiProcessGroup& world, GroupLayout layout)
+        : layout_(layout), world_(world), group_(split(world, layout)) {
+        comm_ = static_cast<MpiProcessGroup&>(*group_).comm();
+    }
+
+    [[nodiscard]] const GroupLayout& layout() const override { return layout_; }
+    [[nodiscard]] int local_ranks() const override { return 1; }
+    [[nodiscard]] int rank(int) const override { return world_.rank(); }
+
+    void run(CollectiveKind kind, std::size_t elements, std::span<const Tensor* const> send,
+             std::span<Tensor* const> recv) override {
+        if (send.size() != 1 || recv.size() != 1) throw std::invalid_argument("MPI communicator drives one rank");
+        const int n = layout_.size;
+        const int position = layout_.position_of(world_.rank());
+        const float* in = host_f32(*send[0]);
+        float* out = host_f32(*recv[0]);
+        if (send[0]->elements() < send_elements(kind, elements, n) || recv[0]->elements() < recv_elements(kind, elements, n)) {
+            throw std::invalid_argument("collective buffers are smaller than the message");
+        }
+        const int chunk = count(elements / static_cast<std::size_t>(n));
+        switch (kind) {
+            case CollectiveKind::all_reduce:
+                CHECK_MPI(MPI_Allreduce(in, out, count(elements), MPI_FLOAT, MPI_SUM, comm_));
+                break;
+            case CollectiveKind::all_gather:
+                CHECK_MPI(MPI_Allgather(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
+                break;
+            case CollectiveKind::reduce_scatter:
+                CHECK_MPI(MPI_Reduce_scatter_block(in, out, chunk, MPI_FLOAT, MPI_SUM, comm_));
+                break;
+            case CollectiveKind::all_to_all:
+                CHECK_MPI(MPI_Alltoall(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
+                break;
+            case CollectiveKind::broadcast:
+                // Out of place like ncclBroadcast: the root's own copy is part of the operation.
+                if (position == 0) std::memcpy(out, in, elements * sizeof(float));
+                CHECK_MPI(MPI_Bcast(out, count(elements), MPI_FLOAT, 0, comm_));
+                break;
+            case CollectiveKind::send_recv: {
+                const int next = (position + 1) % n;
+                const int prev = (position + n - 1) % n;
+                CHECK_MPI(MPI_Sendrecv(in, count(elements), MPI_FLOAT, next, 0, out, count(elements), MPI_FLOAT, prev, 0,
+                                       comm_, MPI_STATUS_IGNORE));
+                break;
+            }
+        }
+    }
+
+    void synchronize() override {}  // MPI's blocking collectives are complete on return
+
+    // Each run starts together on every rank of the world (a barrier), so a run's time on the
+    // slowest rank is the collective's time (the OSU and IMB convention; the harness reduces across
+    // ranks with max).
+    [[nodiscard]] std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) override {
+        for (int i = 0; i < warmup; ++i) work();
+        std::vector<double> out;
+        out.reserve(static_cast<std::size_t>(repetitions));
+        for (int i = 0; i < repetitions; ++i) {
+            world_.barrier();
+            const double start = MPI_Wtime();
+            work();
+            out.push_back(MPI_Wtime() - start);
+        }
+        return out;
+    }
+
+    [[nodiscard]] std::string library_version() const override { return version_string(); }
+
+private:
+    GroupLayout layout_;
+    MpiProcessGroup& world_;
+    std::unique_ptr<ProcessGroup> group_;
+    MPI_Comm comm_ = MPI_COMM_NULL;
+};
+
+}  // namespace
+
+std::unique_ptr<ProcessGroup> init_world(int* argc, char*** argv) {
+    int provided = 0;
+    CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    return std::make_unique<MpiProcessGroup>(MPI_COMM_WORLD, true);
+}
+
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout) {
+    auto* mpi_world = dynamic_cast<MpiProcessGroup*>(&world);
+    if (mpi_world == nullptr) throw std::invalid_argument("an MPI communicator needs the MPI world");
+    return std::make_unique<MpiCommunicator>(*mpi_world, layout);
+}
+
+}  // namespace splitsim::kernels::mpi

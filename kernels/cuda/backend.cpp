@@ -1,0 +1,403 @@
+// The CUDA backend: tensors in device memory, GEMMs through cuBLAS, the other kernels from
+// kernels.cu, all queued on the backend's stream and timed with CUDA events.
+#include "backend.hpp"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "launch.hpp"
+#include "splitsim/kernels/cuda.hpp"
+
+namespace splitsim::kernels::cuda {
+namespace {
+
+// cuBLAS workspace for Hopper: 32 MiB (cuBLAS documentation, cublasSetWorkspace: "the recommended
+// workspace size ... for Hopper is 32 MiB").
+constexpr std::size_t kCublasWorkspace = 32u << 20;
+
+class DeviceStorage final : public Storage {
+public:
+    explicit DeviceStorage(std::size_t bytes) : memory_(bytes) {}
+    void* data() override { return memory_.get(); }
+
+private:
+    DeviceAllocation memory_;
+};
+
+int select(int device) {
+    CHECK_CUDA(cudaSetDevice(device));
+    return device;
+}
+
+cudaDataType_t cuda_type(DType t) {
+    switch (t) {
+        case DType::fp32: return CUDA_R_32F;
+        case DType::fp16: return CUDA_R_16F;
+        case DType::bf16: return CUDA_R_16BF;
+        case DType::int32: break;
+    }
+    throw std::invalid_argument("GEMMs take fp32, fp16 or bf16 tensors");
+}
+
+void require(const Tensor& t, int device, const char* what) {
+    if (t.location() != Location::device || t.device() != device) {
+        throw std::invalid_argument(std::string("cuda backend: ") + what + " is not on this backend's GPU");
+    }
+}
+void require(const Tensor& t, int device, DType dtype, const char* what) {
+    require(t, device, what);
+    if (t.dtype() != dtype) {
+        throw std::invalid_argument(std::string("cuda backend: ") + what + " must be " + std::string(to_string(dtype)));
+    }
+}
+const float* f32(const Tensor& t) { return static_cast<const float*>(t.data()); }
+float* f32(Tensor& t) { return static_cast<float*>(t.data()); }
+
+std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+}  // namespace
+
+CublasHandle::CublasHandle() { CHECK_CUBLAS(cublasCreate(&handle_)); }
+CublasHandle::~CublasHandle() {
+    if (handle_ != nullptr && cublasDestroy(handle_) != CUBLAS_STATUS_SUCCESS) {
+        std::fprintf(stderr, "splitsim: cublasDestroy failed\n");
+    }
+}
+
+CudaBackend::CudaBackend(int device) : device_(select(device)), cublas_workspace_(kCublasWorkspace), counter_(sizeof(unsigned long long)) {
+    CHECK_CUBLAS(cublasSetStream(cublas_.get(), stream_.get()));
+    CHECK_CUBLAS(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), cublas_workspace_.bytes()));
+}
+
+DeviceInfo CudaBackend::info() const {
+    DeviceGuard guard(device_);
+    DeviceInfo info;
+    info.backend = "cuda";
+    cudaDeviceProp prop{};
+    CHECK_CUDA(cudaGetDeviceProperties(&prop, device_));
+    info.name = prop.name;
+    int driver = 0, runtime = 0, clock_khz = 0, memory_khz = 0;
+    CHECK_CUDA(cudaDriverGetVersion(&driver));
+    CHECK_CUDA(cudaRuntimeGetVersion(&runtime));
+    CHECK_CUDA(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device_));
+    CHECK_CUDA(cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device_));
+    info.details["cuda_driver"] = cuda_version(driver);
+    info.details["cuda_runtime"] = cuda_version(runtime);
+    info.details["compute_capability"] = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+    info.details["multiprocessors"] = std::to_string(prop.multiProcessorCount);
+    info.details["memory_bytes"] = std::to_string(prop.totalGlobalMem);
+    info.details["max_sm_clock_mhz"] = std::to_string(clock_khz / 1000);
+    info.details["max_memory_clock_mhz"] = std::to_string(memory_khz / 1000);
+    int major = 0, minor = 0, patch = 0;
+    CHECK_CUBLAS(cublasGetProperty(MAJOR_VERSION, &major));
+    CHECK_CUBLAS(cublasGetProperty(MINOR_VERSION, &minor));
+    CHECK_CUBLAS(cublasGetProperty(PATCH_LEVEL, &patch));
+    info.libraries["cublas"] = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+    info.libraries["cuda_runtime"] = cuda_version(runtime);
+    return info;
+}
+
+Tensor CudaBackend::allocate(std::size_t elements, DType dtype) {
+    DeviceGuard guard(device_);
+    return Tensor(std::make_unique<DeviceStorage>(elements * size_of(dtype)), elements, dtype, Location::device, device_);
+}
+
+void CudaBackend::upload(std::span<const float> host, Tensor& dst) {
+    require(dst, device_, "upload target");
+    if (host.size() != dst.elements()) throw std::invalid_argument("cuda backend: upload size mismatch");
+    DeviceGuard guard(device_);
+    std::vector<unsigned char> staged(dst.bytes());
+    switch (dst.dtype()) {
+        case DType::fp32: std::memcpy(staged.data(), host.data(), host.size_bytes()); break;
+        case DType::fp16: {
+            auto* out = reinterpret_cast<__half*>(staged.data());
+            for (std::size_t i = 0; i < host.size(); ++i) out[i] = __float2half_rn(host[i]);
+            break;
+        }
+        case DType::bf16: {
+            auto* out = reinterpret_cast<__nv_bfloat16*>(staged.data());
+            for (std::size_t i = 0; i < host.size(); ++i) out[i] = __float2bfloat16_rn(host[i]);
+            break;
+        }
+        case DType::int32: throw std::invalid_argument("cuda backend: float upload into an int32 tensor");
+    }
+    CHECK_CUDA(cudaMemcpyAsync(dst.data(), staged.data(), staged.size(), cudaMemcpyHostToDevice, stream_.get()));
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+}
+
+void CudaBackend::upload(std::span<const std::int32_t> host, Tensor& dst) {
+    require(dst, device_, DType::int32, "index upload target");
+    if (host.size() != dst.elements()) throw std::invalid_argument("cuda backend: upload size mismatch");
+    DeviceGuard guard(device_);
+    CHECK_CUDA(cudaMemcpyAsync(dst.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_.get()));
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+}
+
+void CudaBackend::download(const Tensor& src, std::span<float> host) {
+    require(src, device_, "download source");
+    if (host.size() != src.elements()) throw std::invalid_argument("cuda backend: download size mismatch");
+    DeviceGuard guard(device_);
+    std::vector<unsigned char> staged(src.bytes());
+    CHECK_CUDA(cudaMemcpyAsync(staged.data(), src.data(), staged.size(), cudaMemcpyDeviceToHost, stream_.get()));
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    switch (src.dtype()) {
+        case DType::fp32: std::memcpy(host.data(), staged.data(), host.size_bytes()); break;
+        case DType::fp16: {
+            const auto* in = reinterpret_cast<const __half*>(staged.data());
+            for (std::size_t i = 0; i < host.size(); ++i) host[i] = __half2float(in[i]);
+            break;
+        }
+        case DType::bf16: {
+            const auto* in = reinterpret_cast<const __nv_bfloat16*>(staged.data());
+            for (std::size_t i = 0; i < host.size(); ++i) host[i] = __bfloat162float(in[i]);
+            break;
+        }
+        case DType::int32: {
+            const auto* in = reinterpret_cast<const std::int32_t*>(staged.data());
+            for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<float>(in[i]);
+            break;
+        }
+    }
+}
+
+void CudaBackend::zero(Tensor& t) {
+    require(t, device_, "zeroed tensor");
+    DeviceGuard guard(device_);
+    CHECK_CUDA(cudaMemsetAsync(t.data(), 0, t.bytes(), stream_.get()));
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+}
+
+void CudaBackend::synchronize() {
+    DeviceGuard guard(device_);
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+}
+
+std::vector<double> CudaBackend::time(const std::function<void()>& work, int warmup, int repetitions) {
+    DeviceGuard guard(device_);
+    for (int i = 0; i < warmup; ++i) work();
+    std::vector<Event> start(static_cast<std::size_t>(repetitions));
+    std::vector<Event> stop(static_cast<std::size_t>(repetitions));
+    for (std::size_t i = 0; i < start.size(); ++i) {
+        CHECK_CUDA(cudaEventRecord(start[i].get(), stream_.get()));
+        work();
+        CHECK_CUDA(cudaEventRecord(stop[i].get(), stream_.get()));
+    }
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    std::vector<double> out;
+    out.reserve(start.size());
+    for (std::size_t i = 0; i < start.size(); ++i) {
+        float ms = 0;
+        CHECK_CUDA(cudaEventElapsedTime(&ms, start[i].get(), stop[i].get()));
+        out.push_back(ms * 1e-3);
+    }
+    return out;
+}
+
+void* CudaBackend::scratch(std::size_t bytes) {
+    if (scratch_.bytes() < bytes) {
+        CHECK_CUDA(cudaStreamSynchronize(stream_.get()));  // the old buffer may still be in use
+        scratch_ = DeviceAllocation(bytes);
+    }
+    return scratch_.get();
+}
+
+// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets B first, with the
+// leading dimensions of the stored (row-major) matrices.
+void CudaBackend::gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Tensor& c) {
+    require(a, device_, "A");
+    require(b, device_, a.dtype(), "B");
+    require(c, device_, a.dtype(), "C");
+    const auto need = [](std::int64_t rows, std::int64_t cols, std::int64_t batch) {
+        return static_cast<std::size_t>(rows * cols * batch);
+    };
+    if (a.elements() < need(s.m, s.k, s.batch) || b.elements() < need(s.k, s.n, s.batch) ||
+        c.elements() < need(s.m, s.n, s.batch)) {
+        throw std::invalid_argument("cuda backend: GEMM operands smaller than the shape");
+    }
+    DeviceGuard guard(device_);
+    const float alpha = 1.0f, beta = 0.0f;
+    const cudaDataType_t type = cuda_type(a.dtype());
+    const cublasComputeType_t compute =
+        a.dtype() == DType::fp32 && s.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    const auto lda = static_cast<std::int64_t>(s.trans_a ? s.m : s.k);
+    const auto ldb = static_cast<std::int64_t>(s.trans_b ? s.k : s.n);
+    CHECK_CUBLAS(cublasGemmStridedBatchedEx(
+        cublas_.get(), s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+        static_cast<int>(s.n), static_cast<int>(s.m), static_cast<int>(s.k), &alpha, b.data(), type,
+        static_cast<int>(ldb), s.k * s.n, a.data(), type, static_cast<int>(lda), s.m * s.k, &beta, c.data(), type,
+        static_cast<int>(s.n), s.m * s.n, static_cast<int>(s.batch), compute, CUBLAS_GEMM_DEFAULT));
+}
+
+void CudaBackend::layernorm_forward(Rows s, float eps, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                    Tensor& y, Tensor& mean, Tensor& rstd) {
+    const DType t = x.dtype();
+    require(x, device_, "x");
+    require(gamma, device_, t, "gamma");
+    require(beta, device_, t, "beta");
+    require(y, device_, t, "y");
+    require(mean, device_, DType::fp32, "mean");
+    require(rstd, device_, DType::fp32, "rstd");
+    DeviceGuard guard(device_);
+    cuda::layernorm_forward(t, s, eps, x.data(), gamma.data(), beta.data(), y.data(), f32(mean), f32(rstd), stream_.get());
+}
+
+void CudaBackend::layernorm_backward(Rows s, const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                                     const Tensor& rstd, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+    const DType t = x.dtype();
+    require(dy, device_, t, "dy");
+    require(x, device_, "x");
+    require(gamma, device_, t, "gamma");
+    require(mean, device_, DType::fp32, "mean");
+    require(rstd, device_, DType::fp32, "rstd");
+    require(dx, device_, t, "dx");
+    require(dgamma, device_, DType::fp32, "dgamma");
+    require(dbeta, device_, DType::fp32, "dbeta");
+    DeviceGuard guard(device_);
+    void* work = scratch(norm_backward_scratch(s));
+    cuda::layernorm_backward(t, s, dy.data(), x.data(), gamma.data(), f32(mean), f32(rstd), dx.data(), f32(dgamma),
+                             f32(dbeta), work, stream_.get());
+}
+
+void CudaBackend::rmsnorm_forward(Rows s, float eps, const Tensor& x, const Tensor& gamma, Tensor& y, Tensor& rstd) {
+    const DType t = x.dtype();
+    require(x, device_, "x");
+    require(gamma, device_, t, "gamma");
+    require(y, device_, t, "y");
+    require(rstd, device_, DType::fp32, "rstd");
+    DeviceGuard guard(device_);
+    cuda::rmsnorm_forward(t, s, eps, x.data(), gamma.data(), y.data(), f32(rstd), stream_.get());
+}
+
+void CudaBackend::rmsnorm_backward(Rows s, const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& rstd,
+                                   Tensor& dx, Tensor& dgamma) {
+    const DType t = x.dtype();
+    require(dy, device_, t, "dy");
+    require(x, device_, "x");
+    require(gamma, device_, t, "gamma");
+    require(rstd, device_, DType::fp32, "rstd");
+    require(dx, device_, t, "dx");
+    require(dgamma, device_, DType::fp32, "dgamma");
+    DeviceGuard guard(device_);
+    void* work = scratch(norm_backward_scratch(s));
+    cuda::rmsnorm_backward(t, s, dy.data(), x.data(), gamma.data(), f32(rstd), dx.data(), f32(dgamma), work,
+                           stream_.get());
+}
+
+void CudaBackend::softmax_forward(const Softmax& s, const Tensor& x, Tensor& y) {
+    require(x, device_, "x");
+    require(y, device_, x.dtype(), "y");
+    DeviceGuard guard(device_);
+    cuda::softmax_forward(x.dtype(), s, x.data(), y.data(), stream_.get());
+}
+
+void CudaBackend::softmax_backward(const Softmax& s, const Tensor& y, const Tensor& dy, Tensor& dx) {
+    require(y, device_, "y");
+    require(dy, device_, y.dtype(), "dy");
+    require(dx, device_, y.dtype(), "dx");
+    DeviceGuard guard(device_);
+    cuda::softmax_backward(y.dtype(), s, y.data(), dy.data(), dx.data(), stream_.get());
+}
+
+void CudaBackend::gelu_forward(std::int64_t n, const Tensor& x, Tensor& y) {
+    require(x, device_, "x");
+    require(y, device_, x.dtype(), "y");
+    DeviceGuard guard(device_);
+    cuda::gelu_forward(x.dtype(), n, x.data(), y.data(), stream_.get());
+}
+
+void CudaBackend::gelu_backward(std::int64_t n, const Tensor& x, const Tensor& dy, Tensor& dx) {
+    require(x, device_, "x");
+    require(dy, device_, x.dtype(), "dy");
+    require(dx, device_, x.dtype(), "dx");
+    DeviceGuard guard(device_);
+    cuda::gelu_backward(x.dtype(), n, x.data(), dy.data(), dx.data(), stream_.get());
+}
+
+void CudaBackend::swiglu_forward(Rows s, const Tensor& x, Tensor& y) {
+    require(x, device_, "x");
+    require(y, device_, x.dtype(), "y");
+    DeviceGuard guard(device_);
+    cuda::swiglu_forward(x.dtype(), s, x.data(), y.data(), stream_.get());
+}
+
+void CudaBackend::swiglu_backward(Rows s, const Tensor& x, const Tensor& dy, Tensor& dx) {
+    require(x, device_, "x");
+    require(dy, device_, x.dtype(), "dy");
+    require(dx, device_, x.dtype(), "dx");
+    DeviceGuard guard(device_);
+    cuda::swiglu_backward(x.dtype(), s, x.data(), dy.data(), dx.data(), stream_.get());
+}
+
+void CudaBackend::cross_entropy_forward(Rows s, const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) {
+    require(logits, device_, "logits");
+    require(targets, device_, DType::int32, "targets");
+    require(loss, device_, DType::fp32, "loss");
+    require(lse, device_, DType::fp32, "lse");
+    DeviceGuard guard(device_);
+    cuda::cross_entropy_forward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
+                                f32(loss), f32(lse), stream_.get());
+}
+
+void CudaBackend::cross_entropy_backward(Rows s, const Tensor& logits, const Tensor& targets, const Tensor& lse,
+                                         const Tensor& dloss, Tensor& dlogits) {
+    require(logits, device_, "logits");
+    require(targets, device_, DType::int32, "targets");
+    require(lse, device_, DType::fp32, "lse");
+    require(dloss, device_, DType::fp32, "dloss");
+    require(dlogits, device_, logits.dtype(), "dlogits");
+    DeviceGuard guard(device_);
+    cuda::cross_entropy_backward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
+                                 f32(lse), f32(dloss), dlogits.data(), stream_.get());
+}
+
+void CudaBackend::adam_step(std::int64_t n, const Adam& a, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
+    require(param, device_, DType::fp32, "param");
+    require(grad, device_, DType::fp32, "grad");
+    require(m, device_, DType::fp32, "m");
+    require(v, device_, DType::fp32, "v");
+    DeviceGuard guard(device_);
+    cuda::adam_step(n, a, f32(param), f32(grad), f32(m), f32(v), stream_.get());
+}
+
+void CudaBackend::fill_pattern(Tensor& t, std::size_t n, int position) {
+    require(t, device_, "pattern target");
+    DeviceGuard guard(device_);
+    cuda::fill_pattern(t.dtype(), t.data(), n, position, stream_.get());
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+}
+
+std::size_t CudaBackend::count_mismatches(const Tensor& t, std::size_t n, CollectiveKind kind, int ranks, int position) {
+    require(t, device_, "checked tensor");
+    DeviceGuard guard(device_);
+    auto* counter = static_cast<unsigned long long*>(counter_.get());
+    CHECK_CUDA(cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream_.get()));
+    cuda::count_mismatches(t.dtype(), t.data(), n, kind, ranks, position, counter, stream_.get());
+    unsigned long long bad = 0;
+    CHECK_CUDA(cudaMemcpyAsync(&bad, counter, sizeof bad, cudaMemcpyDeviceToHost, stream_.get()));
+    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    return static_cast<std::size_t>(bad);
+}
+
+int device_count(std::string* reason) {
+    int n = 0;
+    const cudaError_t rc = cudaGetDeviceCount(&n);
+    if (rc != cudaSuccess) {
+        if (reason != nullptr) *reason = std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc);
+        cudaGetLastError();  // clear the sticky-free error so later calls start clean
+        return 0;
+    }
+    if (n == 0 && reason != nullptr) *reason = "no CUDA device";
+    return n;
+}
+
+std::unique_ptr<Backend> make_backend(int device) { return std::make_unique<CudaBackend>(device); }
+
+}  // namespace splitsim::kernels::cuda

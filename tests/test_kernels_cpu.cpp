@@ -1,0 +1,341 @@
+// The CPU kernels (kernels/cpu): forward passes against their defining formulas written out in
+// loops, every backward pass against central finite differences of a scalar loss, in double
+// precision, and the fp32 instantiation (what the CPU backend runs) against the double one.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "splitsim/kernels/check_pattern.hpp"
+#include "splitsim/kernels/cpu.hpp"
+#include "splitsim/validate/cases.hpp"
+
+using namespace splitsim;
+using namespace splitsim::kernels;
+using Vec = std::vector<double>;
+
+namespace {
+
+Vec random_vec(std::size_t n, double lo, double hi, unsigned seed) {
+    std::mt19937_64 gen(seed);
+    std::uniform_real_distribution<double> dist(lo, hi);
+    Vec v(n);
+    for (double& x : v) x = dist(gen);
+    return v;
+}
+
+double dot(const Vec& a, const Vec& b) {
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+    return s;
+}
+
+// Central differences of L(theta) = loss() with respect to every entry of `theta`:
+// dL/dtheta_j ~ (L(theta + h e_j) - L(theta - h e_j)) / 2h, truncation error O(h^2).
+Vec numeric_gradient(Vec& theta, const std::function<double()>& loss, double h = 1e-6) {
+    Vec g(theta.size());
+    for (std::size_t j = 0; j < theta.size(); ++j) {
+        const double keep = theta[j];
+        theta[j] = keep + h;
+        const double up = loss();
+        theta[j] = keep - h;
+        const double down = loss();
+        theta[j] = keep;
+        g[j] = (up - down) / (2 * h);
+    }
+    return g;
+}
+
+// Max |a - b| relative to max |b|: with h = 1e-6 in double the differences agree to ~1e-9.
+double rel_error(const Vec& a, const Vec& b) {
+    double err = 0, scale = 1e-30;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        err = std::max(err, std::fabs(a[i] - b[i]));
+        scale = std::max(scale, std::fabs(b[i]));
+    }
+    return err / scale;
+}
+
+constexpr double kFdTolerance = 1e-7;
+
+std::vector<float> to_float(const Vec& v) { return {v.begin(), v.end()}; }
+
+}  // namespace
+
+TEST_CASE("gemm: every transposition and batch matches the triple loop") {
+    for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+            GemmShape s{3, 5, 4, 2, ta, tb, false};
+            const Vec a = random_vec(static_cast<std::size_t>(s.m * s.k * s.batch), -1, 1, 1);
+            const Vec b = random_vec(static_cast<std::size_t>(s.k * s.n * s.batch), -1, 1, 2);
+            Vec c(static_cast<std::size_t>(s.m * s.n * s.batch));
+            cpu::gemm<double>(s, a.data(), b.data(), c.data());
+            for (std::int64_t q = 0; q < s.batch; ++q) {
+                for (std::int64_t i = 0; i < s.m; ++i) {
+                    for (std::int64_t j = 0; j < s.n; ++j) {
+                        double want = 0;  // C[i][j] = sum_l op(A)[i][l] op(B)[l][j]
+                        for (std::int64_t l = 0; l < s.k; ++l) {
+                            const double av = a[static_cast<std::size_t>(q * s.m * s.k + (ta ? l * s.m + i : i * s.k + l))];
+                            const double bv = b[static_cast<std::size_t>(q * s.k * s.n + (tb ? j * s.k + l : l * s.n + j))];
+                            want += av * bv;
+                        }
+                        CHECK(c[static_cast<std::size_t>(q * s.m * s.n + i * s.n + j)] == doctest::Approx(want).epsilon(1e-12));
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("gemm backward: the input- and weight-gradient products the harness times are the gradients") {
+    // Y = X op(W), L = sum(G * Y): dL/dX and dL/dW by the products of validate::gemm_product,
+    // for weights stored n x k (linear layers, keys) and k x n (values).
+    for (bool transposed : {true, false}) {
+        validate::KernelCase c;
+        c.kernel = validate::Kernel::gemm;
+        c.gemm = {4, 3, 5, 2, false, transposed, false};
+        c.b_transposed = transposed;
+        const GemmShape f = validate::gemm_product(c, validate::Pass::forward);
+        const GemmShape bi = validate::gemm_product(c, validate::Pass::backward_input);
+        const GemmShape bw = validate::gemm_product(c, validate::Pass::backward_weight);
+        Vec x = random_vec(static_cast<std::size_t>(f.m * f.k * f.batch), -1, 1, 3);
+        Vec w = random_vec(static_cast<std::size_t>(f.k * f.n * f.batch), -1, 1, 4);
+        const Vec g = random_vec(static_cast<std::size_t>(f.m * f.n * f.batch), -1, 1, 5);
+        auto loss = [&] {
+            Vec y(g.size());
+            cpu::gemm<double>(f, x.data(), w.data(), y.data());
+            return dot(y, g);
+        };
+        Vec dx(x.size()), dw(w.size());
+        cpu::gemm<double>(bi, g.data(), w.data(), dx.data());  // dX = G op(W)^T
+        if (transposed) cpu::gemm<double>(bw, g.data(), x.data(), dw.data());  // dW = G^T X
+        else cpu::gemm<double>(bw, x.data(), g.data(), dw.data());             // dW = X^T G
+        CAPTURE(transposed);
+        CHECK(rel_error(dx, numeric_gradient(x, loss)) < kFdTolerance);
+        CHECK(rel_error(dw, numeric_gradient(w, loss)) < kFdTolerance);
+    }
+}
+
+TEST_CASE("layernorm: forward normalises each row, backward matches finite differences") {
+    const Rows s{3, 7};
+    const double eps = 1e-5;
+    Vec x = random_vec(21, -2, 2, 6), gamma = random_vec(7, 0.5, 1.5, 7), beta = random_vec(7, -0.5, 0.5, 8);
+    Vec y(21), mean(3), rstd(3);
+    cpu::layernorm_forward<double>(s, eps, x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data());
+    for (int r = 0; r < 3; ++r) {
+        double mu = 0, var = 0;
+        for (int c = 0; c < 7; ++c) mu += x[r * 7 + c] / 7;
+        for (int c = 0; c < 7; ++c) var += (x[r * 7 + c] - mu) * (x[r * 7 + c] - mu) / 7;
+        CHECK(mean[r] == doctest::Approx(mu));
+        CHECK(rstd[r] == doctest::Approx(1 / std::sqrt(var + eps)));
+        for (int c = 0; c < 7; ++c) {
+            CHECK(y[r * 7 + c] == doctest::Approx((x[r * 7 + c] - mu) / std::sqrt(var + eps) * gamma[c] + beta[c]));
+        }
+    }
+    const Vec g = random_vec(21, -1, 1, 9);
+    auto loss = [&] {
+        Vec yy(21), m(3), rs(3);
+        cpu::layernorm_forward<double>(s, eps, x.data(), gamma.data(), beta.data(), yy.data(), m.data(), rs.data());
+        return dot(yy, g);
+    };
+    Vec dx(21), dgamma(7), dbeta(7);
+    cpu::layernorm_backward<double>(s, g.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dx.data(), dgamma.data(), dbeta.data());
+    CHECK(rel_error(dx, numeric_gradient(x, loss)) < kFdTolerance);
+    CHECK(rel_error(dgamma, numeric_gradient(gamma, loss)) < kFdTolerance);
+    CHECK(rel_error(dbeta, numeric_gradient(beta, loss)) < kFdTolerance);
+}
+
+TEST_CASE("rmsnorm: forward scales by the root mean square, backward matches finite differences") {
+    const Rows s{4, 5};
+    const double eps = 1e-6;
+    Vec x = random_vec(20, -2, 2, 10), gamma = random_vec(5, 0.5, 1.5, 11);
+    Vec y(20), rstd(4);
+    cpu::rmsnorm_forward<double>(s, eps, x.data(), gamma.data(), y.data(), rstd.data());
+    for (int r = 0; r < 4; ++r) {
+        double ms = 0;
+        for (int c = 0; c < 5; ++c) ms += x[r * 5 + c] * x[r * 5 + c] / 5;
+        for (int c = 0; c < 5; ++c) CHECK(y[r * 5 + c] == doctest::Approx(x[r * 5 + c] / std::sqrt(ms + eps) * gamma[c]));
+    }
+    const Vec g = random_vec(20, -1, 1, 12);
+    auto loss = [&] {
+        Vec yy(20), rs(4);
+        cpu::rmsnorm_forward<double>(s, eps, x.data(), gamma.data(), yy.data(), rs.data());
+        return dot(yy, g);
+    };
+    Vec dx(20), dgamma(5);
+    cpu::rmsnorm_backward<double>(s, g.data(), x.data(), gamma.data(), rstd.data(), dx.data(), dgamma.data());
+    CHECK(rel_error(dx, numeric_gradient(x, loss)) < kFdTolerance);
+    CHECK(rel_error(dgamma, numeric_gradient(gamma, loss)) < kFdTolerance);
+}
+
+TEST_CASE("softmax: rows sum to one, the causal mask hides later keys, backward matches finite differences") {
+    for (bool causal : {false, true}) {
+        // Three queries over five keys: query q sees keys j <= q + 2 under the mask.
+        const Softmax s{2, 3, 5, 0.5f, causal};
+        Vec x = random_vec(30, -3, 3, 13), y(30);
+        cpu::softmax_forward<double>(s, x.data(), y.data());
+        for (int r = 0; r < 6; ++r) {
+            const int visible = causal ? r % 3 + 3 : 5;
+            CHECK(s.visible_keys(r) == visible);
+            double z = 0, sum = 0;
+            for (int j = 0; j < visible; ++j) z += std::exp(0.5 * x[r * 5 + j]);
+            for (int j = 0; j < 5; ++j) {
+                const double want = j < visible ? std::exp(0.5 * x[r * 5 + j]) / z : 0.0;
+                CHECK(y[r * 5 + j] == doctest::Approx(want));
+                sum += y[r * 5 + j];
+            }
+            CHECK(sum == doctest::Approx(1.0));
+        }
+        const Vec g = random_vec(30, -1, 1, 14);
+        auto loss = [&] {
+            Vec yy(30);
+            cpu::softmax_forward<double>(s, x.data(), yy.data());
+            return dot(yy, g);
+        };
+        Vec dx(30);
+        cpu::softmax_backward<double>(s, y.data(), g.data(), dx.data());
+        CAPTURE(causal);
+        CHECK(rel_error(dx, numeric_gradient(x, loss)) < kFdTolerance);
+    }
+}
+
+TEST_CASE("gelu: the tanh form of Hendrycks & Gimpel, backward matches finite differences") {
+    Vec x = random_vec(16, -4, 4, 15), y(16);
+    cpu::gelu_forward<double>(16, x.data(), y.data());
+    for (int i = 0; i < 16; ++i) {
+        const double v = x[i];
+        // GeLU(x) ~ x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (arXiv 1606.08415, Sec. 2)
+        CHECK(y[i] == doctest::Approx(0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))));
+        // ... which stays within 1e-3 of the exact x Phi(x).
+        CHECK(std::fabs(y[i] - 0.5 * v * std::erfc(-v / std::sqrt(2.0))) < 1e-3);
+    }
+    const Vec g = random_vec(16, -1, 1, 16);
+    auto loss = [&] {
+        Vec yy(16);
+        cpu::gelu_forward<double>(16, x.data(), yy.data());
+        return dot(yy, g);
+    };
+    Vec dx(16);
+    cpu::gelu_backward<double>(16, x.data(), g.data(), dx.data());
+    CHECK(rel_error(dx, numeric_gradient(x, loss)) < kFdTolerance);
+}
+
+TEST_CASE("swiglu: silu(gate) * up, backward matches finite differences") {
+    const Rows s{3, 4};  // input 3 x 8 = [gate | up]
+    Vec x = random_vec(24, -3, 3, 17), y(12);
+    cpu::swiglu_forward<double>(s, x.data(), y.data());
+    for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 4; ++c) {
+            const double gate = x[r * 8 + c], up = x[r * 8 + 4 + c];
+            CHECK(y[r * 4 + c] == doctest::Approx(gate / (1 + std::exp(-gate)) * up));
+        }
+    }
+    const Vec g = random_vec(12, -1, 1, 18);
+    auto loss = [&] {
+        Vec yy(12);
+        cpu::swiglu_forward<double>(s, x.data(), yy.data());
+        return dot(yy, g);
+    };
+    Vec dx(24);
+    cpu::swiglu_backward<double>(s, x.data(), g.data(), dx.data());
+    CHECK(rel_error(dx, numeric_gradient(x, loss)) < kFdTolerance);
+}
+
+TEST_CASE("cross-entropy: -log softmax at the target, backward matches finite differences") {
+    const Rows s{4, 6};
+    Vec logits = random_vec(24, -4, 4, 19);
+    const std::vector<std::int32_t> targets = {0, 5, 2, 3};
+    Vec loss(4), lse(4);
+    cpu::cross_entropy_forward<double>(s, logits.data(), targets.data(), loss.data(), lse.data());
+    for (int r = 0; r < 4; ++r) {
+        double z = 0;
+        for (int c = 0; c < 6; ++c) z += std::exp(logits[r * 6 + c]);
+        CHECK(lse[r] == doctest::Approx(std::log(z)));
+        CHECK(loss[r] == doctest::Approx(-std::log(std::exp(logits[r * 6 + targets[r]]) / z)));
+    }
+    const Vec dloss = random_vec(4, 0.5, 1.5, 20);
+    auto total = [&] {
+        Vec l(4), ls(4);
+        cpu::cross_entropy_forward<double>(s, logits.data(), targets.data(), l.data(), ls.data());
+        return dot(l, dloss);
+    };
+    Vec dlogits(24);
+    cpu::cross_entropy_backward<double>(s, logits.data(), targets.data(), lse.data(), dloss.data(), dlogits.data());
+    CHECK(rel_error(dlogits, numeric_gradient(logits, total)) < kFdTolerance);
+}
+
+TEST_CASE("adam: one AdamW step by hand (Loshchilov & Hutter, Algorithm 2, PyTorch's form)") {
+    Adam a;
+    a.lr = 0.1f;
+    a.beta1 = 0.9f;
+    a.beta2 = 0.99f;
+    a.eps = 1e-8f;
+    a.weight_decay = 0.5f;
+    a.step = 2;
+    double p = 1.0, g = 0.2, m = 0.1, v = 0.01;
+    cpu::adam_step<double>(1, a, &p, &g, &m, &v);
+    const double b1 = double(a.beta1), b2 = double(a.beta2), lr = double(a.lr), wd = double(a.weight_decay);
+    const double m2 = b1 * 0.1 + (1 - b1) * 0.2;          // 0.11
+    const double v2 = b2 * 0.01 + (1 - b2) * 0.04;        // 0.0103
+    const double mhat = m2 / (1 - b1 * b1), vhat = v2 / (1 - b2 * b2);
+    const double want = 1.0 * (1 - lr * wd) - lr * mhat / (std::sqrt(vhat) + double(a.eps));
+    CHECK(m == doctest::Approx(m2).epsilon(1e-7));
+    CHECK(v == doctest::Approx(v2).epsilon(1e-7));
+    CHECK(p == doctest::Approx(want).epsilon(1e-7));
+}
+
+TEST_CASE("the fp32 kernels the CPU backend runs agree with the double references") {
+    const Rows s{8, 32};
+    const Vec x = random_vec(256, -2, 2, 21), gamma = random_vec(32, 0.5, 1.5, 22), beta = random_vec(32, -1, 1, 23);
+    Vec yd(256), md(8), rd(8);
+    cpu::layernorm_forward<double>(s, 1e-5, x.data(), gamma.data(), beta.data(), yd.data(), md.data(), rd.data());
+    const auto xf = to_float(x), gf = to_float(gamma), bf = to_float(beta);
+    std::vector<float> yf(256), mf(8), rf(8);
+    cpu::layernorm_forward<float>(s, 1e-5f, xf.data(), gf.data(), bf.data(), yf.data(), mf.data(), rf.data());
+    for (std::size_t i = 0; i < 256; ++i) CHECK(yf[i] == doctest::Approx(yd[i]).epsilon(1e-5));
+
+    const GemmShape gs{16, 24, 32, 1, false, true, false};
+    const Vec a = random_vec(512, -1, 1, 24), b = random_vec(768, -1, 1, 25);
+    Vec cd(384);
+    cpu::gemm<double>(gs, a.data(), b.data(), cd.data());
+    const auto af = to_float(a), bff = to_float(b);
+    std::vector<float> cf(384);
+    cpu::gemm<float>(gs, af.data(), bff.data(), cf.data());
+    for (std::size_t i = 0; i < 384; ++i) CHECK(cf[i] == doctest::Approx(cd[i]).epsilon(1e-5));
+}
+
+TEST_CASE("the CPU backend: fp32 host tensors, its kernels, its timer and the collective pattern") {
+    auto be = cpu::make_cpu_backend();
+    CHECK(be->name() == "cpu");
+    CHECK(be->supports(DType::fp32));
+    CHECK_FALSE(be->supports(DType::bf16));
+    CHECK(be->info().libraries.at("eigen") == "3.4.0");
+
+    Tensor x = be->allocate(6, DType::fp32), y = be->allocate(6, DType::fp32);
+    const std::vector<float> in = {-1, 0, 1, 2, 3, 4};
+    be->upload(in, x);
+    be->gelu_forward(6, x, y);
+    std::vector<float> out(6);
+    be->download(y, out);
+    std::vector<float> want(6);
+    cpu::gelu_forward<float>(6, in.data(), want.data());
+    for (std::size_t i = 0; i < 6; ++i) CHECK(out[i] == want[i]);
+
+    const std::vector<double> times = be->time([&] { be->gelu_forward(6, x, y); }, 2, 5);
+    CHECK(times.size() == 5);
+    for (double t : times) CHECK(t >= 0);
+
+    // fill_pattern and count_mismatches agree with check_pattern.hpp; a zeroed buffer fails.
+    Tensor buf = be->allocate(12, DType::fp32);
+    be->fill_pattern(buf, 12, 0);
+    CHECK(be->count_mismatches(buf, 12, CollectiveKind::broadcast, 2, 1) == 0);  // broadcast receives position 0's data
+    be->zero(buf);
+    CHECK(be->count_mismatches(buf, 12, CollectiveKind::broadcast, 2, 1) == 12);
+
+    Tensor bf16 = be->allocate(4, DType::bf16);
+    CHECK_THROWS_AS(be->gelu_forward(4, bf16, bf16), std::invalid_argument);
+}

@@ -1,0 +1,759 @@
+// splitsim-harness bench, after nccl-tests: for every kernel and collective, warm-up runs, timed
+// repetitions (device events on CUDA, the steady clock or MPI_Wtime on the CPU), the time of each
+// repetition reduced across ranks with max, a data check of the result, and median, min, max,
+// p10 and p90 of the repetitions. A failed check is recorded as "failed" with no time and no
+// bandwidth: a number is only reported for a result that was right.
+#include "splitsim/validate/bench.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "splitsim/common/error.hpp"
+#include "splitsim/common/units.hpp"
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/kernels/cpu.hpp"
+#include "splitsim/model/model_spec.hpp"
+#include "splitsim/plan/plan.hpp"
+#include "splitsim/validate/cases.hpp"
+#include "splitsim/validate/check.hpp"
+#include "splitsim/validate/stats.hpp"
+#if SPLITSIM_HAVE_MPI
+#include "splitsim/kernels/mpi.hpp"
+#endif
+#if SPLITSIM_HAVE_CUDA
+#include "splitsim/kernels/cuda.hpp"
+#endif
+#if SPLITSIM_HAVE_NCCL
+#include "splitsim/kernels/nccl.hpp"
+#endif
+
+#ifndef SPLITSIM_VERSION
+#define SPLITSIM_VERSION "unknown"
+#endif
+
+namespace splitsim::validate {
+namespace {
+
+using kernels::Backend;
+using kernels::DType;
+using kernels::Tensor;
+using nlohmann::json;
+
+constexpr const char* kCommandLine = "command line";
+// Tensors up to this many elements are checked whole; larger ones on evenly spaced rows (or score
+// blocks, or elements) that add up to at most this many.
+constexpr std::int64_t kFullCheckElements = 1 << 23;
+constexpr std::int64_t kSampledRows = 256;
+constexpr int kGemmSamples = 64;
+
+// ---- inputs --------------------------------------------------------------------------------------
+
+// The plan checked against the model as `splitsim simulate` checks it, on a stand-in cluster of
+// exactly the plan's GPUs (the harness measures whatever machine it runs on).
+void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
+    if (p.dp == 0) throw InputError(p.origin, "/dp", "missing: the harness has no cluster to derive dp from");
+    hardware::ClusterSpec stand_in;
+    stand_in.name = "harness";
+    stand_in.nodes = 1;
+    stand_in.gpus_per_node = p.gpus();
+    stand_in.device.name = "the measured device";
+    for (auto& peak : stand_in.device.peak) peak = FlopRate(1);
+    plan::validate(p, m, stand_in);
+}
+
+DType activation_dtype(const plan::Plan& p, bool cuda) {
+    if (!cuda) return DType::fp32;  // the CPU kernels are fp32
+    switch (p.precision) {
+        case Precision::bf16:
+        case Precision::fp8: return DType::bf16;  // no fp8 GEMMs here: fp8 plans are measured in bf16
+        case Precision::fp16: return DType::fp16;
+        case Precision::fp32:
+        case Precision::tf32: return DType::fp32;
+    }
+    return DType::bf16;
+}
+
+DType gradient_dtype(const plan::Plan& p, bool cuda) {
+    if (!cuda) return DType::fp32;
+    switch (p.grad_precision) {
+        case Precision::bf16: return DType::bf16;
+        case Precision::fp16: return DType::fp16;
+        default: return DType::fp32;
+    }
+}
+
+std::string hostname() {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0) return "unknown";
+    return name;
+}
+
+std::string utc_timestamp() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+#if SPLITSIM_HAVE_CUDA
+// The GPU this process drives under mpirun: its rank among the processes of its node, as the
+// launcher tells it (Open MPI, MPICH/Intel MPI, Slurm), modulo the visible GPUs.
+int local_rank_from_environment(int world_rank) {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+        if (const char* v = std::getenv(name)) return std::atoi(v);
+    }
+    return world_rank;
+}
+#endif
+
+// ---- data ------------------------------------------------------------------------------------------
+
+// splitmix64 (Steele, Lea & Flood 2014): a small, fast, reproducible generator.
+class Rng {
+public:
+    explicit Rng(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next() {
+        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    float uniform(float lo, float hi) {
+        return lo + (hi - lo) * static_cast<float>(static_cast<double>(next() >> 11) * 0x1p-53);
+    }
+
+private:
+    std::uint64_t state_;
+};
+
+// A tensor on the backend and its exact values on the host (read back after the upload, so the
+// host holds what the kernel reads, rounding to fp16/bf16 included).
+struct Buffer {
+    Tensor device;
+    std::vector<float> host;
+};
+
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// Rows of a row-major matrix the check looks at: all of them up to kFullCheckElements, else
+// evenly spaced ones (first and last included) that stay within that budget.
+std::vector<std::int64_t> check_rows(std::int64_t rows, std::int64_t width) {
+    std::vector<std::int64_t> out;
+    if (rows * width <= kFullCheckElements) {
+        for (std::int64_t r = 0; r < rows; ++r) out.push_back(r);
+        return out;
+    }
+    const std::int64_t picked = std::clamp<std::int64_t>(kFullCheckElements / std::max<std::int64_t>(width, 1), 2, kSampledRows);
+    for (std::int64_t i = 0; i < picked; ++i) out.push_back(i * (rows - 1) / (picked - 1));
+    return out;
+}
+
+template <class T>
+std::vector<double> gather(const std::vector<T>& src, const std::vector<std::int64_t>& rows, std::int64_t width) {
+    std::vector<double> out;
+    out.reserve(rows.size() * static_cast<std::size_t>(width));
+    for (std::int64_t r : rows) {
+        const auto* p = src.data() + r * width;
+        out.insert(out.end(), p, p + width);
+    }
+    return out;
+}
+
+// ---- kernels -----------------------------------------------------------------------------------------
+
+struct PassResult {
+    kernels::GemmShape product;  // GEMMs: the product this pass computes
+    std::vector<double> times;
+    Check check;
+    double bytes = 0;
+    double flops = 0;
+    DType dtype = DType::fp32;
+};
+
+class KernelBench {
+public:
+    KernelBench(Backend& backend, DType dtype, bool tf32, int warmup, int repetitions)
+        : be_(backend), dt_(dtype), tf32_(tf32), warmup_(warmup), reps_(repetitions) {}
+
+    std::vector<std::pair<Pass, PassResult>> run(const KernelCase& c) {
+        std::vector<std::pair<Pass, PassResult>> out;
+        for (Pass p : passes_of(c.kernel)) out.emplace_back(p, run(c, p));
+        return out;
+    }
+
+private:
+    Buffer random(std::size_t n, DType t, float lo, float hi) {
+        std::vector<float> v(n);
+        for (float& x : v) x = rng_.uniform(lo, hi);
+        Buffer b{be_.allocate(n, t), {}};
+        be_.upload(v, b.device);
+        b.host.resize(n);
+        be_.download(b.device, b.host);
+        return b;
+    }
+    Tensor empty(std::size_t n, DType t) { return be_.allocate(n, t); }
+    std::vector<float> fetch(const Tensor& t) {
+        std::vector<float> v(t.elements());
+        be_.download(t, v);
+        return v;
+    }
+
+    // Out-of-place kernels are checked on the output of the last timed run; in-place ones (the
+    // optimizer) on a first run from known inputs, before they are timed.
+    PassResult measure(const std::function<void()>& work, const std::function<Check()>& check, bool in_place) {
+        PassResult r;
+        if (in_place) {
+            work();
+            be_.synchronize();
+            r.check = check();
+            r.times = be_.time(work, warmup_, reps_);
+        } else {
+            r.times = be_.time(work, warmup_, reps_);
+            r.check = check();
+        }
+        return r;
+    }
+
+    PassResult run(const KernelCase& c, Pass p) {
+        switch (c.kernel) {
+            case Kernel::gemm: return gemm(c, p);
+            case Kernel::layernorm:
+            case Kernel::rmsnorm: return norm(c, p);
+            case Kernel::softmax: return softmax(c, p);
+            case Kernel::gelu: return gelu(c, p);
+            case Kernel::swiglu: return swiglu(c, p);
+            case Kernel::cross_entropy: return cross_entropy(c, p);
+            case Kernel::adam: return adam(c);
+        }
+        throw std::logic_error("unknown kernel");
+    }
+
+    PassResult gemm(const KernelCase& c, Pass p) {
+        kernels::GemmShape s = gemm_product(c, p);
+        s.tf32 = tf32_;
+        const auto m = s.m, n = s.n, k = s.k, batch = s.batch;
+        Buffer a = random(static_cast<std::size_t>(m * k * batch), dt_, -1, 1);
+        Buffer b = random(static_cast<std::size_t>(k * n * batch), dt_, -1, 1);
+        Tensor out = empty(static_cast<std::size_t>(m * n * batch), dt_);
+        auto check = [&] {
+            std::vector<GemmEntry> entries{{0, 0, 0}, {batch - 1, m - 1, n - 1}};
+            for (int i = 0; i < kGemmSamples; ++i) {
+                entries.push_back({static_cast<std::int64_t>(rng_.next() % static_cast<std::uint64_t>(batch)),
+                                   static_cast<std::int64_t>(rng_.next() % static_cast<std::uint64_t>(m)),
+                                   static_cast<std::int64_t>(rng_.next() % static_cast<std::uint64_t>(n))});
+            }
+            return check_gemm(s, dt_, a.host, b.host, fetch(out), entries);
+        };
+        PassResult r = measure([&] { be_.gemm(s, a.device, b.device, out); }, check, false);
+        r.product = s;
+        r.dtype = dt_;
+        r.flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(batch);
+        r.bytes = static_cast<double>(kernels::size_of(dt_)) * static_cast<double>(batch) *
+                  static_cast<double>(m * k + k * n + m * n);
+        return r;
+    }
+
+    PassResult norm(const KernelCase& c, Pass p) {
+        const bool ln = c.kernel == Kernel::layernorm;
+        const kernels::Rows s = c.rows;
+        const auto rows = static_cast<std::size_t>(s.rows), cols = static_cast<std::size_t>(s.cols);
+        constexpr float eps = 1e-5f;
+        Buffer x = random(rows * cols, dt_, -2, 2);
+        Buffer gamma = random(cols, dt_, 0.5f, 1.5f);
+        Buffer beta = random(cols, dt_, -0.5f, 0.5f);
+        Tensor mean = empty(rows, DType::fp32), rstd = empty(rows, DType::fp32), y = empty(rows * cols, dt_);
+        const double e = static_cast<double>(kernels::size_of(dt_));
+        const double stats = ln ? 8.0 : 4.0;  // fp32 mean and rstd per row
+        PassResult r;
+        if (p == Pass::forward) {
+            auto work = [&] {
+                if (ln) be_.layernorm_forward(s, eps, x.device, gamma.device, beta.device, y, mean, rstd);
+                else be_.rmsnorm_forward(s, eps, x.device, gamma.device, y, rstd);
+            };
+            auto check = [&] {
+                std::vector<double> want_y(rows * cols), want_mean(rows), want_rstd(rows);
+                const auto xd = to_double(x.host), gd = to_double(gamma.host), bd = to_double(beta.host);
+                if (ln) kernels::cpu::layernorm_forward<double>(s, eps, xd.data(), gd.data(), bd.data(), want_y.data(), want_mean.data(), want_rstd.data());
+                else kernels::cpu::rmsnorm_forward<double>(s, eps, xd.data(), gd.data(), want_y.data(), want_rstd.data());
+                Check ck = compare(to_double(fetch(y)), want_y, tolerance(dt_), "y");
+                ck.merge(compare(to_double(fetch(rstd)), want_rstd, tolerance(DType::fp32), "rstd"));
+                if (ln) ck.merge(compare(to_double(fetch(mean)), want_mean, tolerance(DType::fp32), "mean"));
+                return ck;
+            };
+            r = measure(work, check, false);
+            r.bytes = e * (2.0 * rows * cols + (ln ? 2.0 : 1.0) * cols) + stats * rows;
+        } else {
+            // The saved statistics come from a forward run on the backend.
+            if (ln) be_.layernorm_forward(s, eps, x.device, gamma.device, beta.device, y, mean, rstd);
+            else be_.rmsnorm_forward(s, eps, x.device, gamma.device, y, rstd);
+            const std::vector<float> mean_h = ln ? fetch(mean) : std::vector<float>(rows, 0.0f);
+            const std::vector<float> rstd_h = fetch(rstd);
+            Buffer dy = random(rows * cols, dt_, -1, 1);
+            Tensor dx = empty(rows * cols, dt_), dgamma = empty(cols, DType::fp32), dbeta = empty(cols, DType::fp32);
+            auto work = [&] {
+                if (ln) be_.layernorm_backward(s, dy.device, x.device, gamma.device, mean, rstd, dx, dgamma, dbeta);
+                else be_.rmsnorm_backward(s, dy.device, x.device, gamma.device, rstd, dx, dgamma);
+            };
+            auto check = [&] {
+                std::vector<double> want_dx(rows * cols), want_dg(cols), want_db(cols);
+                const auto xd = to_double(x.host), gd = to_double(gamma.host), dyd = to_double(dy.host);
+                const auto md = to_double(mean_h), rd = to_double(rstd_h);
+                if (ln) kernels::cpu::layernorm_backward<double>(s, dyd.data(), xd.data(), gd.data(), md.data(), rd.data(), want_dx.data(), want_dg.data(), want_db.data());
+                else kernels::cpu::rmsnorm_backward<double>(s, dyd.data(), xd.data(), gd.data(), rd.data(), want_dx.data(), want_dg.data());
+                Check ck = compare(to_double(fetch(dx)), want_dx, tolerance(dt_), "dx");
+                ck.merge(compare(to_double(fetch(dgamma)), want_dg, tolerance(DType::fp32) + 1e-4, "dgamma"));
+                if (ln) ck.merge(compare(to_double(fetch(dbeta)), want_db, tolerance(DType::fp32) + 1e-4, "dbeta"));
+                return ck;
+            };
+            r = measure(work, check, false);
+            // Compulsory traffic: read dy, x, gamma and the statistics; write dx and the fp32 weight gradients.
+            r.bytes = e * (3.0 * rows * cols + cols) + stats * rows + (ln ? 8.0 : 4.0) * cols;
+        }
+        r.dtype = dt_;
+        return r;
+    }
+
+    PassResult softmax(const KernelCase& c, Pass p) {
+        const kernels::Softmax& s = c.softmax;
+        const std::int64_t block = s.queries * s.keys;
+        const auto n = static_cast<std::size_t>(s.batch * block);
+        Buffer x = random(n, dt_, -3.0f / s.scale, 3.0f / s.scale);
+        Tensor y = empty(n, dt_);
+        // Whole blocks are checked (the causal mask depends on the row within a block).
+        const std::vector<std::int64_t> blocks = check_rows(s.batch, block);
+        kernels::Softmax sub = s;
+        sub.batch = static_cast<std::int64_t>(blocks.size());
+        const double e = static_cast<double>(kernels::size_of(dt_));
+        PassResult r;
+        if (p == Pass::forward) {
+            auto check = [&] {
+                const auto xd = gather(x.host, blocks, block);
+                std::vector<double> want(xd.size());
+                kernels::cpu::softmax_forward<double>(sub, xd.data(), want.data());
+                return compare(gather(fetch(y), blocks, block), want, tolerance(dt_), "y");
+            };
+            r = measure([&] { be_.softmax_forward(s, x.device, y); }, check, false);
+            r.bytes = 2 * e * static_cast<double>(n);
+        } else {
+            be_.softmax_forward(s, x.device, y);
+            const std::vector<float> y_h = fetch(y);
+            Buffer dy = random(n, dt_, -1, 1);
+            Tensor dx = empty(n, dt_);
+            auto check = [&] {
+                const auto yd = gather(y_h, blocks, block), dyd = gather(dy.host, blocks, block);
+                std::vector<double> want(yd.size());
+                kernels::cpu::softmax_backward<double>(sub, yd.data(), dyd.data(), want.data());
+                return compare(gather(fetch(dx), blocks, block), want, tolerance(dt_), "dx");
+            };
+            r = measure([&] { be_.softmax_backward(s, y, dy.device, dx); }, check, false);
+            r.bytes = 3 * e * static_cast<double>(n);
+        }
+        r.dtype = dt_;
+        return r;
+    }
+
+    PassResult gelu(const KernelCase& c, Pass p) {
+        const std::int64_t n = c.elements;
+        const auto size = static_cast<std::size_t>(n);
+        Buffer x = random(size, dt_, -4, 4);
+        const std::vector<std::int64_t> picked = check_rows(n, 1);
+        const double e = static_cast<double>(kernels::size_of(dt_));
+        const auto m = static_cast<std::int64_t>(picked.size());
+        PassResult r;
+        if (p == Pass::forward) {
+            Tensor y = empty(size, dt_);
+            auto check = [&] {
+                const auto xd = gather(x.host, picked, 1);
+                std::vector<double> want(xd.size());
+                kernels::cpu::gelu_forward<double>(m, xd.data(), want.data());
+                return compare(gather(fetch(y), picked, 1), want, tolerance(dt_), "y");
+            };
+            r = measure([&] { be_.gelu_forward(n, x.device, y); }, check, false);
+            r.bytes = 2 * e * static_cast<double>(n);
+        } else {
+            Buffer dy = random(size, dt_, -1, 1);
+            Tensor dx = empty(size, dt_);
+            auto check = [&] {
+                const auto xd = gather(x.host, picked, 1), dyd = gather(dy.host, picked, 1);
+                std::vector<double> want(xd.size());
+                kernels::cpu::gelu_backward<double>(m, xd.data(), dyd.data(), want.data());
+                return compare(gather(fetch(dx), picked, 1), want, tolerance(dt_), "dx");
+            };
+            r = measure([&] { be_.gelu_backward(n, x.device, dy.device, dx); }, check, false);
+            r.bytes = 3 * e * static_cast<double>(n);
+        }
+        r.dtype = dt_;
+        return r;
+    }
+
+    PassResult swiglu(const KernelCase& c, Pass p) {
+        const kernels::Rows s = c.rows;
+        const auto out_n = static_cast<std::size_t>(s.rows * s.cols);
+        Buffer x = random(2 * out_n, dt_, -4, 4);
+        const std::vector<std::int64_t> picked = check_rows(s.rows, 3 * s.cols);
+        const kernels::Rows sub{static_cast<std::int64_t>(picked.size()), s.cols};
+        const double e = static_cast<double>(kernels::size_of(dt_));
+        PassResult r;
+        if (p == Pass::forward) {
+            Tensor y = empty(out_n, dt_);
+            auto check = [&] {
+                const auto xd = gather(x.host, picked, 2 * s.cols);
+                std::vector<double> want(picked.size() * static_cast<std::size_t>(s.cols));
+                kernels::cpu::swiglu_forward<double>(sub, xd.data(), want.data());
+                return compare(gather(fetch(y), picked, s.cols), want, tolerance(dt_), "y");
+            };
+            r = measure([&] { be_.swiglu_forward(s, x.device, y); }, check, false);
+            r.bytes = 3 * e * static_cast<double>(out_n);
+        } else {
+            Buffer dy = random(out_n, dt_, -1, 1);
+            Tensor dx = empty(2 * out_n, dt_);
+            auto check = [&] {
+                const auto xd = gather(x.host, picked, 2 * s.cols), dyd = gather(dy.host, picked, s.cols);
+                std::vector<double> want(xd.size());
+                kernels::cpu::swiglu_backward<double>(sub, xd.data(), dyd.data(), want.data());
+                return compare(gather(fetch(dx), picked, 2 * s.cols), want, tolerance(dt_), "dx");
+            };
+            r = measure([&] { be_.swiglu_backward(s, x.device, dy.device, dx); }, check, false);
+            r.bytes = 5 * e * static_cast<double>(out_n);
+        }
+        r.dtype = dt_;
+        return r;
+    }
+
+    // Cross-entropy reads fp32 logits (the model's convention: the loss is computed in fp32).
+    PassResult cross_entropy(const KernelCase& c, Pass p) {
+        const kernels::Rows s = c.rows;
+        const auto rows = static_cast<std::size_t>(s.rows), n = rows * static_cast<std::size_t>(s.cols);
+        Buffer logits = random(n, DType::fp32, -8, 8);
+        std::vector<std::int32_t> targets(rows);
+        for (auto& t : targets) t = static_cast<std::int32_t>(rng_.next() % static_cast<std::uint64_t>(s.cols));
+        Tensor targets_d = empty(rows, DType::int32);
+        be_.upload(targets, targets_d);
+        Tensor loss = empty(rows, DType::fp32), lse = empty(rows, DType::fp32);
+        const std::vector<std::int64_t> picked = check_rows(s.rows, s.cols);
+        const kernels::Rows sub{static_cast<std::int64_t>(picked.size()), s.cols};
+        std::vector<std::int32_t> picked_targets;
+        for (std::int64_t r : picked) picked_targets.push_back(targets[static_cast<std::size_t>(r)]);
+        PassResult r;
+        if (p == Pass::forward) {
+            auto check = [&] {
+                const auto ld = gather(logits.host, picked, s.cols);
+                std::vector<double> want_loss(picked.size()), want_lse(picked.size());
+                kernels::cpu::cross_entropy_forward<double>(sub, ld.data(), picked_targets.data(), want_loss.data(), want_lse.data());
+                Check ck = compare(gather(fetch(loss), picked, 1), want_loss, tolerance(DType::fp32), "loss");
+                ck.merge(compare(gather(fetch(lse), picked, 1), want_lse, tolerance(DType::fp32), "lse"));
+                return ck;
+            };
+            r = measure([&] { be_.cross_entropy_forward(s, logits.device, targets_d, loss, lse); }, check, false);
+            r.bytes = 4.0 * static_cast<double>(n) + 12.0 * static_cast<double>(rows);
+        } else {
+            be_.cross_entropy_forward(s, logits.device, targets_d, loss, lse);
+            const std::vector<float> lse_h = fetch(lse);
+            Buffer dloss = random(rows, DType::fp32, 0.5f, 1.5f);
+            Tensor dlogits = empty(n, DType::fp32);
+            auto check = [&] {
+                const auto ld = gather(logits.host, picked, s.cols);
+                const auto lsed = gather(lse_h, picked, 1), dld = gather(dloss.host, picked, 1);
+                std::vector<double> want(ld.size());
+                kernels::cpu::cross_entropy_backward<double>(sub, ld.data(), picked_targets.data(), lsed.data(), dld.data(), want.data());
+                return compare(gather(fetch(dlogits), picked, s.cols), want, tolerance(DType::fp32), "dlogits");
+            };
+            r = measure([&] { be_.cross_entropy_backward(s, logits.device, targets_d, lse, dloss.device, dlogits); },
+                        check, false);
+            r.bytes = 8.0 * static_cast<double>(n) + 16.0 * static_cast<double>(rows);
+        }
+        r.dtype = DType::fp32;
+        return r;
+    }
+
+    PassResult adam(const KernelCase& c) {
+        const std::int64_t n = c.elements;
+        const auto size = static_cast<std::size_t>(n);
+        kernels::Adam a;
+        a.step = 10;
+        Buffer param = random(size, DType::fp32, -1, 1);
+        Buffer grad = random(size, DType::fp32, -1e-2f, 1e-2f);
+        Buffer m = random(size, DType::fp32, -1e-3f, 1e-3f);
+        Buffer v = random(size, DType::fp32, 0, 1e-4f);
+        const std::vector<std::int64_t> picked = check_rows(n, 1);
+        auto check = [&] {
+            auto p = gather(param.host, picked, 1), g = gather(grad.host, picked, 1);
+            auto md = gather(m.host, picked, 1), vd = gather(v.host, picked, 1);
+            kernels::cpu::adam_step<double>(static_cast<std::int64_t>(picked.size()), a, p.data(), g.data(), md.data(), vd.data());
+            Check ck = compare(gather(fetch(param.device), picked, 1), p, tolerance(DType::fp32), "param");
+            ck.merge(compare(gather(fetch(m.device), picked, 1), md, tolerance(DType::fp32), "m"));
+            ck.merge(compare(gather(fetch(v.device), picked, 1), vd, tolerance(DType::fp32), "v"));
+            return ck;
+        };
+        PassResult r = measure([&] { be_.adam_step(n, a, param.device, grad.device, m.device, v.device); }, check, true);
+        r.bytes = 28.0 * static_cast<double>(n);  // read p, g, m, v; write p, m, v (fp32)
+        r.dtype = DType::fp32;
+        return r;
+    }
+
+    Backend& be_;
+    DType dt_;
+    bool tf32_;
+    int warmup_;
+    int reps_;
+    Rng rng_{0x5eed};
+};
+
+json time_json(const Summary& s) {
+    return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"p10", s.p10}, {"p90", s.p90}};
+}
+
+json shape_json(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch) {
+    return {{"m", m}, {"n", n}, {"k", k}, {"batch", batch}};
+}
+
+// The op's shape as the model states it: GEMMs their forward (m, n, k, batch); row-wise kernels
+// (rows, columns); softmax (queries, keys) per block; element-wise ones (elements, 1).
+json case_shape(const KernelCase& c) {
+    switch (c.kernel) {
+        case Kernel::gemm: return shape_json(c.gemm.m, c.gemm.n, c.gemm.k, c.gemm.batch);
+        case Kernel::softmax: return shape_json(c.softmax.queries, c.softmax.keys, 0, c.softmax.batch);
+        case Kernel::gelu:
+        case Kernel::adam: return shape_json(c.elements, 1, 0, 1);
+        default: return shape_json(c.rows.rows, c.rows.cols, 0, 1);
+    }
+}
+
+// ---- collectives ---------------------------------------------------------------------------------
+
+struct CollectiveRun {
+    std::vector<double> times;
+    bool passed = false;
+};
+
+}  // namespace
+
+BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
+    const bool rank0 = world.rank() == 0;
+    auto note = [&](const std::string& text) {
+        if (rank0) std::cerr << "splitsim-harness: " << text << "\n";
+    };
+
+    model::ModelSpec model = model::load_model(o.model);
+    plan::Plan plan = plan::load_plan(o.plan);
+    validate_plan(plan, model);
+    if (o.min_bytes < 1) throw InputError(kCommandLine, "--min-bytes", "must be at least 1 B");
+
+    // Backends: one per rank this process drives.
+    const bool cuda = o.backend == "cuda";
+    std::vector<std::unique_ptr<Backend>> backends;
+    if (!cuda) {
+        if (o.devices > 1) throw InputError(kCommandLine, "--devices", "the CPU backend runs one rank per process");
+        backends.push_back(kernels::cpu::make_cpu_backend());
+    } else {
+#if SPLITSIM_HAVE_CUDA
+        std::string reason;
+        const int visible = kernels::cuda::device_count(&reason);
+        if (visible == 0) throw std::runtime_error("no usable CUDA device: " + reason);
+        if (world.size() > 1) {
+            if (o.devices > 1) throw InputError(kCommandLine, "--devices", "under mpirun each process drives one GPU");
+            backends.push_back(kernels::cuda::make_backend(local_rank_from_environment(world.rank()) % visible));
+        } else {
+            const int count = o.devices > 0 ? o.devices : visible;
+            if (count > visible) {
+                throw InputError(kCommandLine, "--devices", std::to_string(count) + " GPUs asked, " + std::to_string(visible) + " visible");
+            }
+            for (int d = 0; d < count; ++d) backends.push_back(kernels::cuda::make_backend(d));
+        }
+#else
+        throw InputError(kCommandLine, "--backend", "this build has no CUDA backend (nvcc and cuBLAS were not found; -Dcuda=enabled)");
+#endif
+    }
+    const int locals = static_cast<int>(backends.size());
+    const int ranks = world.size() * locals;
+    const DType act = activation_dtype(plan, cuda);
+    const DType grad = gradient_dtype(plan, cuda);
+    const bool tf32 = cuda && plan.precision == Precision::tf32;
+    if (cuda && plan.precision == Precision::fp8) note("fp8 plan: GEMMs and kernels are measured in bf16");
+    if (ranks != plan.gpus()) {
+        note("the plan has " + std::to_string(plan.gpus()) + " ranks, this run " + std::to_string(ranks) +
+             ": kernels are timed at the plan's shapes, collectives in the groups that fit");
+    }
+
+    const kernels::DeviceInfo info = backends.front()->info();
+    json doc;
+    json libraries = info.libraries;
+    // The data checks' reference is the CPU (Eigen) code on every backend.
+    for (const auto& [name, version] : kernels::cpu::make_cpu_backend()->info().libraries) libraries[name] = version;
+    if (const std::string mpi = world.library_version(); !mpi.empty()) libraries["mpi"] = mpi;
+    doc["harness"] = {{"version", SPLITSIM_VERSION},
+                      {"backend", o.backend},
+                      {"device", info.name},
+                      {"device_details", info.details},
+                      {"hostname", hostname()},
+                      {"timestamp", utc_timestamp()},
+                      {"libraries", libraries},
+                      {"ranks", ranks},
+                      {"processes", world.size()},
+                      {"warmup", o.warmup},
+                      {"repetitions", o.repetitions}};
+    doc["model"] = model.name;
+    doc["plan"] = plan::to_json(plan);
+    doc["kernels"] = json::array();
+    doc["collectives"] = json::array();
+    int failed = 0;
+
+    // Kernels run on one device (rank 0's first) while the other ranks wait without spinning: the
+    // time of one device's kernel, not of ranks sharing an oversubscribed CPU.
+    if (o.kernels) {
+        if (rank0) {
+            KernelBench bench(*backends.front(), act, tf32, o.warmup, o.repetitions);
+            const double scales[] = {0.5, 1.0, 2.0};
+            for (const KernelCase& c : kernel_cases(model, plan, scales)) {
+                for (auto& [pass, r] : bench.run(c)) {
+                    json e = {{"op", c.op},
+                              {"kind", c.kind},
+                              {"pass", to_string(pass)},
+                              {"dtype", kernels::to_string(r.dtype)},
+                              {"shape", case_shape(c)},
+                              {"scale", c.scale},
+                              {"plan_shape", c.at_plan_shape()},
+                              {"elements", c.kernel == Kernel::gemm ? 0 : c.elements},
+                              {"flops", r.flops},
+                              {"bytes", r.bytes},
+                              {"repetitions", o.repetitions}};
+                    if (c.kernel == Kernel::gemm) {
+                        e["product"] = {{"m", r.product.m}, {"n", r.product.n}, {"k", r.product.k},
+                                        {"trans_a", r.product.trans_a}, {"trans_b", r.product.trans_b}};
+                    }
+                    if (r.check.passed) {
+                        e["time_s"] = time_json(summarize(r.times));
+                        e["check"] = "passed";
+                    } else {
+                        e["time_s"] = nullptr;
+                        e["check"] = "failed";
+                        e["check_detail"] = r.check.detail;
+                        ++failed;
+                        note("data check failed: " + c.op + " " + std::string(to_string(pass)) + ": " + r.check.detail);
+                    }
+                    e["check_error_ratio"] = r.check.max_error;
+                    doc["kernels"].push_back(std::move(e));
+                }
+            }
+        }
+        world.quiet_barrier();
+    }
+
+    // Collectives: nccl-tests' sweep of sizes in each group of the plan's parallel dimensions,
+    // out of place, every group of a dimension at once (as in training).
+    if (o.collectives) {
+        std::vector<std::string> skipped;
+        const std::vector<GroupCase> groups = group_cases(plan, ranks, &skipped);
+        for (const std::string& s : skipped) note("skipped " + s);
+        if (groups.empty()) note("no collective group of more than one rank fits this run; collectives not measured");
+        const std::int64_t max_bytes = o.max_bytes > 0 ? o.max_bytes : (cuda ? (std::int64_t{1} << 30) : (std::int64_t{4} << 20));
+        const std::vector<std::int64_t> sizes = size_sweep(o.min_bytes, max_bytes);
+        std::vector<Backend*> local;
+        for (auto& b : backends) local.push_back(b.get());
+        for (const GroupCase& g : groups) {
+            const DType dtype = g.name == "tensor" ? act : (g.name == "data" ? grad : DType::fp32);
+            const auto esize = static_cast<std::int64_t>(kernels::size_of(dtype));
+            std::unique_ptr<kernels::Communicator> comm;
+            if (!cuda) {
+#if SPLITSIM_HAVE_MPI
+                comm = kernels::mpi::make_communicator(world, g.layout);
+#else
+                throw std::logic_error("groups of several ranks without MPI");
+#endif
+            } else {
+#if SPLITSIM_HAVE_NCCL
+                comm = kernels::nccl::make_communicator(world, local, g.layout, o.timeout_s);
+#else
+                note("this build has no NCCL: collectives not measured");
+                break;
+#endif
+            }
+            if (!libraries.contains("nccl") && cuda) {
+                libraries["nccl"] = comm->library_version();
+                doc["harness"]["libraries"] = libraries;
+            }
+            const int n = g.layout.size;
+            // Buffers for the largest message, reused for every size (nccl-tests does the same).
+            const std::int64_t max_elements = max_bytes / esize;
+            std::vector<Tensor> send, recv;
+            for (Backend* b : local) {
+                send.push_back(b->allocate(static_cast<std::size_t>(max_elements), dtype));
+                recv.push_back(b->allocate(static_cast<std::size_t>(max_elements), dtype));
+            }
+            std::vector<const Tensor*> send_ptrs;
+            std::vector<Tensor*> recv_ptrs;
+            for (int i = 0; i < locals; ++i) {
+                send_ptrs.push_back(&send[static_cast<std::size_t>(i)]);
+                recv_ptrs.push_back(&recv[static_cast<std::size_t>(i)]);
+            }
+            for (CollectiveKind kind : kAllCollectives) {
+                for (std::int64_t bytes : sizes) {
+                    // Whole elements, divisible among the group's ranks.
+                    const std::int64_t elements = bytes / esize / n * n;
+                    if (elements == 0) continue;
+                    const auto count = static_cast<std::size_t>(elements);
+                    const std::size_t in_n = kernels::send_elements(kind, count, n);
+                    const std::size_t out_n = kernels::recv_elements(kind, count, n);
+                    for (int i = 0; i < locals; ++i) {
+                        const int position = g.layout.position_of(comm->rank(i));
+                        local[static_cast<std::size_t>(i)]->fill_pattern(send[static_cast<std::size_t>(i)], in_n, position);
+                        local[static_cast<std::size_t>(i)]->zero(recv[static_cast<std::size_t>(i)]);
+                    }
+                    std::vector<double> times =
+                        comm->time([&] { comm->run(kind, count, send_ptrs, recv_ptrs); }, o.warmup, o.repetitions);
+                    comm->synchronize();
+                    bool ok = true;
+                    for (int i = 0; i < locals; ++i) {
+                        const int position = g.layout.position_of(comm->rank(i));
+                        ok = ok && local[static_cast<std::size_t>(i)]->count_mismatches(recv[static_cast<std::size_t>(i)], out_n, kind, n, position) == 0;
+                    }
+                    times = world.max(times);
+                    ok = world.all(ok);
+                    const double s_bytes = static_cast<double>(elements * esize);
+                    json e = {{"op", to_string(kind)},
+                              {"ranks", n},
+                              {"group", g.name},
+                              {"stride", g.layout.stride},
+                              {"groups", ranks / n},
+                              {"bytes", elements * esize},
+                              {"dtype", kernels::to_string(dtype)},
+                              {"repetitions", o.repetitions}};
+                    if (ok) {
+                        const Summary s = summarize(times);
+                        const double algbw = s_bytes / s.median / 1e9;  // nccl-tests: GB/s = 1e9 B/s
+                        e["time_s"] = time_json(s);
+                        e["algbw_GBps"] = algbw;
+                        e["busbw_GBps"] = algbw * bus_bandwidth_factor(kind, n);
+                        e["check"] = "passed";
+                    } else {
+                        e["time_s"] = nullptr;
+                        e["algbw_GBps"] = nullptr;
+                        e["busbw_GBps"] = nullptr;
+                        e["check"] = "failed";
+                        ++failed;
+                        note("data check failed: " + std::string(to_string(kind)) + " of " + std::to_string(elements * esize) +
+                             " B in " + g.name + " groups");
+                    }
+                    doc["collectives"].push_back(std::move(e));
+                }
+            }
+        }
+    }
+
+    // Every rank learns whether any check failed (kernel checks run on rank 0 only).
+    std::vector<double> failures = world.max(std::vector<double>{static_cast<double>(failed)});
+    return {std::move(doc), static_cast<int>(failures.front())};
+}
+
+}  // namespace splitsim::validate

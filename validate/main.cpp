@@ -1,0 +1,120 @@
+// splitsim-harness: measures the kernels and collectives of a plan on this machine.
+//   splitsim-harness bench --model M --plan P --backend cpu|cuda --out measurements.json
+// Under mpirun every process is one rank and rank 0 writes the file. Exit codes: 0 success, 2 bad
+// input (one line naming the file and JSON path, or the option), 1 an internal error or a failed
+// data check (the file is still written, with the failed entries marked and untimed).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "splitsim/common/error.hpp"
+#include "splitsim/common/units.hpp"
+#include "splitsim/kernels/comm.hpp"
+#include "splitsim/validate/bench.hpp"
+#if SPLITSIM_HAVE_MPI
+#include "splitsim/kernels/mpi.hpp"
+#endif
+
+namespace {
+
+using namespace splitsim;
+
+// Writes the whole text or nothing (a partial file is removed).
+void write_file(const std::string& path, const std::string& text) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+        if (!out) throw InputError(path, "", "cannot write file");
+        out << text;
+        if (!out.flush()) throw InputError(path, "", "cannot write file");
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0) {
+        std::remove(partial.c_str());
+        throw InputError(path, "", "cannot write file");
+    }
+}
+
+std::int64_t parse_size(const std::string& text, const char* option) {
+    try {
+        return static_cast<std::int64_t>(parse_bytes(text).value());
+    } catch (const std::invalid_argument& e) {
+        throw InputError("command line", option, e.what());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#if SPLITSIM_HAVE_MPI
+    std::unique_ptr<kernels::ProcessGroup> world = kernels::mpi::init_world(&argc, &argv);
+#else
+    std::unique_ptr<kernels::ProcessGroup> world = kernels::make_self_process_group();
+#endif
+    const bool rank0 = world->rank() == 0;
+
+    CLI::App app{"splitsim-harness: measures a plan's kernels and collectives on this machine"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "splitsim-harness " SPLITSIM_VERSION);
+    validate::BenchOptions opts;
+    std::string out;
+    std::string min_bytes = "1 KiB";
+    std::string max_bytes;
+    CLI::App* bench = app.add_subcommand("bench", "Time the plan's kernels and collectives, write measurements JSON");
+    bench->add_option("--model", opts.model, "model JSON (models/*.json)")->required();
+    bench->add_option("--plan", opts.plan, "plan JSON (plans/*.json), with dp")->required();
+    bench->add_option("--backend", opts.backend, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    bench->add_option("--out", out, "measurements JSON to write (rank 0)")->required();
+    bench->add_option("--repetitions", opts.repetitions, "timed repetitions per measurement")->check(CLI::Range(1, 100000));
+    bench->add_option("--warmup", opts.warmup, "untimed runs before timing")->check(CLI::Range(0, 100000));
+    bench->add_option("--min-bytes", min_bytes, "smallest collective (\"1 KiB\")");
+    bench->add_option("--max-bytes", max_bytes, "largest collective (default 4 MiB on cpu, 1 GiB on cuda)");
+    bench->add_option("--devices", opts.devices, "cuda, one process: local GPUs to drive (default all)")->check(CLI::Range(1, 1024));
+    bench->add_option("--timeout", opts.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::PositiveNumber);
+    bool no_kernels = false, no_collectives = false;
+    bench->add_flag("--no-kernels", no_kernels, "measure collectives only");
+    bench->add_flag("--no-collectives", no_collectives, "measure kernels only");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return rank0 ? app.exit(e) : 0;
+    } catch (const CLI::CallForAllHelp& e) {
+        return rank0 ? app.exit(e) : 0;
+    } catch (const CLI::CallForVersion& e) {
+        return rank0 ? app.exit(e) : 0;
+    } catch (const CLI::ParseError& e) {
+        if (rank0) std::cerr << "splitsim-harness: " << e.what() << "\n";
+        return 2;
+    }
+    opts.kernels = !no_kernels;
+    opts.collectives = !no_collectives;
+
+    // Every rank reads the same files and options, so bad input fails on all of them alike and
+    // they leave together; anything else may strike one rank only, which then ends the run.
+    try {
+        // Fail before measuring when the output cannot be written.
+        if (rank0) {
+            if (!std::ofstream(out + ".partial")) throw InputError(out, "", "cannot write file");
+            std::remove((out + ".partial").c_str());
+        }
+        opts.min_bytes = parse_size(min_bytes, "--min-bytes");
+        if (!max_bytes.empty()) opts.max_bytes = parse_size(max_bytes, "--max-bytes");
+        const validate::BenchResult result = validate::run_bench(opts, *world);
+        if (rank0) write_file(out, result.measurements.dump(1) + "\n");
+        if (result.failed_checks > 0) {
+            if (rank0) std::cerr << "splitsim-harness: " << result.failed_checks << " data checks failed (see " << out << ")\n";
+            return 1;
+        }
+    } catch (const InputError& e) {
+        if (rank0) std::cerr << "splitsim-harness: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "splitsim-harness: rank " << world->rank() << ": internal error: " << e.what() << "\n";
+        if (world->size() > 1) world->abort(1);
+        return 1;
+    }
+    return 0;
+}
