@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
     const std::vector<cli::Subcommand> commands{
         cli::add_simulate(app),
         cli::add_collective(app),
+        cli::add_compare(app),
         cli::add_search(app),
+        cli::add_export(app),
     };
 
     try {

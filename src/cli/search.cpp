@@ -3,13 +3,16 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
 
 #include "commands.hpp"
 #include "splitsim/common/error.hpp"
+#include "splitsim/report/html.hpp"
 #include "splitsim/report/search.hpp"
+#include "splitsim/sim/event_tier.hpp"
 #include "splitsim/search/search.hpp"
 
 namespace splitsim::cli {
@@ -77,6 +80,7 @@ Subcommand add_search(CLI::App& app) {
     sub->add_option("--format", opts->format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
     sub->add_option("--out", opts->out, "write the ranking to this file instead of standard output");
     sub->add_option("--best-plan", opts->best_plan, "write the best plan as a plan JSON that simulate accepts");
+    sub->add_option("--report", opts->report, "write a self-contained HTML report: the best plans' breakdowns, the timeline of the best, the Pareto scatter");
     return {sub, [opts] {
         const model::ModelSpec model = model::load_model(opts->model);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
@@ -112,6 +116,27 @@ Subcommand add_search(CLI::App& app) {
         if (opts->format == "csv") format = report::Format::csv;
         if (opts->format == "md") format = report::Format::markdown;
         write_output(opts->out, report::render(result, model, cluster, format, opts->top));
+        if (!opts->report.empty()) {
+            // The best plans (up to ten) played out by the event tier, the best one with its timeline.
+            const auto shared_model = std::make_shared<const model::ModelSpec>(model);
+            std::map<int, std::shared_ptr<const hardware::Topology>> topologies;
+            std::vector<std::unique_ptr<sim::Scenario>> scenarios;
+            std::vector<report::ReportPlan> entries;
+            sim::EventRun best_run;
+            for (std::size_t i = 0; i < std::min<std::size_t>(result.ranked.size(), 10); ++i) {
+                const plan::Plan& p = result.ranked[i].plan;
+                auto& topology = topologies[p.gpus()];
+                if (!topology) {
+                    hardware::ClusterSpec c = cluster;
+                    if (!c.torus && !c.graph) c.nodes = p.gpus() / c.gpus_per_node;
+                    topology = std::make_shared<const hardware::Topology>(std::move(c));
+                }
+                scenarios.push_back(std::make_unique<sim::Scenario>(shared_model, topology, p));
+                entries.push_back({"#" + std::to_string(i + 1), scenarios.back().get(),
+                                   sim::predict_events(*scenarios.back(), i == 0 ? &best_run : nullptr), i == 0 ? &best_run : nullptr});
+            }
+            write_output(opts->report, report::html_report("splitsim search", entries, &result));
+        }
     }};
 }
 

@@ -8,6 +8,7 @@
 #include "splitsim/plan/plan.hpp"
 #include "splitsim/report/simulation.hpp"
 #include "splitsim/common/error.hpp"
+#include "splitsim/report/html.hpp"
 #include "splitsim/report/trace.hpp"
 #include "splitsim/sim/analytical.hpp"
 #include "splitsim/sim/event_tier.hpp"
@@ -25,6 +26,7 @@ struct SimulateOptions {
     std::string out = "-";
     std::string tier = "event";
     std::string trace;
+    std::string report;
 };
 
 report::Format parse_format(const std::string& name) {
@@ -49,6 +51,7 @@ Subcommand add_simulate(CLI::App& app) {
     sub->add_option("--tier", opts->tier, "event (default: the iteration played out as events) | analytical (closed forms)")
         ->check(CLI::IsMember({"event", "analytical"}));
     sub->add_option("--trace", opts->trace, "write the event tier's timeline as a Chrome trace (Perfetto) JSON file");
+    sub->add_option("--report", opts->report, "write a self-contained HTML report with charts");
     return {sub, [opts] {
         model::ModelSpec model = model::load_model(opts->model);
         hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
@@ -63,6 +66,11 @@ Subcommand add_simulate(CLI::App& app) {
             opts->tier == "analytical" ? sim::predict_analytical(scenario) : sim::predict_events(scenario, &run);
         const std::string report = report::render(scenario, prediction, parse_format(opts->format));
         if (!opts->trace.empty()) write_output(opts->trace, report::chrome_trace(scenario, run));
+        if (!opts->report.empty()) {
+            const std::string name = scenario.plan().name.empty() ? opts->plan : scenario.plan().name;
+            const report::ReportPlan entry{name, &scenario, prediction, opts->tier == "event" ? &run : nullptr};
+            write_output(opts->report, report::html_report("splitsim simulate", {entry}));
+        }
         write_output(opts->out, report);
     }};
 }

@@ -47,11 +47,12 @@ std::string_view to_string(Recompute r) {
     return "?";
 }
 
-Plan parse_plan(const nlohmann::json& json, const std::string& file) {
-    JsonObject o(json, file);
+Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::string& pointer) {
+    JsonObject o(json, file, pointer);
     Plan p;
     p.origin = file;
-    (void)o.optional<std::string>("name", "");
+    p.pointer = pointer;
+    p.name = o.optional<std::string>("name", "");
     p.tp = o.required<int>("tp", at_least(1));
     p.pp = o.required<int>("pp", at_least(1));
     p.dp = o.optional<int>("dp", 0, at_least(1));
@@ -99,9 +100,26 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file) {
 
 Plan load_plan(const std::string& path) { return parse_plan(read_json_file(path), path); }
 
+std::vector<Plan> load_plans(const std::string& path) {
+    const nlohmann::json json = read_json_file(path);
+    std::vector<Plan> out;
+    auto read_array = [&](const JsonArray& list) {
+        if (list.size() == 0) list.fail("lists no plans");
+        for (std::size_t i = 0; i < list.size(); ++i) out.push_back(parse_plan(list.raw(i), path, list.pointer_to(i)));
+    };
+    if (json.is_array()) {
+        read_array(JsonArray(json, path, ""));
+    } else {
+        JsonObject o(json, path);
+        read_array(o.array("plans"));
+        o.finish();
+    }
+    return out;
+}
+
 void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& cluster) {
     auto fail = [&](std::string_view key, const std::string& detail) {
-        throw InputError(p.origin, "/" + std::string(key), detail);
+        throw InputError(p.origin, p.pointer + "/" + std::string(key), detail);
     };
     const int gpus = cluster.device_count();
 
@@ -211,6 +229,7 @@ nlohmann::json to_json(const Plan& p) {
     for (Dim d : p.order) order.push_back(kShort[static_cast<int>(d)]);
     j["order"] = order;
     if (p.first_stage_layers) j["first_stage_layers"] = p.first_stage_layers;
+    if (!p.name.empty()) j["name"] = p.name;
     if (p.last_stage_layers) j["last_stage_layers"] = p.last_stage_layers;
     return j;
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -30,7 +31,9 @@ inline constexpr int kDimCount = 5;
 std::string_view to_string(Dim d);
 
 struct Plan {
-    std::string origin;  // where the plan came from, for error messages (a file name)
+    std::string origin;   // where the plan came from, for error messages (a file name)
+    std::string pointer;  // the JSON pointer of the plan inside that file ("" for a plan file)
+    std::string name;     // optional, for reports
     int tp = 1;
     int pp = 1;
     int dp = 0;  // 0: derived from the cluster by validate()
@@ -60,7 +63,9 @@ struct Plan {
 };
 
 // Reads a plan; `dp` is left 0 when the file omits it (validate() derives it from the cluster).
-Plan parse_plan(const nlohmann::json& json, const std::string& file);
+Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::string& pointer = "");
+// A list of plans: a JSON array of plan objects, or an object {"plans": [...]}.
+std::vector<Plan> load_plans(const std::string& path);
 Plan load_plan(const std::string& path);
 
 // Checks a plan against a model and a cluster and fills in derived values (dp). Throws InputError

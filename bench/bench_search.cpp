@@ -1,0 +1,42 @@
+// The whole search: GPT-3 175B on 1,024 A100 at global batch 1,536 over the full space, ranked by the
+// analytical tier on all cores, the best 50 re-simulated by the event tier. Reports the candidates,
+// analytical candidates per second (all threads and per thread) and the wall time of the search.
+#include <benchmark/benchmark.h>
+
+#include <thread>
+
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/model/model_spec.hpp"
+#include "splitsim/search/search.hpp"
+
+namespace {
+
+using namespace splitsim;
+
+void search_gpt3_175b_1024_a100(benchmark::State& state) {
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    const model::ModelSpec model = model::load_model(root + "/models/gpt3-175b.json");
+    const hardware::ClusterSpec cluster = hardware::load_cluster(root + "/topologies/dgx-a100-superpod.json", 128);
+    search::Options o;
+    o.global_batch = 1536;
+    o.rerank = 50;
+    o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    search::Result r;
+    for (auto _ : state) {
+        r = search::run(model, cluster, o);
+        benchmark::DoNotOptimize(r.ranked.data());
+    }
+    state.counters["candidates"] = static_cast<double>(r.enumerated);
+    state.counters["fit"] = static_cast<double>(r.ranked.size());
+    state.counters["threads"] = r.threads;
+    state.counters["analytical_s"] = r.analytical_seconds;
+    state.counters["candidates_per_s"] = static_cast<double>(r.enumerated) / r.analytical_seconds;
+    state.counters["candidates_per_s_per_thread"] = static_cast<double>(r.enumerated) / r.analytical_seconds / r.threads;
+    state.counters["event_s"] = r.event_seconds;
+    state.counters["simulated"] = static_cast<double>(r.simulated);
+}
+
+}  // namespace
+
+BENCHMARK(search_gpt3_175b_1024_a100)->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK_MAIN();

@@ -1,0 +1,72 @@
+// splitsim compare: several plans side by side.
+#include <memory>
+
+#include "commands.hpp"
+#include "splitsim/common/error.hpp"
+#include "splitsim/report/compare.hpp"
+#include "splitsim/report/html.hpp"
+#include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/event_tier.hpp"
+
+namespace splitsim::cli {
+namespace {
+
+struct CompareOptions {
+    std::string model;
+    std::string cluster;
+    std::string plans;
+    std::optional<int> nodes;
+    std::string tier = "event";
+    std::string format = "table";
+    std::string out = "-";
+    std::string report;
+};
+
+}  // namespace
+
+Subcommand add_compare(CLI::App& app) {
+    auto opts = std::make_shared<CompareOptions>();
+    CLI::App* sub = app.add_subcommand("compare", "Compare several plans side by side");
+    sub->add_option("--model", opts->model, "model JSON")->required();
+    sub->add_option("--cluster", opts->cluster, "cluster JSON")->required();
+    sub->add_option("--plans", opts->plans, "a JSON array of plans (or {\"plans\": [...]}); each may have a \"name\"")->required();
+    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
+    sub->add_option("--tier", opts->tier, "event | analytical")->check(CLI::IsMember({"event", "analytical"}));
+    sub->add_option("--format", opts->format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    sub->add_option("--out", opts->out, "write to this file instead of standard output");
+    sub->add_option("--report", opts->report, "write a self-contained HTML report with charts");
+    return {sub, [opts] {
+        const auto model = std::make_shared<const model::ModelSpec>(model::load_model(opts->model));
+        const auto topology = std::make_shared<const hardware::Topology>(hardware::load_cluster(opts->cluster, opts->nodes));
+        std::vector<plan::Plan> plans = plan::load_plans(opts->plans);
+        std::vector<std::unique_ptr<sim::Scenario>> scenarios;
+        std::vector<report::Compared> compared;
+        sim::EventRun first_run;  // the first plan's timeline, for the report
+        for (std::size_t i = 0; i < plans.size(); ++i) {
+            plan::validate(plans[i], *model, topology->cluster());
+        }
+        for (std::size_t i = 0; i < plans.size(); ++i) {
+            scenarios.push_back(std::make_unique<sim::Scenario>(model, topology, plans[i]));
+            const sim::Scenario& sc = *scenarios.back();
+            const std::string name = plans[i].name.empty() ? "plan " + std::to_string(i + 1) : plans[i].name;
+            compared.push_back({name, &sc,
+                                opts->tier == "event" ? sim::predict_events(sc, i == 0 ? &first_run : nullptr)
+                                                      : sim::predict_analytical(sc)});
+        }
+        if (!opts->report.empty()) {
+            std::vector<report::ReportPlan> entries;
+            for (std::size_t i = 0; i < compared.size(); ++i) {
+                entries.push_back({compared[i].name, compared[i].scenario, compared[i].prediction,
+                                   i == 0 && opts->tier == "event" ? &first_run : nullptr});
+            }
+            write_output(opts->report, report::html_report("splitsim compare", entries));
+        }
+        report::Format format = report::Format::table;
+        if (opts->format == "json") format = report::Format::json;
+        if (opts->format == "csv") format = report::Format::csv;
+        if (opts->format == "md") format = report::Format::markdown;
+        write_output(opts->out, report::render(compared, format));
+    }};
+}
+
+}  // namespace splitsim::cli

@@ -1,0 +1,55 @@
+// splitsim export: a plan as the launch arguments of Megatron-LM, DeepSpeed or torchtitan.
+#include <memory>
+
+#include "commands.hpp"
+#include "splitsim/common/error.hpp"
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/report/export.hpp"
+
+namespace splitsim::cli {
+namespace {
+
+struct ExportOptions {
+    std::string plan;
+    std::string model;
+    std::string cluster;
+    std::optional<int> nodes;
+    std::string to;
+    std::string out = "-";
+};
+
+}  // namespace
+
+Subcommand add_export(CLI::App& app) {
+    auto opts = std::make_shared<ExportOptions>();
+    CLI::App* sub = app.add_subcommand("export", "Write a plan as Megatron-LM, DeepSpeed or torchtitan launch configuration");
+    sub->add_option("--plan", opts->plan, "plan JSON")->required();
+    sub->add_option("--model", opts->model, "model JSON")->required();
+    sub->add_option("--to", opts->to, "megatron | deepspeed | torchtitan")->required()->check(CLI::IsMember({"megatron", "deepspeed", "torchtitan"}));
+    sub->add_option("--cluster", opts->cluster, "cluster JSON, to check the plan against and derive dp");
+    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
+    sub->add_option("--out", opts->out, "write to this file instead of standard output");
+    return {sub, [opts] {
+        const model::ModelSpec model = model::load_model(opts->model);
+        plan::Plan plan = plan::load_plan(opts->plan);
+        if (!opts->cluster.empty()) {
+            plan::validate(plan, model, hardware::load_cluster(opts->cluster, opts->nodes));
+        } else {
+            if (plan.dp == 0) throw InputError(plan.origin, "/dp", "missing: give dp, or --cluster to derive it");
+            // Check the plan against the model on a cluster of exactly its size.
+            hardware::ClusterSpec exact;
+            exact.origin = "command line";
+            exact.name = "plan-sized";
+            exact.nodes = 1;
+            exact.gpus_per_node = plan.gpus();
+            for (Precision p : kAllPrecisions) exact.device.peak[static_cast<int>(p)] = FlopRate(1);
+            plan::validate(plan, model, exact);
+        }
+        const report::Framework f = opts->to == "megatron"    ? report::Framework::megatron
+                                    : opts->to == "deepspeed" ? report::Framework::deepspeed
+                                                              : report::Framework::torchtitan;
+        write_output(opts->out, report::export_plan(plan, model, f));
+    }};
+}
+
+}  // namespace splitsim::cli

@@ -1,0 +1,312 @@
+#include "splitsim/report/html.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "splitsim/report/search.hpp"
+
+namespace splitsim::report {
+namespace {
+
+using plan::Dim;
+
+std::string fmt(double v, int digits = 1) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '&': out += "&amp;"; break;
+            case '"': out += "&quot;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+struct Part {
+    std::string label;
+    std::string color;
+};
+
+// Colours of the kinds of time (a colour-blind-safe qualitative palette, Okabe and Ito 2008).
+const Part kCompute{"compute", "#0072B2"};
+const Part kBubble{"pipeline bubble", "#BBBBBB"};
+const Part kOptimizer{"optimizer step", "#000000"};
+const std::array<Part, plan::kDimCount> kComm{{{"tensor comm.", "#E69F00"},
+                                               {"context comm.", "#CC79A7"},
+                                               {"expert comm.", "#F0E442"},
+                                               {"data comm.", "#D55E00"},
+                                               {"pipeline comm.", "#009E73"}}};
+
+std::string legend(const std::vector<Part>& parts, double x, double y) {
+    std::ostringstream s;
+    for (const Part& p : parts) {
+        s << "<rect x='" << fmt(x) << "' y='" << fmt(y) << "' width='12' height='12' fill='" << p.color << "'/>";
+        s << "<text x='" << fmt(x + 16) << "' y='" << fmt(y + 10) << "' class='small'>" << escape(p.label) << "</text>";
+        x += 16 + 7.0 * static_cast<double>(p.label.size()) + 18;
+    }
+    return s.str();
+}
+
+// Stacked horizontal bars: each plan's iteration time split into compute, exposed communication
+// per dimension, bubble and optimizer step.
+std::string time_breakdown(const std::vector<ReportPlan>& plans) {
+    const double left = 300, width = 700, bar = 26, gap = 12;
+    double longest = 0;
+    for (const auto& p : plans) longest = std::max(longest, p.prediction.iteration_time.value());
+    const double height = 60 + plans.size() * (bar + gap) + 40;
+    std::ostringstream s;
+    s << "<svg id='time-breakdown' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + 40) << "' height='"
+      << fmt(height) << "'><title>Iteration time by component</title>";
+    double y = 40;
+    for (const auto& p : plans) {
+        const auto& r = p.prediction;
+        std::vector<std::pair<Part, double>> parts{{kCompute, r.compute.value()}};
+        for (std::size_t d = 0; d < kComm.size(); ++d) parts.emplace_back(kComm[d], r.exposed_comm[d].value());
+        parts.emplace_back(kBubble, r.bubble.value());
+        parts.emplace_back(kOptimizer, r.optimizer.value());
+        const std::string label = p.name.size() > 44 ? p.name.substr(0, 42) + "..." : p.name;
+        s << "<text x='" << fmt(left - 8) << "' y='" << fmt(y + bar * 0.65) << "' text-anchor='end' class='label'>"
+          << escape(label) << "<title>" << escape(p.name) << "</title></text>";
+        double x = left;
+        for (const auto& [part, t] : parts) {
+            if (t <= 0) continue;
+            const double w = width * t / longest;
+            s << "<rect class='segment' x='" << fmt(x, 2) << "' y='" << fmt(y) << "' width='" << fmt(w, 2) << "' height='" << fmt(bar)
+              << "' fill='" << part.color << "'><title>" << escape(part.label) << ": " << fmt(t, 4) << " s</title></rect>";
+            x += w;
+        }
+        s << "<text x='" << fmt(x + 6) << "' y='" << fmt(y + bar * 0.65) << "' class='small'>" << fmt(r.iteration_time.value(), 3)
+          << " s</text>";
+        y += bar + gap;
+    }
+    std::vector<Part> parts{kCompute};
+    parts.insert(parts.end(), kComm.begin(), kComm.end());
+    parts.push_back(kBubble);
+    parts.push_back(kOptimizer);
+    s << legend(parts, 10, 12) << "</svg>";
+    return s.str();
+}
+
+// Stacked columns: memory of one rank of each pipeline stage, with the device's capacity.
+std::string memory_chart(const ReportPlan& p, int index) {
+    const auto& mem = p.prediction.memory;
+    const std::vector<Part> parts{{"weights", "#0072B2"}, {"gradients", "#56B4E9"}, {"optimizer states", "#009E73"},
+                                  {"activations", "#E69F00"}, {"other", "#999999"}};
+    const double top = 40, plot = 300, left = 70, area = 640;
+    const double column = area / static_cast<double>(mem.stages.size());
+    const double highest = std::max(mem.peak.value(), mem.capacity.value()) * 1.08;
+    const double width = left + area + 30;
+    std::ostringstream s;
+    s << "<svg id='memory-" << index << "' class='memory' xmlns='http://www.w3.org/2000/svg' width='" << fmt(width)
+      << "' height='" << fmt(top + plot + 50) << "'><title>Memory per pipeline stage: " << escape(p.name) << "</title>";
+    auto yof = [&](double bytes) { return top + plot - plot * bytes / highest; };
+    for (int g = 0; g <= 4; ++g) {
+        const double b = highest * g / 4;
+        s << "<line x1='" << fmt(left) << "' x2='" << fmt(width - 30) << "' y1='" << fmt(yof(b)) << "' y2='" << fmt(yof(b))
+          << "' class='grid'/><text x='" << fmt(left - 6) << "' y='" << fmt(yof(b) + 4) << "' text-anchor='end' class='small'>"
+          << fmt(b / (1024.0 * 1024 * 1024), 0) << " GiB</text>";
+    }
+    for (std::size_t i = 0; i < mem.stages.size(); ++i) {
+        const auto& b = mem.stages[i].bytes;
+        const double values[] = {b.weights.value(), b.gradients.value(), b.optimizer.value(), b.activations.value(), b.other.value()};
+        double base = 0;
+        const double x = left + static_cast<double>(i) * column;
+        for (std::size_t k = 0; k < parts.size(); ++k) {
+            const double y0 = yof(base), y1 = yof(base + values[k]);
+            s << "<rect class='segment' x='" << fmt(x + column * 0.08, 2) << "' y='" << fmt(y1, 2) << "' width='" << fmt(column * 0.84, 2)
+              << "' height='" << fmt(y0 - y1, 2) << "' fill='" << parts[k].color << "'><title>stage " << i << " "
+              << parts[k].label << ": " << fmt(values[k] / (1024.0 * 1024 * 1024), 2) << " GiB</title></rect>";
+            base += values[k];
+        }
+    }
+    s << "<line id='capacity-" << index << "' x1='" << fmt(left) << "' x2='" << fmt(width - 30) << "' y1='" << fmt(yof(mem.capacity.value()))
+      << "' y2='" << fmt(yof(mem.capacity.value())) << "' stroke='#D55E00' stroke-width='2' stroke-dasharray='6 4'/>";
+    s << "<text x='" << fmt(width - 30) << "' y='" << fmt(yof(mem.capacity.value()) - 5) << "' text-anchor='end' class='small'>capacity "
+      << fmt(mem.capacity.value() / (1024.0 * 1024 * 1024), 0) << " GiB</text>";
+    s << "<text x='" << fmt(left) << "' y='" << fmt(top + plot + 18) << "' class='small'>pipeline stage 0 .. "
+      << mem.stages.size() - 1 << "</text>";
+    s << legend(parts, 10, 12) << "</svg>";
+    return s.str();
+}
+
+// The timeline of one iteration: a lane per stream of each simulated rank, each pixel coloured by
+// the kind of work that filled most of it.
+std::string timeline(const ReportPlan& p) {
+    const sim::TaskGraph& g = p.run->graph;
+    const sim::EngineResult& res = p.run->result;
+    const int width = 1000;
+    const double left = 110;
+    const double end = static_cast<double>(std::max<std::int64_t>(1, res.end.count()));
+    // Kinds: compute by phase, then communication by stream.
+    const std::vector<Part> kinds{{"forward", "#0072B2"},        {"backward", "#56B4E9"},     {"recompute", "#CC79A7"},
+                                  {"weight gradient", "#332288"}, {"optimizer", "#000000"},    {"tensor", "#E69F00"},
+                                  {"pipeline", "#009E73"},        {"data", "#D55E00"},         {"context", "#882255"},
+                                  {"expert", "#F0E442"},          {"parameter gather", "#AA4499"}};
+    auto kind_of = [](const sim::Task& t) -> std::size_t {
+        if (!t.transfer) {
+            switch (t.label.phase) {
+                case sim::Phase::forward: return 0;
+                case sim::Phase::backward: return 1;
+                case sim::Phase::recompute: return 2;
+                case sim::Phase::weight_grad: return 3;
+                default: return 4;
+            }
+        }
+        return 4 + static_cast<std::size_t>(t.stream);  // tensor = 1 ... gather = 6
+    };
+    std::map<std::pair<int, int>, std::vector<std::array<double, 11>>> lanes;  // (rank, stream) -> per pixel, per kind
+    for (std::size_t i = 0; i < g.size(); ++i) {
+        const sim::Task& t = g.task(static_cast<sim::TaskId>(i));
+        const double a = static_cast<double>(res.tasks[i].start.count()) / end * width;
+        const double b = static_cast<double>(res.tasks[i].end.count()) / end * width;
+        if (b <= a) continue;
+        auto& lane = lanes[{t.rank, static_cast<int>(t.stream)}];
+        if (lane.empty()) lane.resize(width);
+        const std::size_t k = kind_of(t);
+        for (int px = static_cast<int>(a); px < std::min(width, static_cast<int>(std::ceil(b))); ++px) {
+            lane[static_cast<std::size_t>(px)][k] += std::min(b, px + 1.0) - std::max(a, static_cast<double>(px));
+        }
+    }
+    const double lane_height = lanes.size() > 60 ? 4 : 12;
+    const double height = 50 + lanes.size() * (lane_height + 1) + 30;
+    std::ostringstream s;
+    s << "<svg id='timeline' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + 20) << "' height='" << fmt(height)
+      << "'><title>Timeline of one iteration (event tier)</title>";
+    double y = 40;
+    int last_rank = -1;
+    for (const auto& [key, lane] : lanes) {
+        if (key.first != last_rank) {
+            s << "<text x='" << fmt(left - 6) << "' y='" << fmt(y + lane_height) << "' text-anchor='end' class='small'>stage "
+              << key.first << "</text>";
+            last_rank = key.first;
+        }
+        // Runs of pixels of one kind become one rectangle.
+        int px = 0;
+        while (px < width) {
+            const auto& cell = lane[static_cast<std::size_t>(px)];
+            const auto best = std::max_element(cell.begin(), cell.end());
+            if (*best <= 0.05) {
+                ++px;
+                continue;
+            }
+            const std::size_t k = static_cast<std::size_t>(best - cell.begin());
+            int run = px + 1;
+            while (run < width) {
+                const auto& c = lane[static_cast<std::size_t>(run)];
+                const auto b = std::max_element(c.begin(), c.end());
+                if (*b <= 0.05 || static_cast<std::size_t>(b - c.begin()) != k) break;
+                ++run;
+            }
+            s << "<rect class='task' x='" << fmt(left + px) << "' y='" << fmt(y) << "' width='" << run - px << "' height='"
+              << fmt(lane_height) << "' fill='" << kinds[k].color << "'/>";
+            px = run;
+        }
+        y += lane_height + 1;
+    }
+    s << "<text x='" << fmt(left) << "' y='" << fmt(y + 16) << "' class='small'>0 s</text><text x='" << fmt(left + width)
+      << "' y='" << fmt(y + 16) << "' text-anchor='end' class='small'>" << fmt(end * 1e-9, 3) << " s</text>";
+    s << legend(kinds, 10, 12) << "</svg>";
+    return s.str();
+}
+
+// Iteration time against peak memory of every candidate that fits (a sample when there are many),
+// the Pareto front highlighted.
+std::string pareto_chart(const search::Result& r) {
+    const double left = 80, top = 40, w = 760, h = 380;
+    std::vector<std::size_t> points;
+    const std::size_t stride = std::max<std::size_t>(1, r.ranked.size() / 4000);
+    for (std::size_t i = 0; i < r.ranked.size(); i += stride) points.push_back(i);
+    double t0 = 1e300, t1 = 0, m0 = 1e300, m1 = 0;
+    for (std::size_t i : points) {
+        t0 = std::min(t0, r.ranked[i].time().value());
+        t1 = std::max(t1, r.ranked[i].time().value());
+        m0 = std::min(m0, r.ranked[i].peak_memory.value());
+        m1 = std::max(m1, r.ranked[i].peak_memory.value());
+    }
+    for (std::size_t i : r.pareto) {
+        t0 = std::min(t0, r.ranked[i].time().value());
+        m0 = std::min(m0, r.ranked[i].peak_memory.value());
+    }
+    if (t1 <= t0) t1 = t0 * 1.01 + 1e-9;
+    if (m1 <= m0) m1 = m0 * 1.01 + 1;
+    // Logarithmic time axis: plans span orders of magnitude.
+    auto x = [&](double t) { return left + w * std::log(t / t0) / std::log(t1 / t0); };
+    auto y = [&](double m) { return top + h - h * (m - m0) / (m1 - m0); };
+    std::ostringstream s;
+    s << "<svg id='pareto' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + w + 40) << "' height='" << fmt(top + h + 60)
+      << "'><title>Candidates: iteration time against peak memory</title>";
+    s << "<rect x='" << fmt(left) << "' y='" << fmt(top) << "' width='" << fmt(w) << "' height='" << fmt(h) << "' class='frame'/>";
+    for (std::size_t i : points) {
+        s << "<circle class='candidate' cx='" << fmt(x(r.ranked[i].time().value()), 1) << "' cy='"
+          << fmt(y(r.ranked[i].peak_memory.value()), 1) << "' r='1.6'/>";
+    }
+    for (std::size_t i : r.pareto) {
+        const auto& c = r.ranked[i];
+        s << "<circle class='front' cx='" << fmt(x(c.time().value()), 1) << "' cy='" << fmt(y(c.peak_memory.value()), 1)
+          << "' r='4'><title>#" << i + 1 << " " << escape(plan_summary(c.plan)) << ": " << fmt(c.time().value(), 3) << " s, "
+          << fmt(c.peak_memory.value() / (1024.0 * 1024 * 1024), 1) << " GiB, " << c.plan.gpus() << " GPUs</title></circle>";
+    }
+    s << "<text x='" << fmt(left + w / 2) << "' y='" << fmt(top + h + 36) << "' text-anchor='middle' class='label'>iteration time (s, log) "
+      << fmt(t0, 3) << " .. " << fmt(t1, 3) << "</text>";
+    s << "<text x='20' y='" << fmt(top + h / 2) << "' class='label' transform='rotate(-90 20 " << fmt(top + h / 2)
+      << ")' text-anchor='middle'>peak memory per GPU (GiB) " << fmt(m0 / (1024.0 * 1024 * 1024), 1) << " .. "
+      << fmt(m1 / (1024.0 * 1024 * 1024), 1) << "</text>";
+    s << legend({{"candidate", "#999999"}, {"Pareto front", "#D55E00"}}, 10, 12) << "</svg>";
+    return s.str();
+}
+
+}  // namespace
+
+std::string html_report(const std::string& title, const std::vector<ReportPlan>& plans, const search::Result* search) {
+    std::ostringstream s;
+    s << "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" << escape(title) << "</title><style>"
+      << "body{font-family:sans-serif;margin:24px;color:#222} h1{font-size:20px} h2{font-size:16px;margin-top:28px}"
+      << "table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+      << "td:first-child,th:first-child{text-align:left} .small{font-size:11px;fill:#333} .label{font-size:12px;fill:#222}"
+      << ".grid{stroke:#ddd} .frame{fill:none;stroke:#999} .candidate{fill:#999;fill-opacity:0.5} .front{fill:#D55E00}"
+      << "</style></head><body>\n<h1>" << escape(title) << "</h1>\n";
+    if (!plans.empty()) {
+        const auto& sc = *plans.front().scenario;
+        s << "<p>" << escape(sc.model().name) << " on " << escape(sc.cluster().name) << " (" << sc.cluster().device_count() << " x "
+          << escape(sc.cluster().device.name) << ").</p>\n";
+        s << "<table id='summary'><tr><th>plan</th><th>iteration time (s)</th><th>tokens/s</th><th>MFU</th><th>peak memory (GiB)</th>"
+          << "<th>fits</th><th>tier</th></tr>\n";
+        for (const auto& p : plans) {
+            const auto& r = p.prediction;
+            s << "<tr><td title='" << escape(plan_summary(p.scenario->plan())) << "'>" << escape(p.name) << "</td><td>"
+              << fmt(r.iteration_time.value(), 3) << "</td><td>" << fmt(r.tokens_per_s, 0) << "</td><td>" << fmt(100 * r.mfu, 1)
+              << "%</td><td>" << fmt(r.memory.peak.value() / (1024.0 * 1024 * 1024), 1) << "</td><td>" << (r.memory.fits() ? "yes" : "no")
+              << "</td><td>" << (r.tier == sim::Tier::event ? "event" : "analytical") << "</td></tr>\n";
+        }
+        s << "</table>\n<h2>Iteration time</h2>\n" << time_breakdown(plans) << "\n";
+        s << "<h2>Memory per pipeline stage</h2>\n";
+        // Every plan's when they are few (a comparison), else the first plan's (a search's best).
+        const std::size_t charts = plans.size() <= 4 ? plans.size() : 1;
+        for (std::size_t i = 0; i < charts; ++i) {
+            s << "<p>" << escape(plans[i].name) << "</p>\n" << memory_chart(plans[i], static_cast<int>(i)) << "\n";
+        }
+        if (plans.front().run) {
+            s << "<h2>Timeline: " << escape(plans.front().name) << "</h2>\n" << timeline(plans.front()) << "\n";
+        }
+    }
+    if (search) {
+        s << "<h2>Search: " << search->enumerated << " candidates, " << search->ranked.size() << " fit, " << search->pareto.size()
+          << " on the Pareto front</h2>\n" << pareto_chart(*search) << "\n";
+    }
+    s << "</body></html>\n";
+    return s.str();
+}
+
+}  // namespace splitsim::report

@@ -1,0 +1,170 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "splitsim/common/error.hpp"
+#include "splitsim/hardware/cluster.hpp"
+#include "splitsim/report/export.hpp"
+#include "splitsim/search/search.hpp"
+#include "splitsim/sim/analytical.hpp"
+#include "support.hpp"
+
+using namespace splitsim;
+
+namespace {
+
+hardware::ClusterSpec a100(int nodes) {
+    return hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", nodes);
+}
+
+bool same_plan(const plan::Plan& a, const plan::Plan& b) { return plan::to_json(a) == plan::to_json(b); }
+
+}  // namespace
+
+TEST_CASE("every enumerated candidate is a valid plan") {
+    struct Case {
+        const char* model;
+        int nodes;
+        int batch;
+    };
+    for (const Case& c : {Case{"gpt-1.7b", 4, 512}, Case{"llama2-7b", 2, 64}, Case{"mixtral-8x7b", 2, 32}}) {
+        CAPTURE(c.model);
+        const auto m = model::load_model(test::source_root() + "/models/" + c.model + ".json");
+        const auto cluster = a100(c.nodes);
+        const auto plans = search::enumerate(m, cluster, cluster.device_count(), c.batch, Precision::bf16);
+        CHECK(plans.size() > 100);
+        bool expert_parallel = false;
+        for (plan::Plan p : plans) {
+            expert_parallel = expert_parallel || p.ep > 1;
+            REQUIRE_NOTHROW(plan::validate(p, m, cluster));
+        }
+        CHECK(expert_parallel == m.moe.has_value());
+    }
+}
+
+TEST_CASE("the search's best plan is at least as fast as the weak-scaling table's configuration") {
+    // Narayanan et al. 2021, Table 1 (validate/published/megatron-2021-weak-scaling.json): rows with
+    // few GPUs, run as the paper ran them (fp16, full recomputation; micro-batch 1, 1F1B assumed).
+    std::ifstream in(test::source_root() + "/validate/published/megatron-2021-weak-scaling.json");
+    const auto table = nlohmann::json::parse(in);
+    for (std::size_t row : {0u, 1u}) {
+        const auto& r = table["rows"][row];
+        const auto m = model::load_model(test::source_root() + "/models/gpt-" +
+                                         (row == 0 ? std::string("1.7b") : std::string("3.6b")) + ".json");
+        const auto cluster = a100(r["gpus"].get<int>() / 8);
+        plan::Plan published;
+        published.origin = "table";
+        published.tp = r["tp"].get<int>();
+        published.pp = r["pp"].get<int>();
+        published.micro_batch = 1;
+        published.global_batch = r["global_batch"].get<int>();
+        published.recompute = model::Recompute::full;
+        published.precision = Precision::fp16;
+        published.grad_precision = Precision::fp16;
+        plan::validate(published, m, cluster);
+        const sim::Scenario sc(m, cluster, published);
+        const Seconds table_time = sim::predict_analytical(sc).iteration_time;
+
+        search::Options o;
+        o.global_batch = published.global_batch;
+        o.precision = Precision::fp16;
+        o.rerank = 0;  // compare the analytical tier with itself
+        o.threads = 2;
+        const search::Result result = search::run(m, cluster, o);
+        REQUIRE(!result.ranked.empty());
+        CAPTURE(row);
+        CHECK(result.ranked.front().analytical_time <= table_time);
+    }
+}
+
+TEST_CASE("search results are identical with 1 and 2 threads") {
+    const auto m = model::load_model(test::source_root() + "/models/gpt-1.7b.json");
+    const auto cluster = a100(4);
+    search::Options o;
+    o.global_batch = 256;
+    o.rerank = 6;
+    o.threads = 1;
+    const auto one = search::run(m, cluster, o);
+    o.threads = 2;
+    const auto two = search::run(m, cluster, o);
+    REQUIRE(one.ranked.size() == two.ranked.size());
+    for (std::size_t i = 0; i < one.ranked.size(); ++i) {
+        CHECK(same_plan(one.ranked[i].plan, two.ranked[i].plan));
+        CHECK(one.ranked[i].time() == two.ranked[i].time());
+        CHECK(one.ranked[i].peak_memory == two.ranked[i].peak_memory);
+    }
+    CHECK(one.pareto == two.pareto);
+    CHECK(one.simulated == two.simulated);
+}
+
+TEST_CASE("the Pareto front holds no dominated plan and dominates every other plan") {
+    const auto m = model::load_model(test::source_root() + "/models/gpt-1.7b.json");
+    search::Options o;
+    o.global_batch = 128;
+    o.gpus = {16, 32};
+    o.rerank = 4;
+    o.threads = 2;
+    const auto r = search::run(m, a100(4), o);
+    auto no_worse = [](const search::Candidate& a, const search::Candidate& b) {
+        return a.time() <= b.time() && a.peak_memory <= b.peak_memory && a.plan.gpus() <= b.plan.gpus();
+    };
+    auto dominates = [&](const search::Candidate& a, const search::Candidate& b) {
+        return no_worse(a, b) && (a.time() < b.time() || a.peak_memory < b.peak_memory || a.plan.gpus() < b.plan.gpus());
+    };
+    std::vector<bool> on(r.ranked.size(), false);
+    for (std::size_t i : r.pareto) on[i] = true;
+    bool sixteen = false;
+    for (std::size_t i : r.pareto) sixteen = sixteen || r.ranked[i].plan.gpus() == 16;
+    CHECK(sixteen);
+    // Off the front: some front plan is no worse in all three (equal points keep one on the front).
+    // On the front: no plan at all is strictly better.
+    for (std::size_t i = 0; i < r.ranked.size(); i += 7) {
+        if (on[i]) continue;
+        bool covered = false;
+        for (std::size_t j : r.pareto) covered = covered || no_worse(r.ranked[j], r.ranked[i]);
+        CHECK(covered);
+    }
+    for (std::size_t i : r.pareto) {
+        bool dominated = false;
+        for (const auto& c : r.ranked) dominated = dominated || dominates(c, r.ranked[i]);
+        CHECK_FALSE(dominated);
+    }
+}
+
+TEST_CASE("export: the launch arguments realise the plan, and what a framework cannot run is an error") {
+    const auto m = model::load_model(test::source_root() + "/models/gpt3-175b.json");
+    plan::Plan p = plan::load_plan(test::source_root() + "/plans/gpt3-175b-1024gpu.json");
+    plan::validate(p, m, a100(128));
+    const std::string megatron = report::export_plan(p, m, report::Framework::megatron);
+    for (const char* flag : {"--tensor-model-parallel-size 8", "--pipeline-model-parallel-size 8",
+                             "--num-layers-per-virtual-pipeline-stage 4", "--sequence-parallel",
+                             "--recompute-granularity selective", "--use-distributed-optimizer", "--micro-batch-size 1",
+                             "--global-batch-size 1536", "--bf16"}) {
+        CAPTURE(flag);
+        CHECK(megatron.find(flag) != std::string::npos);
+    }
+    CHECK_THROWS_WITH_AS(report::export_plan(p, m, report::Framework::deepspeed), doctest::Contains("/schedule: DeepSpeed"),
+                         InputError);
+    p.zero = 3;
+    p.schedule = plan::Schedule::one_f_one_b;
+    p.vpp = 1;
+    const std::string titan = report::export_plan(p, m, report::Framework::torchtitan);
+    CHECK(titan.find("data_parallel_shard_degree = 16") != std::string::npos);
+    CHECK(titan.find("tensor_parallel_degree = 8") != std::string::npos);
+    CHECK(titan.find("pipeline_parallel_schedule = \"1F1B\"") != std::string::npos);
+    CHECK(titan.find("mode = \"selective\"") != std::string::npos);
+    p.zero = 1;
+    p.pp = 1;
+    p.dp = 128;
+    p.recompute = model::Recompute::full;
+    const std::string text = report::export_plan(p, m, report::Framework::deepspeed);
+    const std::size_t open = text.find('{'), close = text.find("# Megatron-DeepSpeed");
+    REQUIRE(close != std::string::npos);
+    const nlohmann::json ds = nlohmann::json::parse(text.substr(open, close - open));
+    CHECK(ds["zero_optimization"]["stage"] == 1);
+    CHECK(ds["gradient_accumulation_steps"] == 1536 / 128);
+    CHECK(ds["train_micro_batch_size_per_gpu"] == 1);
+}
