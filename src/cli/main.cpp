@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
         cli::add_compare(app),
         cli::add_search(app),
         cli::add_export(app),
+        cli::add_calibrate(app),
     };
 
     try {

@@ -198,6 +198,7 @@ std::string_view to_string(Algorithm a) {
         case Algorithm::torus: return "torus";
         case Algorithm::direct: return "direct";
         case Algorithm::p2p: return "p2p";
+        case Algorithm::calibrated: return "calibrated";
     }
     return "?";
 }
@@ -355,7 +356,8 @@ Seconds PlacedGroups::latency(Algorithm a, Protocol p, int steps, int inter_step
             us = kHwLatNvls + steps * kHwLatNvlinkRing[1];
             break;
         case Algorithm::hierarchical:
-        case Algorithm::torus: break;  // composed by the caller
+        case Algorithm::torus:
+        case Algorithm::calibrated: break;  // composed by the caller, or fitted
     }
     return Seconds(us * 1e-6);
 }
@@ -471,6 +473,13 @@ const LinkUsage& PlacedGroups::usage(CollectiveKind kind) const {
 }
 
 CollectiveEstimate PlacedGroups::estimate(CollectiveKind kind, Bytes bytes) const {
+    // A fitted collective of this size of group, inside a node or across nodes, replaces the model.
+    const bool across = placement_.nodes > 1;
+    for (const hardware::CalibratedCollective& c : topology_->cluster().collectives) {
+        if (c.op == kind && c.ranks == placement_.ranks && c.across_nodes == across && placement_.ranks > 1 && bytes.value() > 0) {
+            return {c.latency + bytes / c.bandwidth, c.latency, Algorithm::calibrated, Protocol::simple};
+        }
+    }
     CollectiveEstimate best{Seconds(std::numeric_limits<double>::infinity()), Seconds(0), Algorithm::ring, Protocol::simple};
     for (Algorithm a : {Algorithm::ring, Algorithm::tree, Algorithm::hierarchical, Algorithm::nvls, Algorithm::torus,
                         Algorithm::direct, Algorithm::p2p}) {

@@ -168,6 +168,25 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
     if (o.has("node") && c.nodes > 1 && !c.network) o.fail("network", "missing: a cluster of several nodes needs one");
     if (auto torus = o.maybe_object("torus")) c.torus = parse_torus(*torus, c.device_count());
     if (auto graph = o.maybe_object("graph")) c.graph = parse_graph(*graph, c.device_count());
+    if (auto list = o.maybe_array("collectives")) {
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            JsonObject e = list->object(i);
+            CalibratedCollective k;
+            k.op = e.choice<CollectiveKind>("op", {{"all_reduce", CollectiveKind::all_reduce},
+                                                   {"all_gather", CollectiveKind::all_gather},
+                                                   {"reduce_scatter", CollectiveKind::reduce_scatter},
+                                                   {"all_to_all", CollectiveKind::all_to_all},
+                                                   {"broadcast", CollectiveKind::broadcast},
+                                                   {"send_recv", CollectiveKind::send_recv}});
+            k.ranks = e.required<int>("ranks", at_least(2));
+            k.across_nodes = e.choice<bool>("scope", {{"node", false}, {"network", true}});
+            k.latency = latency(e, "latency");
+            k.bandwidth = positive_bandwidth(e, "bandwidth");
+            (void)e.optional<std::string>("source", "");
+            e.finish();
+            c.collectives.push_back(k);
+        }
+    }
     o.finish();
     return c;
 }

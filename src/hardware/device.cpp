@@ -2,6 +2,8 @@
 
 #include "splitsim/common/json_reader.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace splitsim::hardware {
 namespace {
 
@@ -88,6 +90,22 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
         }
         d.kernels.gemm_workspace = k->optional<Bytes>("gemm_workspace", d.kernels.gemm_workspace);
         d.kernels.overlap_slowdown = k->optional<double>("overlap_slowdown", d.kernels.overlap_slowdown, between(0.0, 10.0));
+        if (auto kinds = k->maybe_object("per_kind")) {
+            for (const auto& item : kinds->raw_items().items()) {
+                const std::string name = item.key();
+                if (!is_kernel_kind(name)) kinds->fail(name, "not a kernel kind (gemm, attention_gemm, fused_attention, softmax, dropout, norm, activation, rotary, embedding, cross_entropy, optimizer)");
+                JsonObject fit = kinds->object(name);
+                KernelFit f;
+                f.compute_efficiency = fit.optional<double>("compute_efficiency", 0.0, between(1e-4, 100.0));
+                f.memory_efficiency = fit.optional<double>("memory_efficiency", 0.0, between(1e-4, 100.0));
+                if (f.compute_efficiency == 0 && f.memory_efficiency == 0) fit.fail("needs compute_efficiency or memory_efficiency");
+                f.launch_overhead = fit.required<Seconds>("launch_overhead");
+                if (f.launch_overhead.value() < 0) fit.fail("launch_overhead", "must not be negative");
+                fit.finish();
+                d.kernels.per_kind[name] = f;
+            }
+            kinds->finish();
+        }
         k->finish();
     }
     o.finish();
@@ -95,5 +113,60 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
 }
 
 DeviceSpec load_device(const std::string& path) { return parse_device(read_json_file(path), path); }
+
+bool is_kernel_kind(std::string_view name) {
+    for (const char* k : {"gemm", "attention_gemm", "fused_attention", "softmax", "dropout", "norm", "activation", "rotary",
+                          "embedding", "cross_entropy", "optimizer"}) {
+        if (name == k) return true;
+    }
+    return false;
+}
+
+namespace {
+std::string quantity(double v, const char* unit) {
+    return nlohmann::json(v).dump() + " " + unit;
+}
+}  // namespace
+
+nlohmann::json to_json(const DeviceSpec& d) {
+    nlohmann::json j;
+    j["name"] = d.name;
+    j["memory"] = quantity(d.memory.value(), "B");
+    j["memory_bandwidth"] = quantity(d.memory_bandwidth.value(), "B/s");
+    nlohmann::json peak = nlohmann::json::object();
+    for (Precision p : kAllPrecisions) {
+        if (auto r = d.peak_for(p)) peak[std::string(to_string(p))] = quantity(r->value(), "FLOP/s");
+    }
+    j["peak"] = peak;
+    j["compute_units"] = d.compute_units;
+    if (d.interconnect) {
+        const Interconnect& i = *d.interconnect;
+        j["interconnect"] = {{"name", i.name},
+                             {"links", i.links},
+                             {"link_bandwidth", quantity(i.link_bandwidth.value(), "B/s")},
+                             {"effective_link_bandwidth", quantity(i.effective_link_bandwidth.value(), "B/s")}};
+        if (i.in_switch_reduction_efficiency > 0) j["interconnect"]["in_switch_reduction_efficiency"] = i.in_switch_reduction_efficiency;
+    }
+    const KernelModel& k = d.kernels;
+    nlohmann::json kernels{{"gemm_efficiency", k.gemm_efficiency},
+                           {"attention_efficiency", k.attention_efficiency},
+                           {"memory_efficiency", k.memory_efficiency},
+                           {"launch_overhead", quantity(k.launch_overhead.value(), "s")},
+                           {"gemm_tile", {k.tile_m, k.tile_n}},
+                           {"gemm_workspace", quantity(k.gemm_workspace.value(), "B")},
+                           {"overlap_slowdown", k.overlap_slowdown}};
+    if (!k.per_kind.empty()) {
+        nlohmann::json kinds = nlohmann::json::object();
+        for (const auto& [name, f] : k.per_kind) {
+            nlohmann::json e{{"launch_overhead", quantity(f.launch_overhead.value(), "s")}};
+            if (f.compute_efficiency > 0) e["compute_efficiency"] = f.compute_efficiency;
+            if (f.memory_efficiency > 0) e["memory_efficiency"] = f.memory_efficiency;
+            kinds[name] = e;
+        }
+        kernels["per_kind"] = kinds;
+    }
+    j["kernels"] = kernels;
+    return j;
+}
 
 }  // namespace splitsim::hardware

@@ -89,6 +89,8 @@ public:
     std::optional<JsonArray> maybe_array(std::string_view key);
     // The raw value, for fields that may take more than one type (a name or an inline object).
     const nlohmann::json& raw(std::string_view key);
+    // Every key and value, for objects whose keys are names chosen by the file (maps).
+    [[nodiscard]] const nlohmann::json& raw_items() const { return *value_; }
 
     // Rejects every key that was not read. Call once all keys are read.
     void finish() const;

@@ -25,6 +25,7 @@ enum class Algorithm {
     torus,         // one ring per torus dimension, both directions (bucket algorithm)
     direct,        // all-to-all as concurrent sends to every peer
     p2p,           // send/receive between pipeline or ring neighbours
+    calibrated,    // fitted to measurements of this collective and group size (splitsim calibrate)
 };
 enum class Protocol { ll, simple };
 

@@ -3,6 +3,8 @@
 // rate of a GEMM depends on its shape through tile and wave quantization.
 #pragma once
 
+#include <string_view>
+
 #include "splitsim/common/precision.hpp"
 #include "splitsim/common/units.hpp"
 #include "splitsim/hardware/device.hpp"
@@ -25,17 +27,24 @@ public:
     // "Matrix Multiplication Background", sections on tile and wave quantization.
     [[nodiscard]] double gemm_efficiency(const model::GemmShape& shape) const;
 
+    // The one formula behind every time: a kernel of `kind` (model::to_string(OpKind) or
+    // "optimizer") doing `flops` over an output of `shape` and moving `bytes`. GEMMs and attention
+    // run at the compute peak x efficiency (x tile and wave quantization for GEMMs) unless memory
+    // is slower; the other kinds at memory bandwidth x efficiency; each pays a launch overhead.
+    // A fitted kind (KernelModel::per_kind) uses its own efficiency and overhead.
+    [[nodiscard]] Seconds kernel_time(std::string_view kind, const model::GemmShape& shape, Flops flops, Bytes bytes) const;
     // Time of a GEMM of this shape moving `bytes`, launch overhead included.
     [[nodiscard]] Seconds gemm_time(const model::GemmShape& shape, Bytes bytes) const;
-    // Time of a memory-bound kernel moving `bytes`, launch overhead included.
+    // Time of the optimizer's memory-bound kernel moving `bytes`, launch overhead included.
     [[nodiscard]] Seconds memory_time(Bytes bytes) const;
+    // Tile and wave quantization alone (1 for a shape that fills every tile and wave).
+    [[nodiscard]] double quantization(const model::GemmShape& shape) const;
+    [[nodiscard]] FlopRate peak(std::string_view kind) const;
 
     [[nodiscard]] const hardware::DeviceSpec& device() const { return *device_; }
     [[nodiscard]] FlopRate gemm_peak() const { return gemm_peak_; }
 
 private:
-    [[nodiscard]] Seconds attention_time(const model::Op& op, double flop_factor, Bytes bytes) const;
-
     const hardware::DeviceSpec* device_;
     FlopRate gemm_peak_;
     FlopRate attention_peak_;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "splitsim/common/collective.hpp"
 #include "splitsim/common/units.hpp"
 #include "splitsim/hardware/device.hpp"
 
@@ -69,6 +70,16 @@ struct ExplicitGraph {
     std::vector<ExplicitLink> links;
 };
 
+// A collective measured and fitted by splitsim calibrate: time = latency + bytes / bandwidth for
+// groups of `ranks` inside one node or across nodes (bytes as nccl-tests' size S).
+struct CalibratedCollective {
+    CollectiveKind op = CollectiveKind::all_reduce;
+    int ranks = 2;
+    bool across_nodes = false;
+    Seconds latency;
+    Bandwidth bandwidth;
+};
+
 struct ClusterSpec {
     std::string origin;  // the file it was read from, for error messages
     std::string name;
@@ -79,6 +90,7 @@ struct ClusterSpec {
     std::optional<NetworkSpec> network;  // absent for a single node or a torus
     std::optional<TorusSpec> torus;
     std::optional<ExplicitGraph> graph;
+    std::vector<CalibratedCollective> collectives;  // fitted by splitsim calibrate, used where they match
 
     [[nodiscard]] int device_count() const { return nodes * gpus_per_node; }
 };

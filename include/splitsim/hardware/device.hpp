@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -12,6 +13,15 @@
 #include "splitsim/common/units.hpp"
 
 namespace splitsim::hardware {
+
+// A fitted kind of kernel (splitsim calibrate): time = launch + FLOPs / (peak x quantization x
+// compute_efficiency) + bytes / (bandwidth x memory_efficiency), a term dropped where its
+// efficiency is 0. Efficiencies above 1 mean the data stayed in cache.
+struct KernelFit {
+    double compute_efficiency = 0;
+    double memory_efficiency = 0;
+    Seconds launch_overhead;
+};
 
 // How close real kernels come to the datasheet, and at which granularity a GEMM is scheduled.
 // Defaults below are documented where they are defined (device.cpp); a device file or a calibration
@@ -25,6 +35,8 @@ struct KernelModel {
     int tile_n = 128;
     Bytes gemm_workspace;               // cuBLAS/hipBLASLt workspace kept per stream
     double overlap_slowdown = 0;        // compute runs this much slower while communication overlaps it
+    // Fitted kinds, by name: model::to_string(OpKind) ("gemm", "norm", ...) or "optimizer".
+    std::map<std::string, KernelFit, std::less<>> per_kind;
 };
 
 struct Interconnect {
@@ -51,6 +63,11 @@ struct DeviceSpec {
 
 // `pointer` locates an inline device inside a larger file ("/device" in a cluster file).
 DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, const std::string& pointer = "");
+// The device in the file format parse_device reads.
+nlohmann::json to_json(const DeviceSpec& device);
+
+// The kernel kinds a device file may fit (model::to_string(OpKind) names and "optimizer").
+bool is_kernel_kind(std::string_view name);
 DeviceSpec load_device(const std::string& path);
 
 }  // namespace splitsim::hardware

@@ -1,0 +1,287 @@
+#include "splitsim/calibrate/calibrate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <limits>
+#include <tuple>
+
+#include <Eigen/Dense>
+
+#include "splitsim/common/json_reader.hpp"
+#include "splitsim/cost/collective.hpp"
+#include "splitsim/cost/compute.hpp"
+#include "splitsim/hardware/topology.hpp"
+
+namespace splitsim::calibrate {
+namespace {
+
+bool compute_bound(const std::string& kind) { return kind == "gemm" || kind == "attention_gemm" || kind == "fused_attention"; }
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string quantity(double v, const char* unit) { return nlohmann::json(v).dump() + " " + unit; }
+
+CollectiveKind collective_kind(JsonObject& o) {
+    return o.choice<CollectiveKind>("op", {{"all_reduce", CollectiveKind::all_reduce},
+                                           {"all_gather", CollectiveKind::all_gather},
+                                           {"reduce_scatter", CollectiveKind::reduce_scatter},
+                                           {"all_to_all", CollectiveKind::all_to_all},
+                                           {"broadcast", CollectiveKind::broadcast},
+                                           {"send_recv", CollectiveKind::send_recv}});
+}
+
+Seconds median_time(JsonObject& o) {
+    JsonObject t = o.object("time_s");
+    const double m = t.required<double>("median", Range<double>{0, 1e6});
+    for (const char* k : {"min", "max", "p10", "p90"}) (void)t.optional<double>(k, 0);
+    t.finish();
+    if (m <= 0) t.fail("median", "must be positive");
+    return Seconds(m);
+}
+
+}  // namespace
+
+std::vector<double> fit_relative(const std::vector<std::vector<double>>& x, const std::vector<double>& t) {
+    const std::size_t terms = x.size();
+    const auto n = static_cast<Eigen::Index>(t.size());
+    std::vector<double> best(terms + 1, 0.0);
+    double best_residual = std::numeric_limits<double>::infinity();
+    // Every subset of the terms (the constant is term 0): the least-squares solution of the subset,
+    // kept if all its coefficients are non-negative and it fits best.
+    for (unsigned mask = 1; mask < (1u << (terms + 1)); ++mask) {
+        std::vector<std::size_t> cols;
+        for (std::size_t j = 0; j <= terms; ++j) {
+            if (mask & (1u << j)) cols.push_back(j);
+        }
+        Eigen::MatrixXd a(n, static_cast<Eigen::Index>(cols.size()));
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double ti = t[static_cast<std::size_t>(i)];
+            for (std::size_t c = 0; c < cols.size(); ++c) {
+                a(i, static_cast<Eigen::Index>(c)) = (cols[c] == 0 ? 1.0 : x[cols[c] - 1][static_cast<std::size_t>(i)]) / ti;
+            }
+        }
+        const Eigen::VectorXd ones = Eigen::VectorXd::Ones(n);
+        const Eigen::VectorXd c = a.colPivHouseholderQr().solve(ones);
+        bool feasible = true;
+        for (Eigen::Index j = 0; j < c.size(); ++j) feasible = feasible && std::isfinite(c(j)) && c(j) >= 0;
+        if (!feasible) continue;
+        const double residual = (a * c - ones).squaredNorm();
+        if (residual < best_residual) {
+            best_residual = residual;
+            std::fill(best.begin(), best.end(), 0.0);
+            for (std::size_t k = 0; k < cols.size(); ++k) best[cols[k]] = c(static_cast<Eigen::Index>(k));
+        }
+    }
+    return best;
+}
+
+Measurements load_measurements(const std::string& path) {
+    const nlohmann::json json = read_json_file(path);
+    JsonObject o(json, path);
+    Measurements m;
+    m.file = path;
+    {
+        JsonObject h = o.object("harness");
+        m.backend = h.required<std::string>("backend");
+        m.device = h.optional<std::string>("device", "");
+        // The rest of the header describes the run for people.
+        for (const char* k : {"version", "device_details", "hostname", "timestamp", "libraries", "ranks", "processes",
+                              "repetitions", "warmup"}) {
+            if (h.has(k)) (void)h.raw(k);
+        }
+        h.finish();
+    }
+    for (const char* k : {"model", "plan"}) (void)o.raw(k);
+    JsonArray kernels = o.array("kernels");
+    for (std::size_t i = 0; i < kernels.size(); ++i) {
+        JsonObject k = kernels.object(i);
+        const std::string check = k.required<std::string>("check");
+        KernelMeasurement e;
+        e.op = k.required<std::string>("op");
+        e.kind = k.required<std::string>("kind");
+        if (!hardware::is_kernel_kind(e.kind)) k.fail("kind", "\"" + e.kind + "\" is not a kernel kind");
+        e.pass = k.required<std::string>("pass");
+        JsonObject shape = k.object("shape");
+        e.shape = {shape.required<double>("m", Range<double>{0, 1e12}), shape.required<double>("n", Range<double>{0, 1e12}),
+                   shape.required<double>("k", Range<double>{0, 1e12}), shape.optional<double>("batch", 1, Range<double>{1, 1e12})};
+        shape.finish();
+        if (auto product = k.maybe_object("product")) {
+            e.shape.m = product->required<double>("m", Range<double>{1, 1e12});
+            e.shape.n = product->required<double>("n", Range<double>{1, 1e12});
+            e.shape.k = product->required<double>("k", Range<double>{1, 1e12});
+            (void)product->optional<bool>("trans_a", false);
+            (void)product->optional<bool>("trans_b", false);
+            product->finish();
+        }
+        e.flops = Flops(k.required<double>("flops", Range<double>{0, 1e30}));
+        e.bytes = Bytes(k.required<double>("bytes", Range<double>{0, 1e30}));
+        for (const char* d : {"dtype", "scale", "plan_shape", "elements", "repetitions", "check_error_ratio", "check_detail"}) {
+            if (k.has(d)) (void)k.raw(d);  // descriptive
+        }
+        const bool passed = check == "passed" && k.has("time_s");
+        if (passed) e.time = median_time(k);
+        k.finish();
+        if (!passed) continue;  // a failed data check has no time to fit
+        if (compute_bound(e.kind) && e.flops.value() <= 0) k.fail("flops", "a GEMM-like kernel needs its FLOPs");
+        if (!compute_bound(e.kind) && e.bytes.value() <= 0) k.fail("bytes", "a memory-bound kernel needs its bytes");
+        m.kernels.push_back(e);
+    }
+    JsonArray collectives = o.array("collectives");
+    for (std::size_t i = 0; i < collectives.size(); ++i) {
+        JsonObject c = collectives.object(i);
+        CollectiveMeasurement e;
+        e.op = collective_kind(c);
+        e.group = c.required<std::string>("group");
+        const int ranks = c.required<int>("ranks", at_least(2));
+        const int stride = c.optional<int>("stride", 1, at_least(1));
+        const int count = c.optional<int>("groups", 1, at_least(1));
+        e.bytes = Bytes(c.required<double>("bytes", Range<double>{1, 1e30}));
+        const std::string check = c.required<std::string>("check");
+        for (const char* d : {"dtype", "repetitions", "algbw_GBps", "busbw_GBps", "check_error_ratio", "check_detail"}) {
+            if (c.has(d)) (void)c.raw(d);  // descriptive
+        }
+        const bool passed = check == "passed" && c.has("time_s");
+        if (passed) e.time = median_time(c);
+        c.finish();
+        if (!passed) continue;
+        // Group g holds ranks base + j stride, as the harness lays them out.
+        for (int g = 0; g < count; ++g) {
+            std::vector<int> members;
+            const int base = (g % stride) + (g / stride) * stride * ranks;
+            for (int j = 0; j < ranks; ++j) members.push_back(base + j * stride);
+            e.groups.push_back(std::move(members));
+        }
+        m.collectives.push_back(e);
+    }
+    o.finish();
+    return m;
+}
+
+Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& cluster) {
+    Calibration out;
+    out.cluster = cluster;
+    const hardware::DeviceSpec& device = cluster.device;
+    const Precision precision = device.peak_for(Precision::bf16) ? Precision::bf16 : Precision::fp32;
+    const cost::ComputeModel before(device, device.peak_for(Precision::fp32) && ms.backend == "cpu" ? Precision::fp32 : precision);
+
+    // Kernels: per kind, t = launch + (time at the compute peak) / e_c + (time at memory bandwidth) / e_m.
+    struct Rows {
+        std::vector<std::vector<double>> x{{}, {}};
+        std::vector<double> t;
+    };
+    std::map<std::string, Rows> rows;
+    for (const KernelMeasurement& k : ms.kernels) {
+        Rows& r = rows[k.kind];
+        r.x[0].push_back(compute_bound(k.kind) ? (k.flops / (before.peak(k.kind) * before.quantization(k.shape))).value() : 0.0);
+        r.x[1].push_back((k.bytes / device.memory_bandwidth).value());
+        r.t.push_back(k.time.value());
+    }
+    for (const auto& [kind, data] : rows) {
+        const std::vector<double> c = fit_relative(data.x, data.t);
+        hardware::KernelFit f;
+        f.launch_overhead = Seconds(c[0]);
+        f.compute_efficiency = c[1] > 0 ? std::min(100.0, 1.0 / c[1]) : 0.0;
+        f.memory_efficiency = c[2] > 0 ? std::min(100.0, 1.0 / c[2]) : 0.0;
+        if (f.compute_efficiency == 0 && f.memory_efficiency == 0) continue;  // nothing but a constant: keep the model
+        out.cluster.device.kernels.per_kind[kind] = f;
+    }
+    const cost::ComputeModel after(out.cluster.device, device.peak_for(Precision::fp32) && ms.backend == "cpu" ? Precision::fp32 : precision);
+
+    // Collectives: per operation, group size and scope, t = latency + S / bandwidth.
+    const auto topology = std::make_shared<const hardware::Topology>(cluster);
+    std::map<std::tuple<int, int, bool>, std::pair<std::vector<double>, std::vector<double>>> coll;
+    std::vector<bool> across(ms.collectives.size());
+    for (std::size_t i = 0; i < ms.collectives.size(); ++i) {
+        const CollectiveMeasurement& c = ms.collectives[i];
+        for (const auto& g : c.groups) {
+            for (int r : g) {
+                if (r >= topology->devices()) {
+                    throw InputError(ms.file, "/collectives/" + std::to_string(i),
+                                     "rank " + std::to_string(r) + " is beyond the cluster's " + std::to_string(topology->devices()) + " devices");
+                }
+            }
+        }
+        bool spans = false;
+        for (int r : c.groups.front()) spans = spans || topology->node_of(r) != topology->node_of(c.groups.front().front());
+        across[i] = spans;
+        auto& d = coll[{static_cast<int>(c.op), static_cast<int>(c.groups.front().size()), spans}];
+        d.first.push_back(c.bytes.value());
+        d.second.push_back(c.time.value());
+    }
+    for (const auto& [key, data] : coll) {
+        const std::vector<double> c = fit_relative({data.first}, data.second);
+        const double a = c[0], b = c[1];
+        if (b <= 0) continue;
+        hardware::CalibratedCollective k;
+        k.op = static_cast<CollectiveKind>(std::get<0>(key));
+        k.ranks = std::get<1>(key);
+        k.across_nodes = std::get<2>(key);
+        k.latency = Seconds(a);
+        k.bandwidth = Bandwidth(1.0 / b);
+        out.cluster.collectives.push_back(k);
+    }
+    const auto calibrated = std::make_shared<const hardware::Topology>(out.cluster);
+
+    // Residuals.
+    std::vector<double> kb, ka, cb, ca;
+    for (const KernelMeasurement& k : ms.kernels) {
+        Residual r;
+        r.name = k.op + " " + k.pass + " " + std::to_string(static_cast<long>(k.shape.m)) + "x" + std::to_string(static_cast<long>(k.shape.n)) +
+                 "x" + std::to_string(static_cast<long>(k.shape.k));
+        r.measured = k.time;
+        r.before = before.kernel_time(k.kind, k.shape, k.flops, k.bytes);
+        r.after = after.kernel_time(k.kind, k.shape, k.flops, k.bytes);
+        kb.push_back(std::fabs(r.before / r.measured - 1));
+        ka.push_back(std::fabs(r.after / r.measured - 1));
+        out.residuals.push_back(r);
+    }
+    for (const CollectiveMeasurement& c : ms.collectives) {
+        cost::GroupSet set;
+        set.groups = c.groups;
+        const cost::PlacedGroups pb(*topology, set);
+        const cost::PlacedGroups pa(*calibrated, std::move(set));
+        Residual r;
+        r.kernel = false;
+        r.name = std::string(to_string(c.op)) + " " + c.group + " x" + std::to_string(c.groups.front().size()) + " " +
+                 std::to_string(static_cast<long>(c.bytes.value())) + " B";
+        r.measured = c.time;
+        r.before = pb.estimate(c.op, c.bytes).time;
+        r.after = pa.estimate(c.op, c.bytes).time;
+        cb.push_back(std::fabs(r.before / r.measured - 1));
+        ca.push_back(std::fabs(r.after / r.measured - 1));
+        out.residuals.push_back(r);
+    }
+    out.kernel_error_before = median(kb);
+    out.kernel_error_after = median(ka);
+    out.collective_error_before = median(cb);
+    out.collective_error_after = median(ca);
+    return out;
+}
+
+nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibration& c, const std::string& measurements_file) {
+    nlohmann::json j = file;
+    j["device"] = hardware::to_json(c.cluster.device);
+    j["device"]["source"] = "calibrated by splitsim calibrate from " + measurements_file + " (kernels.per_kind)";
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& k : c.cluster.collectives) {
+        list.push_back({{"op", to_string(k.op)},
+                        {"ranks", k.ranks},
+                        {"scope", k.across_nodes ? "network" : "node"},
+                        {"latency", quantity(k.latency.value(), "s")},
+                        {"bandwidth", quantity(k.bandwidth.value(), "B/s")},
+                        {"source", "fitted by splitsim calibrate from " + measurements_file}});
+    }
+    j["collectives"] = list;
+    const std::string source = j.contains("source") && j["source"].is_string() ? j["source"].get<std::string>() + " " : "";
+    j["source"] = source + "Calibrated by splitsim calibrate from " + measurements_file + ".";
+    return j;
+}
+
+}  // namespace splitsim::calibrate

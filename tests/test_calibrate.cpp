@@ -1,0 +1,83 @@
+// Calibration: the fit itself, then the whole loop on this machine: the CPU harness bench under
+// mpirun (gpt-tiny, tp 2 x dp 2), splitsim calibrate on its measurements, and the calibrated
+// profile's predictions against what was measured.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+#include "splitsim/calibrate/calibrate.hpp"
+
+using namespace splitsim;
+
+TEST_CASE("relative least squares recovers exact coefficients and keeps them non-negative") {
+    // t = 3 us + x / 0.5: launch 3e-6, slope 2.
+    std::vector<double> x{1e-6, 2e-6, 5e-6, 1e-5, 4e-5}, t;
+    for (double v : x) t.push_back(3e-6 + 2 * v);
+    auto c = calibrate::fit_relative({x}, t);
+    CHECK(c[0] == doctest::Approx(3e-6).epsilon(1e-9));
+    CHECK(c[1] == doctest::Approx(2.0).epsilon(1e-9));
+    // Two terms: t = 1 us + 4 x1 + 0.5 x2.
+    std::vector<double> x1{1e-6, 3e-6, 2e-6, 8e-6, 1e-6}, x2{4e-6, 1e-6, 9e-6, 2e-6, 20e-6};
+    t.clear();
+    for (std::size_t i = 0; i < x1.size(); ++i) t.push_back(1e-6 + 4 * x1[i] + 0.5 * x2[i]);
+    c = calibrate::fit_relative({x1, x2}, t);
+    CHECK(c[0] == doctest::Approx(1e-6).epsilon(1e-9));
+    CHECK(c[1] == doctest::Approx(4.0).epsilon(1e-9));
+    CHECK(c[2] == doctest::Approx(0.5).epsilon(1e-9));
+    // Data a negative intercept would fit best: the intercept is held at zero.
+    c = calibrate::fit_relative({{1.0, 2.0, 3.0}}, {0.5, 1.6, 2.7});
+    CHECK(c[0] >= 0);
+    CHECK(c[1] > 0);
+}
+
+TEST_CASE("bench, calibrate, predict: kernels within 15% and collectives within 20% (medians)") {
+    const std::string mpirun = test::executable("MPIRUN"), harness = test::executable("HARNESS"),
+                      splitsim = test::executable("SPLITSIM"), root = SPLITSIM_SOURCE_ROOT;
+    REQUIRE(!mpirun.empty());
+    test::TempDir dir;
+    const std::string measurements = dir.path("measurements.json"), calibrated = dir.path("calibrated.json");
+    const auto bench = test::run_command(mpirun + " -np 4 --oversubscribe --timeout 100 " + harness + " bench --model " + root +
+                                         "/models/gpt-tiny.json --plan " + root + "/plans/tiny-tp2-dp2.json --backend cpu --out " +
+                                         measurements + " --repetitions 20 --warmup 5 --max-bytes \"1 MiB\"");
+    REQUIRE_MESSAGE(bench.exit_code == 0, bench.output);
+
+    const auto table = test::run_command(splitsim + " calibrate --measurements " + measurements + " --cluster " + root +
+                                         "/topologies/localhost-cpu.json --out " + calibrated);
+    REQUIRE_MESSAGE(table.exit_code == 0, table.output);
+    std::cout << "splitsim calibrate on this machine:\n" << table.output << std::flush;
+
+    const auto json = test::run_command(splitsim + " calibrate --measurements " + measurements + " --cluster " + root +
+                                        "/topologies/localhost-cpu.json --out " + calibrated + " --format json");
+    REQUIRE(json.exit_code == 0);
+    const auto r = nlohmann::json::parse(json.output);
+    CHECK(r["kernel_median_error_after"].get<double>() <= 0.15);
+    CHECK(r["collective_median_error_after"].get<double>() <= 0.20);
+    CHECK(r["residuals"].size() > 200);
+
+    // simulate accepts the calibrated profile, and uses its fitted collectives.
+    const auto sim = test::run_command(splitsim + " simulate --model " + root + "/models/gpt-tiny.json --cluster " + calibrated +
+                                       " --plan " + root + "/plans/tiny-tp2-dp2.json --format json");
+    REQUIRE_MESSAGE(sim.exit_code == 0, sim.output);
+    CHECK(nlohmann::json::parse(sim.output)["iteration_time_s"].get<double>() > 0);
+    const auto coll = test::run_command(splitsim + " collective --cluster " + calibrated + " --ranks 2 --min 1K --max 1M --factor 32");
+    CHECK(coll.output.find("calibrated") != std::string::npos);
+}
+
+TEST_CASE("bad measurements are named by file and JSON path") {
+    test::TempDir dir;
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    const std::string file = dir.write("m.json", R"({"harness": {"backend": "cpu"}, "model": "m", "plan": {},
+        "kernels": [{"op": "qkv", "kind": "gemmm", "pass": "forward", "shape": {"m": 1, "n": 1, "k": 1}, "flops": 2, "bytes": 12,
+                     "check": "passed", "time_s": {"median": 1e-6}}], "collectives": []})");
+    const auto r = test::run_command(test::executable("SPLITSIM") + " calibrate --measurements " + file + " --cluster " + root +
+                                     "/topologies/localhost-cpu.json --out " + dir.path("out.json"));
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("m.json: /kernels/0/kind: \"gemmm\" is not a kernel kind") != std::string::npos);
+    CHECK_FALSE(std::ifstream(dir.path("out.json")).good());
+}
