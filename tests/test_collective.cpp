@@ -229,3 +229,20 @@ TEST_CASE("explicit graphs: routes follow the links; a disconnected graph is an 
         "graph": {"vertices": [{"name": "a", "kind": "device"}, {"name": "b", "kind": "device"}], "links": []})")),
                          "t.json: /graph: the topology is disconnected: device 1 cannot reach device 0", InputError);
 }
+
+TEST_CASE("every shipped cluster file builds its topology and costs a collective") {
+    for (const char* name : {"dgx-a100-superpod", "dgx-h100-superpod", "hgx-b200", "gb200-nvl72", "pcie-a100x8", "tpu-v4-pod",
+                             "tpu-v5p-slice", "example-graph", "localhost-cpu"}) {
+        CAPTURE(name);
+        const auto spec = hardware::load_cluster(test::source_root() + "/topologies/" + name + ".json");
+        const hardware::Topology t(spec);
+        CHECK(t.devices() == spec.device_count());
+        const auto g = place(t, {first(std::min(8, t.devices()))});
+        const double busbw_GBps = busbw(g, CollectiveKind::all_reduce, 1 << 28);
+        CHECK(busbw_GBps > 0);
+        CHECK(busbw_GBps < 2000);
+    }
+    // An NVL72 rack keeps a 64-GPU group inside one NVLink domain: NVLink bandwidth, not the NICs'.
+    const hardware::Topology nvl(hardware::load_cluster(test::source_root() + "/topologies/gb200-nvl72.json"));
+    CHECK(busbw(place(nvl, {first(64)}), CollectiveKind::all_reduce, 1 << 30) > 400);
+}
