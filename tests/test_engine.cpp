@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "splitsim/common/error.hpp"
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/report/simulation.hpp"
 #include "splitsim/report/trace.hpp"
@@ -215,4 +216,23 @@ TEST_CASE("same inputs give byte-identical JSON and trace; the trace opens in Pe
             CHECK(e.contains("name"));
         }
     }
+}
+
+TEST_CASE("per-rank simulation: every replica on its own agrees with the folded one where replicas are alike") {
+    const auto m = test::gpt(8, 2048, 16, 2048, 32000);
+    auto cluster = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 2);
+    plan::Plan p = make_plan(4, 2, 8, plan::Schedule::one_f_one_b, 1, 16);
+    p.zero = 1;
+    p.overlap_grad_reduce = true;
+    plan::validate(p, m, cluster);
+    const sim::Scenario sc(m, cluster, p);
+    sim::EventRun folded, per_rank;
+    const auto a = sim::predict_events(sc, &folded);
+    const auto b = sim::predict_events(sc, &per_rank, true);
+    CHECK(per_rank.graph.ranks() == p.pp * p.dp);
+    CHECK(folded.graph.ranks() == p.pp);
+    CHECK(test::rel(a.iteration_time.value(), b.iteration_time.value()) < 0.005);
+    p.zero = 3;
+    const sim::Scenario z3(m, cluster, p);
+    CHECK_THROWS_WITH_AS(sim::predict_events(z3, nullptr, true), doctest::Contains("/zero: per-rank simulation"), InputError);
 }

@@ -27,6 +27,7 @@ struct SimulateOptions {
     std::string tier = "event";
     std::string trace;
     std::string report;
+    bool per_rank = false;
 };
 
 report::Format parse_format(const std::string& name) {
@@ -52,6 +53,8 @@ Subcommand add_simulate(CLI::App& app) {
         ->check(CLI::IsMember({"event", "analytical"}));
     sub->add_option("--trace", opts->trace, "write the event tier's timeline as a Chrome trace (Perfetto) JSON file");
     sub->add_option("--report", opts->report, "write a self-contained HTML report with charts");
+    sub->add_flag("--per-rank", opts->per_rank,
+                  "event tier: simulate every data-parallel replica on its own (for placements where replicas differ)");
     return {sub, [opts] {
         model::ModelSpec model = model::load_model(opts->model);
         hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
@@ -61,9 +64,12 @@ Subcommand add_simulate(CLI::App& app) {
         if (opts->tier == "analytical" && !opts->trace.empty()) {
             throw InputError("command line", "--trace", "a timeline needs the event tier");
         }
+        if (opts->tier == "analytical" && opts->per_rank) {
+            throw InputError("command line", "--per-rank", "per-rank simulation is the event tier's");
+        }
         sim::EventRun run;
         const sim::Prediction prediction =
-            opts->tier == "analytical" ? sim::predict_analytical(scenario) : sim::predict_events(scenario, &run);
+            opts->tier == "analytical" ? sim::predict_analytical(scenario) : sim::predict_events(scenario, &run, opts->per_rank);
         const std::string report = report::render(scenario, prediction, parse_format(opts->format));
         if (!opts->trace.empty()) write_output(opts->trace, report::chrome_trace(scenario, run));
         if (!opts->report.empty()) {

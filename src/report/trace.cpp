@@ -34,10 +34,14 @@ std::string chrome_trace(const sim::Scenario& sc, const sim::EventRun& run) {
         out += event;
     };
     const auto& p = sc.plan();
+    const bool per_rank = run.graph.ranks() > p.pp;  // one simulated rank per data-parallel replica and stage
     for (int r = 0; r < run.graph.ranks(); ++r) {
+        const std::string who = per_rank ? "replica " + std::to_string(r / p.pp) + ", pipeline stage " + std::to_string(r % p.pp) +
+                                               " (one of " + std::to_string(p.tp * p.cp) + " identical ranks)"
+                                         : "pipeline stage " + std::to_string(r) + " (one of " +
+                                               std::to_string(p.tp * p.dp * p.cp) + " identical ranks)";
         line("{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,\"dur\":0,\"pid\":" + std::to_string(r) +
-             ",\"tid\":0,\"args\":{\"name\":\"pipeline stage " + std::to_string(r) + " (one of " +
-             std::to_string(p.tp * p.dp * p.cp) + " identical ranks)\"}}");
+             ",\"tid\":0,\"args\":{\"name\":\"" + who + "\"}}");
         for (int s = 0; s < sim::kStreams; ++s) {
             line("{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0,\"dur\":0,\"pid\":" + std::to_string(r) + ",\"tid\":" +
                  std::to_string(s) + ",\"args\":{\"name\":\"" + std::string(sim::to_string(static_cast<sim::Stream>(s))) + "\"}}");

@@ -93,12 +93,12 @@ void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Pre
 
 }  // namespace
 
-Prediction predict_events(const Scenario& sc, EventRun* keep) {
+Prediction predict_events(const Scenario& sc, EventRun* keep, bool per_rank) {
     Prediction out = predict_analytical(sc);
     out.tier = Tier::event;
     EventRun local;
     EventRun& run = keep ? *keep : local;
-    run.graph = build_iteration(sc);
+    run.graph = build_iteration(sc, per_rank);
     const std::vector<double> capacity = link_capacities(sc);
     EngineOptions options;
     options.overlap_slowdown = sc.cluster().device.kernels.overlap_slowdown;

@@ -4,6 +4,7 @@
 #include <map>
 #include <tuple>
 
+#include "splitsim/common/error.hpp"
 #include "splitsim/cost/optimizer.hpp"
 #include "splitsim/sim/buckets.hpp"
 #include "splitsim/sim/schedule.hpp"
@@ -105,13 +106,28 @@ Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan:
     return p;
 }
 
+// The state of one simulated rank while its program is emitted.
+struct Lane {
+    int stage = 0;
+    int replica = -1;  // the data-parallel replica it stands for, or -1 for all of them
+    int rank = 0;
+    std::vector<TaskId> frontier;    // the tasks the next one waits for
+    std::vector<TaskId> layer_ends;  // the last task of each layer pass, in program order
+    std::vector<TaskId> end;         // the end of the stage's program
+    std::map<int, TaskId> last_backward;  // per layer
+    std::map<int, TaskId> first_forward;  // per layer
+    TaskId last_head_backward = -1;
+    TaskId tied_reduction = -1;
+};
+
 class Builder {
 public:
-    explicit Builder(const Scenario& sc)
+    Builder(const Scenario& sc, bool per_rank)
         : sc_(sc),
           plan_(sc.plan()),
           part_(sc.partition()),
-          graph_(sc.plan().pp),
+          replicas_(per_rank ? sc.plan().dp : 1),
+          graph_(sc.plan().pp * (per_rank ? sc.plan().dp : 1)),
           dense_(make_program(sc, part_.graph().dense, part_.layers->dense_comm, true)),
           moe_(part_.graph().moe.empty() ? Program{} : make_program(sc, part_.graph().moe, part_.layers->moe_comm, true)),
           embedding_(make_program(sc, part_.graph().embedding, part_.layers->embedding_comm, false)),
@@ -119,31 +135,32 @@ public:
         // Pipeline stage of every rank, and the groups each stage's ranks form.
         const auto sets = place_groups(plan_);
         for (int k = 0; k < kGroupKinds; ++k) groups_[static_cast<std::size_t>(k)] = sets[static_cast<std::size_t>(k)].groups;
-        stage_of_.assign(static_cast<std::size_t>(plan_.gpus()), 0);
-        const auto& pipelines = groups_[static_cast<std::size_t>(GroupKind::pipeline)];
-        for (const auto& g : pipelines) {
-            for (std::size_t s = 0; s < g.size(); ++s) stage_of_[static_cast<std::size_t>(g[s])] = static_cast<int>(s);
+        stage_of_ = rank_coordinates(plan_, plan::Dim::pipeline);
+        replica_of_ = rank_coordinates(plan_, plan::Dim::data);
+        for (int r = 0; r < replicas_; ++r) {
+            for (int s = 0; s < plan_.pp; ++s) lanes_.push_back({s, per_rank ? r : -1, r * plan_.pp + s, {}, {}, {}, {}, {}, -1, -1});
         }
     }
 
     TaskGraph build() {
         const int p = plan_.pp;
         const int m = plan_.micro_batches();
-        last_backward_.assign(static_cast<std::size_t>(sc_.model().layers), -1);
-        first_forward_.assign(static_cast<std::size_t>(sc_.model().layers), -1);
+        std::vector<std::vector<TaskId>> gathers(static_cast<std::size_t>(p));
         if (plan_.zero >= 1 && plan_.zero <= 2 && plan_.overlap_param_gather) {
             // The previous step's parameter all-gathers overlap this step's forward passes.
             for (int s = 0; s < p; ++s) emit_gradient_sync(s, true, BucketScope::all);
         }
-        for (int s = 0; s < p; ++s) {
-            frontier_.clear();
-            layer_ends_.clear();
-            for (const WorkItem& w : stage_program(plan_.schedule, p, plan_.vpp, m, s)) emit(s, w);
-            end_of_stage_.push_back(frontier_);
+        for (Lane& lane : lanes_) {
+            for (const WorkItem& w : stage_program(plan_.schedule, p, plan_.vpp, m, lane.stage)) emit(lane, w);
+            lane.end = lane.frontier;
         }
         for (const auto& [key, receiver] : receivers_) graph_.depend(senders_.at(key), receiver);
-        for (const auto& [layer, gathers] : first_forward_waits_) {
-            for (TaskId g : gathers) graph_.depend(g, first_forward_[static_cast<std::size_t>(layer)]);
+        for (const auto& [layer, waits] : first_forward_waits_) {
+            for (const Lane& lane : lanes_) {
+                if (const auto it = lane.first_forward.find(layer); it != lane.first_forward.end()) {
+                    for (TaskId g : waits) graph_.depend(g, it->second);
+                }
+            }
         }
         for (int s = 0; s < p; ++s) emit_step_end(s);
         return std::move(graph_);
@@ -151,29 +168,43 @@ public:
 
 private:
     enum class Direction { forward, backward };
-    using Key = std::tuple<int, int, int, Direction>;  // receiving stage, chunk, micro-batch, direction
+    using Key = std::tuple<int, int, int, int, Direction>;  // replica, receiving stage, chunk, micro-batch, direction
+
+    // The lanes of one stage (one per simulated replica).
+    std::vector<Lane*> lanes_of(int stage) {
+        std::vector<Lane*> out;
+        for (Lane& l : lanes_) {
+            if (l.stage == stage) out.push_back(&l);
+        }
+        return out;
+    }
+    Lane& lane(int stage, int replica) { return lanes_[static_cast<std::size_t>((replica < 0 ? 0 : replica) * plan_.pp + stage)]; }
 
     const Program& layer_program(int layer) const { return sc_.model().is_moe_layer(layer) ? moe_ : dense_; }
 
-    // Usage of a collective by stage `s`'s groups of kind `kind` (all folded replicas at once).
-    std::int32_t usage(GroupKind kind, cost::Pattern pattern, int s) {
-        const auto key = std::make_tuple(static_cast<int>(kind), static_cast<int>(pattern), s, -1);
+    // Usage of a collective by stage `s`'s groups of kind `kind`: those of one replica, or of all the
+    // folded replicas at once (replica -1).
+    std::int32_t usage(GroupKind kind, cost::Pattern pattern, int s, int replica) {
+        const auto key = std::make_tuple(static_cast<int>(kind), static_cast<int>(pattern), s, replica);
         if (auto it = usage_index_.find(key); it != usage_index_.end()) return it->second;
         std::vector<std::vector<int>> groups;
         for (const auto& g : groups_[static_cast<std::size_t>(kind)]) {
-            if (stage_of_[static_cast<std::size_t>(g.front())] == s) groups.push_back(g);
+            if (stage_of_[static_cast<std::size_t>(g.front())] != s) continue;
+            if (replica >= 0 && replica_of_[static_cast<std::size_t>(g.front())] != replica) continue;
+            groups.push_back(g);
         }
         const std::int32_t i = graph_.add_usage(cost::link_usage(sc_.topology(), pattern, groups));
         usage_index_[key] = i;
         return i;
     }
 
-    // Usage of the sends from stage `from` to stage `to` of every pipeline.
-    std::int32_t pipeline_usage(int from, int to) {
-        const auto key = std::make_tuple(static_cast<int>(GroupKind::pipeline), -1, from, to);
+    // Usage of the sends from stage `from` to stage `to` of every pipeline (of one replica, or all).
+    std::int32_t pipeline_usage(int from, int to, int replica) {
+        const auto key = std::make_tuple(static_cast<int>(GroupKind::pipeline), -1 - replica, from, to);
         if (auto it = usage_index_.find(key); it != usage_index_.end()) return it->second;
         std::vector<std::vector<int>> pairs;
         for (const auto& g : groups_[static_cast<std::size_t>(GroupKind::pipeline)]) {
+            if (replica >= 0 && replica_of_[static_cast<std::size_t>(g.front())] != replica) continue;
             pairs.push_back({g[static_cast<std::size_t>(from)], g[static_cast<std::size_t>(to)]});
         }
         const std::int32_t i = graph_.add_usage(cost::link_usage(sc_.topology(), cost::Pattern::successor, pairs));
@@ -212,7 +243,9 @@ private:
         for (TaskId b : before) graph_.depend(b, after);
     }
 
-    void emit_steps(int s, const std::vector<Step>& steps, Phase phase, int layer, int mb) {
+    void emit_steps(Lane& l, const std::vector<Step>& steps, Phase phase, int layer, int mb) {
+        std::vector<TaskId>& frontier_ = l.frontier;
+        const int s = l.rank;
         std::vector<TaskId> overlapping;
         for (const Step& step : steps) {
             const TaskLabel label{step.kind == Step::Kind::compute ? step.name : to_string(step.collective.kind), phase,
@@ -223,15 +256,13 @@ private:
                 frontier_.assign(1, t);
                 frontier_.insert(frontier_.end(), overlapping.begin(), overlapping.end());
                 overlapping.clear();
-                if (layer >= 0 && phase == Phase::forward && first_forward_[static_cast<std::size_t>(layer)] < 0) {
-                    first_forward_[static_cast<std::size_t>(layer)] = t;
-                }
+                if (layer >= 0 && phase == Phase::forward) l.first_forward.emplace(layer, t);
                 continue;
             }
             const Collective& c = step.collective;
             const GroupKind kind = group_of(c.dim);
             const TaskId t = graph_.add(
-                transfer(s, kind, c.kind, c.bytes, usage(kind, pattern_of(c.kind), s), stream_of(c.dim), label));
+                transfer(s, kind, c.kind, c.bytes, usage(kind, pattern_of(c.kind), l.stage, l.replica), stream_of(c.dim), label));
             depend_all(frontier_, t);
             if (step.kind == Step::Kind::comm) {
                 frontier_.assign(1, t);
@@ -245,44 +276,47 @@ private:
     // ZeRO-3: gather a layer's parameters before its forward and backward, reduce-scatter its
     // gradients after the backward. A gather is issued once the layer two back has finished, so it
     // runs while the previous layer computes (FSDP's prefetch of one layer).
-    void emit_zero3(int s, double params, Phase phase, int layer, int mb, bool before) {
+    void emit_zero3(Lane& l, double params, int layer, int mb, bool before) {
         if (plan_.zero < 3 || params <= 0) return;
+        std::vector<TaskId>& frontier_ = l.frontier;
+        const int s = l.rank;
         const double pbytes = element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0;
         const TaskLabel label{before ? "all_gather" : "reduce_scatter", before ? Phase::param_sync : Phase::gradient_sync,
                               static_cast<std::int16_t>(layer), mb};
         const CollectiveKind op = before ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter;
         const Bytes bytes(params * (before ? pbytes : element_bytes(plan_.grad_precision)));
-        const TaskId t = graph_.add(transfer(s, GroupKind::dense_data, op, bytes, usage(GroupKind::dense_data, cost::Pattern::ring, s),
+        const TaskId t = graph_.add(transfer(s, GroupKind::dense_data, op, bytes, usage(GroupKind::dense_data, cost::Pattern::ring, l.stage, -1),
                                              before ? Stream::gather : Stream::data, label));
         if (before) {
-            if (layer_ends_.size() >= 2) graph_.depend(layer_ends_[layer_ends_.size() - 2], t);
+            if (l.layer_ends.size() >= 2) graph_.depend(l.layer_ends[l.layer_ends.size() - 2], t);
             frontier_.push_back(t);
         } else {
             depend_all(frontier_, t);
-            zero3_reductions_.push_back({s, t});
+            zero3_reductions_.push_back({l.stage, t});
         }
-        (void)phase;
     }
 
     // A zero-duration task on the compute stream: the stage waits here for data from another stage.
-    void receive(int s, const Key& key, Phase phase, int mb) {
-        const TaskId t = add_compute(s, Seconds(0), {"receive", phase, -1, mb});
-        depend_all(frontier_, t);
+    void receive(Lane& l, const Key& key, Phase phase, int mb) {
+        const TaskId t = add_compute(l.rank, Seconds(0), {"receive", phase, -1, mb});
+        depend_all(l.frontier, t);
         receivers_.emplace_back(key, t);
-        frontier_.assign(1, t);
+        l.frontier.assign(1, t);
     }
 
-    void send(int s, int to_stage, const Key& key, Phase phase, int mb) {
-        const TaskId t = graph_.add(transfer(s, GroupKind::pipeline, CollectiveKind::send_recv, part_.pipeline_bytes,
-                                             pipeline_usage(s, to_stage), Stream::pipeline, {"send_recv", phase, -1, mb}));
-        depend_all(frontier_, t);
+    void send(Lane& l, int to_stage, const Key& key, Phase phase, int mb) {
+        const TaskId t = graph_.add(transfer(l.rank, GroupKind::pipeline, CollectiveKind::send_recv, part_.pipeline_bytes,
+                                             pipeline_usage(l.stage, to_stage, l.replica), Stream::pipeline, {"send_recv", phase, -1, mb}));
+        depend_all(l.frontier, t);
         senders_[key] = t;
-        frontier_.assign(1, t);  // Megatron's send/receive block the stage until the data has moved
+        l.frontier.assign(1, t);  // Megatron's send/receive block the stage until the data has moved
     }
 
-    void emit(int s, const WorkItem& w) {
+    void emit(Lane& l, const WorkItem& w) {
         const int p = plan_.pp;
         const int v = plan_.vpp;
+        const int s = l.stage;
+        const int r = l.replica;
         const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
         const std::vector<int>& layers = stage.chunks[static_cast<std::size_t>(w.chunk)];
         const bool first_chunk = s == 0 && w.chunk == 0;
@@ -290,54 +324,54 @@ private:
         const int mb = w.micro_batch;
         switch (w.kind) {
             case WorkItem::Kind::forward: {
-                if (!first_chunk) receive(s, {s, w.chunk, mb, Direction::forward}, Phase::forward, mb);
-                if (first_chunk) emit_steps(s, embedding_.forward, Phase::forward, -1, mb);
+                if (!first_chunk) receive(l, {r, s, w.chunk, mb, Direction::forward}, Phase::forward, mb);
+                if (first_chunk) emit_steps(l, embedding_.forward, Phase::forward, -1, mb);
                 for (int layer : layers) {
                     const Program& prog = layer_program(layer);
-                    emit_zero3(s, prog.dense_parameters + prog.expert_parameters, Phase::forward, layer, mb, true);
-                    emit_steps(s, prog.forward, Phase::forward, layer, mb);
-                    layer_ends_.push_back(frontier_.front());
+                    emit_zero3(l, prog.dense_parameters + prog.expert_parameters, layer, mb, true);
+                    emit_steps(l, prog.forward, Phase::forward, layer, mb);
+                    l.layer_ends.push_back(l.frontier.front());
                 }
                 if (last_chunk) {
-                    emit_steps(s, head_.forward, Phase::forward, -1, mb);
+                    emit_steps(l, head_.forward, Phase::forward, -1, mb);
                 } else {
                     const int to = s + 1 < p ? s + 1 : 0;
                     const int chunk = s + 1 < p ? w.chunk : w.chunk + 1;
-                    send(s, to, {to, chunk, mb, Direction::forward}, Phase::forward, mb);
+                    send(l, to, {r, to, chunk, mb, Direction::forward}, Phase::forward, mb);
                 }
                 break;
             }
             case WorkItem::Kind::backward: {
-                if (!last_chunk) receive(s, {s, w.chunk, mb, Direction::backward}, Phase::backward, mb);
+                if (!last_chunk) receive(l, {r, s, w.chunk, mb, Direction::backward}, Phase::backward, mb);
                 if (last_chunk) {
-                    emit_steps(s, head_.backward, Phase::backward, -1, mb);
-                    last_head_backward_ = frontier_.front();
+                    emit_steps(l, head_.backward, Phase::backward, -1, mb);
+                    l.last_head_backward = l.frontier.front();
                 }
                 for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
                     const Program& prog = layer_program(*it);
                     const double params = prog.dense_parameters + prog.expert_parameters;
-                    emit_zero3(s, params, Phase::backward, *it, mb, true);
-                    if (!prog.recompute.empty()) emit_steps(s, prog.recompute, Phase::recompute, *it, mb);
-                    emit_steps(s, prog.backward, Phase::backward, *it, mb);
-                    last_backward_[static_cast<std::size_t>(*it)] = frontier_.front();
-                    layer_ends_.push_back(frontier_.front());
-                    emit_zero3(s, params, Phase::backward, *it, mb, false);
+                    emit_zero3(l, params, *it, mb, true);
+                    if (!prog.recompute.empty()) emit_steps(l, prog.recompute, Phase::recompute, *it, mb);
+                    emit_steps(l, prog.backward, Phase::backward, *it, mb);
+                    l.last_backward[*it] = l.frontier.front();
+                    l.layer_ends.push_back(l.frontier.front());
+                    emit_zero3(l, params, *it, mb, false);
                 }
-                if (first_chunk) emit_steps(s, embedding_.backward, Phase::backward, -1, mb);
+                if (first_chunk) emit_steps(l, embedding_.backward, Phase::backward, -1, mb);
                 if (!first_chunk) {
                     const int to = s > 0 ? s - 1 : p - 1;
                     const int chunk = s > 0 ? w.chunk : w.chunk - 1;
-                    send(s, to, {to, chunk, mb, Direction::backward}, Phase::backward, mb);
+                    send(l, to, {r, to, chunk, mb, Direction::backward}, Phase::backward, mb);
                 }
                 break;
             }
             case WorkItem::Kind::weight_grad:
                 for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
-                    const TaskId t = add_compute(s, layer_program(*it).weight_grad,
+                    const TaskId t = add_compute(l.rank, layer_program(*it).weight_grad,
                                                  {"weight_grad", Phase::weight_grad, static_cast<std::int16_t>(*it), mb});
-                    depend_all(frontier_, t);
-                    frontier_.assign(1, t);
-                    last_backward_[static_cast<std::size_t>(*it)] = t;
+                    depend_all(l.frontier, t);
+                    l.frontier.assign(1, t);
+                    l.last_backward[*it] = t;
                 }
                 break;
         }
@@ -359,14 +393,18 @@ private:
                 const int first_layer = b.layers.empty() ? stage.chunks.front().front() : b.layers.back();
                 const TaskLabel label{to_string(op), gather ? Phase::param_sync : Phase::gradient_sync,
                                       static_cast<std::int16_t>(b.layers.empty() ? -1 : first_layer), -1};
-                const TaskId t = graph_.add(transfer(s, kind, op, Bytes(b.parameters * bytes_per_param),
-                                                     usage(kind, cost::Pattern::ring, s), Stream::data, label));
+                // Data-parallel collectives span every replica: one task (on the first replica's
+                // rank) that waits for all of them.
+                const TaskId t = graph_.add(transfer(lane(s, 0).rank, kind, op, Bytes(b.parameters * bytes_per_param),
+                                                     usage(kind, cost::Pattern::ring, s, -1), Stream::data, label));
                 if (!gather) {
-                    if (overlap && !b.embedding) {
-                        for (int layer : b.layers) graph_.depend(last_backward_[static_cast<std::size_t>(layer)], t);
-                        if (b.head) graph_.depend(last_head_backward_, t);
-                    } else {
-                        depend_all(end_of_stage_[static_cast<std::size_t>(s)], t);
+                    for (const Lane* l : lanes_of(s)) {
+                        if (overlap && !b.embedding) {
+                            for (int layer : b.layers) graph_.depend(l->last_backward.at(layer), t);
+                            if (b.head) graph_.depend(l->last_head_backward, t);
+                        } else {
+                            depend_all(l->end, t);
+                        }
                     }
                 } else if (overlap) {
                     first_forward_waits_[first_layer].push_back(t);
@@ -388,52 +426,60 @@ private:
             if (stage == s) before_optimizer.push_back(t);
         }
         const plan::Stage& stage = part_.stages[static_cast<std::size_t>(s)];
-        if (p > 1 && stage.first && part_.graph().tied_output_parameters > 0) {
-            // The first and last stages all-reduce the tied embedding's gradient: one exchange.
-            const Bytes b(part_.graph().tied_output_parameters * element_bytes(plan_.grad_precision));
-            const TaskId t = graph_.add(transfer(0, GroupKind::pipeline, CollectiveKind::send_recv, b, pipeline_usage(0, p - 1),
-                                                 Stream::pipeline, {"all_reduce", Phase::gradient_sync, -1, -1}));
-            depend_all(end_of_stage_.front(), t);
-            depend_all(end_of_stage_.back(), t);
-            tied_reduction_ = t;
-        }
-        if ((stage.first || stage.last) && tied_reduction_ >= 0) before_optimizer.push_back(tied_reduction_);
         const double shard_dense = plan_.zero >= 1 ? part_.dense_data_group : 1;
         const double shard_expert = plan_.zero >= 1 ? part_.expert_data_group : 1;
         const Seconds step = cost::optimizer_step_time(sc_.compute(), plan_,
                                                        stage.dense_parameters / shard_dense + stage.expert_parameters / shard_expert);
-        const TaskId opt = add_compute(s, step, {"adam", Phase::optimizer, -1, -1});
-        depend_all(end_of_stage_[static_cast<std::size_t>(s)], opt);
-        depend_all(before_optimizer, opt);
+        std::vector<TaskId> optimizers;
+        for (Lane* l : lanes_of(s)) {
+            if (p > 1 && stage.first && part_.graph().tied_output_parameters > 0) {
+                // The first and last stages all-reduce the tied embedding's gradient: one exchange.
+                Lane& last = lane(p - 1, l->replica);
+                const Bytes b(part_.graph().tied_output_parameters * element_bytes(plan_.grad_precision));
+                const TaskId t = graph_.add(transfer(l->rank, GroupKind::pipeline, CollectiveKind::send_recv, b,
+                                                     pipeline_usage(0, p - 1, l->replica), Stream::pipeline,
+                                                     {"all_reduce", Phase::gradient_sync, -1, -1}));
+                depend_all(l->end, t);
+                depend_all(last.end, t);
+                l->tied_reduction = last.tied_reduction = t;
+            }
+            const TaskId opt = add_compute(l->rank, step, {"adam", Phase::optimizer, -1, -1});
+            depend_all(l->end, opt);
+            depend_all(before_optimizer, opt);
+            if (l->tied_reduction >= 0) graph_.depend(l->tied_reduction, opt);
+            optimizers.push_back(opt);
+        }
         if (plan_.zero >= 3 || (plan_.zero >= 1 && !plan_.overlap_param_gather)) {
-            for (TaskId g : emit_gradient_sync(s, true, scope)) graph_.depend(opt, g);
+            for (TaskId g : emit_gradient_sync(s, true, scope)) depend_all(optimizers, g);
         }
     }
 
     const Scenario& sc_;
     const plan::Plan& plan_;
     const plan::Partition& part_;
+    int replicas_;
     TaskGraph graph_;
     Program dense_, moe_, embedding_, head_;
     std::array<std::vector<std::vector<int>>, kGroupKinds> groups_;
-    std::vector<int> stage_of_;
+    std::vector<int> stage_of_;    // per rank
+    std::vector<int> replica_of_;  // per rank: its data-parallel coordinate
     std::map<std::tuple<int, int, int, int>, std::int32_t> usage_index_;
-    std::vector<TaskId> frontier_;
-    std::vector<TaskId> layer_ends_;  // the last task of each layer pass, in program order
-    std::vector<std::vector<TaskId>> end_of_stage_;
+    std::vector<Lane> lanes_;      // by simulated rank: replica x pp + stage
     std::map<Key, TaskId> senders_;
     std::vector<std::pair<Key, TaskId>> receivers_;
-    std::vector<TaskId> last_backward_;
-    std::vector<TaskId> first_forward_;
     std::map<int, std::vector<TaskId>> first_forward_waits_;
     std::vector<std::pair<int, TaskId>> zero3_reductions_;
-    TaskId tied_reduction_ = -1;
-    TaskId last_head_backward_ = -1;
 };
 
 }  // namespace
 
-TaskGraph build_iteration(const Scenario& sc) { return Builder(sc).build(); }
+TaskGraph build_iteration(const Scenario& sc, bool per_rank) {
+    if (per_rank && (sc.plan().ep > 1 || sc.plan().zero >= 3)) {
+        throw InputError(sc.plan().origin, sc.plan().pointer + (sc.plan().ep > 1 ? "/ep" : "/zero"),
+                         "per-rank simulation covers plans without expert parallelism or ZeRO-3");
+    }
+    return Builder(sc, per_rank).build();
+}
 
 std::vector<double> link_capacities(const Scenario& sc) {
     std::vector<double> out;

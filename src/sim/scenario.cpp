@@ -4,10 +4,11 @@
 
 namespace splitsim::sim {
 
-std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
-    // Layout dimensions in the plan's order; data parallelism splits into its expert part (ep) and
-    // the rest (dp / ep).
-    std::array<int, plan::kDimCount> position{};
+namespace {
+
+// The plan's layout: dimensions in its order; data parallelism splits into its expert part (ep)
+// and the rest (dp / ep). `position` gives each dimension's place in the layout.
+hardware::Layout layout_of(const plan::Plan& p, std::array<int, plan::kDimCount>& position) {
     std::vector<int> sizes;
     for (std::size_t i = 0; i < p.order.size(); ++i) {
         const plan::Dim d = p.order[i];
@@ -20,7 +21,27 @@ std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
             case plan::Dim::pipeline: sizes.push_back(p.pp); break;
         }
     }
-    const hardware::Layout layout(sizes);
+    return hardware::Layout(sizes);
+}
+
+}  // namespace
+
+std::vector<int> rank_coordinates(const plan::Plan& p, plan::Dim dim) {
+    std::array<int, plan::kDimCount> position{};
+    const hardware::Layout layout = layout_of(p, position);
+    auto at = [&](plan::Dim d) { return position[static_cast<std::size_t>(d)]; };
+    std::vector<int> out(static_cast<std::size_t>(layout.ranks()));
+    for (int r = 0; r < layout.ranks(); ++r) {
+        out[static_cast<std::size_t>(r)] = dim == plan::Dim::data
+                                               ? layout.coordinate(r, at(plan::Dim::expert)) + p.ep * layout.coordinate(r, at(plan::Dim::data))
+                                               : layout.coordinate(r, at(dim));
+    }
+    return out;
+}
+
+std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
+    std::array<int, plan::kDimCount> position{};
+    const hardware::Layout layout = layout_of(p, position);
     auto at = [&](plan::Dim d) { return position[static_cast<std::size_t>(d)]; };
     std::array<cost::GroupSet, kGroupKinds> out;
     auto set = [&](GroupKind kind, std::vector<int> varying, bool rings, bool all_to_all, bool p2p) {

@@ -16,6 +16,7 @@ struct EventRun {
 
 // Predicts with the event tier. Quantities that do not depend on the timeline (FLOPs, memory,
 // bytes per dimension) are those of the analytical tier. Pass `run` to keep the timeline.
-Prediction predict_events(const Scenario& scenario, EventRun* run = nullptr);
+// With `per_rank`, every data-parallel replica is simulated on its own (iteration.hpp).
+Prediction predict_events(const Scenario& scenario, EventRun* run = nullptr, bool per_rank = false);
 
 }  // namespace splitsim::sim

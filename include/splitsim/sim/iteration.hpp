@@ -12,8 +12,11 @@
 
 namespace splitsim::sim {
 
-// Simulated rank r is pipeline stage r.
-TaskGraph build_iteration(const Scenario& scenario);
+// Simulated rank r is pipeline stage r; with `per_rank`, every data-parallel replica is simulated
+// on its own (rank = replica x pp + stage), with its own groups' links, for placements where
+// replicas differ; data-parallel collectives then wait for every replica. Per-rank simulation does
+// not cover expert parallelism or ZeRO-3 (InputError).
+TaskGraph build_iteration(const Scenario& scenario, bool per_rank = false);
 
 // Bytes per second of every link of the scenario's topology.
 std::vector<double> link_capacities(const Scenario& scenario);

@@ -29,6 +29,10 @@ std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& plan);
 
 using Placement = std::vector<cost::PlacedGroups>;  // indexed by GroupKind
 
+// Every rank's coordinate in one dimension of the plan's layout (data: its data-parallel index,
+// expert part included).
+std::vector<int> rank_coordinates(const plan::Plan& plan, plan::Dim dim);
+
 // The parts of scenarios that many plans share, kept for reuse by a search that builds thousands
 // of scenarios on one model and topology: layer programs per shard, placements per layout, block
 // costs per both. One cache per thread; results do not depend on what a cache holds.
