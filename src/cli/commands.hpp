@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "splitsim/report/simulation.hpp"
+
 namespace splitsim::cli {
 
 struct Subcommand {
@@ -20,6 +22,10 @@ Subcommand add_search(CLI::App& app);
 Subcommand add_compare(CLI::App& app);
 Subcommand add_export(CLI::App& app);
 Subcommand add_calibrate(CLI::App& app);
+
+// The --format option every report command takes: table | json | csv | md.
+CLI::Option* add_format_option(CLI::App& app, std::string& format);
+report::Format parse_format(const std::string& name);
 
 // Writes `text` to `path` ("-" for standard output) only once it is complete, so a failure leaves
 // no partial file behind.

@@ -32,7 +32,7 @@ Subcommand add_compare(CLI::App& app) {
     sub->add_option("--plans", opts->plans, "a JSON array of plans (or {\"plans\": [...]}); each may have a \"name\"")->required();
     sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
     sub->add_option("--tier", opts->tier, "event | analytical")->check(CLI::IsMember({"event", "analytical"}));
-    sub->add_option("--format", opts->format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write to this file instead of standard output");
     sub->add_option("--report", opts->report, "write a self-contained HTML report with charts");
     return {sub, [opts] {
@@ -61,10 +61,7 @@ Subcommand add_compare(CLI::App& app) {
             }
             write_output(opts->report, report::html_report("splitsim compare", entries));
         }
-        report::Format format = report::Format::table;
-        if (opts->format == "json") format = report::Format::json;
-        if (opts->format == "csv") format = report::Format::csv;
-        if (opts->format == "md") format = report::Format::markdown;
+        const report::Format format = parse_format(opts->format);
         write_output(opts->out, report::render(compared, format));
     }};
 }

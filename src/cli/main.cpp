@@ -11,6 +11,17 @@
 
 namespace splitsim::cli {
 
+CLI::Option* add_format_option(CLI::App& app, std::string& format) {
+    return app.add_option("--format", format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
+}
+
+report::Format parse_format(const std::string& name) {
+    if (name == "json") return report::Format::json;
+    if (name == "csv") return report::Format::csv;
+    if (name == "md") return report::Format::markdown;
+    return report::Format::table;
+}
+
 void write_output(const std::string& path, const std::string& text) {
     if (path == "-" || path.empty()) {
         std::cout << text << std::flush;

@@ -77,7 +77,7 @@ Subcommand add_search(CLI::App& app) {
     sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
     sub->add_option("--rerank", opts->rerank, "best candidates re-simulated by the event tier")->check(CLI::NonNegativeNumber);
     sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
-    sub->add_option("--format", opts->format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the ranking to this file instead of standard output");
     sub->add_option("--best-plan", opts->best_plan, "write the best plan as a plan JSON that simulate accepts");
     sub->add_option("--report", opts->report, "write a self-contained HTML report: the best plans' breakdowns, the timeline of the best, the Pareto scatter");
@@ -111,10 +111,7 @@ Subcommand add_search(CLI::App& app) {
             best["name"] = "best plan of splitsim search for " + model.name + " on " + cluster.name;
             write_output(opts->best_plan, best.dump(2) + "\n");
         }
-        report::Format format = report::Format::table;
-        if (opts->format == "json") format = report::Format::json;
-        if (opts->format == "csv") format = report::Format::csv;
-        if (opts->format == "md") format = report::Format::markdown;
+        const report::Format format = parse_format(opts->format);
         write_output(opts->out, report::render(result, model, cluster, format, opts->top));
         if (!opts->report.empty()) {
             // The best plans (up to ten) played out by the event tier, the best one with its timeline.

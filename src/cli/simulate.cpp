@@ -30,13 +30,6 @@ struct SimulateOptions {
     bool per_rank = false;
 };
 
-report::Format parse_format(const std::string& name) {
-    if (name == "json") return report::Format::json;
-    if (name == "csv") return report::Format::csv;
-    if (name == "md") return report::Format::markdown;
-    return report::Format::table;
-}
-
 }  // namespace
 
 Subcommand add_simulate(CLI::App& app) {
@@ -46,8 +39,7 @@ Subcommand add_simulate(CLI::App& app) {
     sub->add_option("--cluster", opts->cluster, "cluster JSON (topologies/*.json)")->required();
     sub->add_option("--plan", opts->plan, "plan JSON (plans/*.json)")->required();
     sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
-    sub->add_option("--format", opts->format, "table | json | csv | md")
-        ->check(CLI::IsMember({"table", "json", "csv", "md"}));
+    add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the report to this file instead of standard output");
     sub->add_option("--tier", opts->tier, "event (default: the iteration played out as events) | analytical (closed forms)")
         ->check(CLI::IsMember({"event", "analytical"}));
