@@ -243,6 +243,10 @@ public:
 
 private:
     static constexpr int kExchangeTag = 7;
+    // A waiting rank polls for kSpin (a message between running ranks arrives within microseconds),
+    // then naps between polls so that its core goes to a rank that is computing.
+    static constexpr std::chrono::microseconds kSpin{50};
+    static constexpr std::chrono::microseconds kNap{20};
 
     // Completes the requests: MPI_Waitall, or, when yielding, tests them (which also drives MPI's
     // progress) and gives the core away between tests.
@@ -251,11 +255,13 @@ private:
             CHECK_MPI(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
             return;
         }
+        const auto start = std::chrono::steady_clock::now();
         for (;;) {
             int done = 0;
             CHECK_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE));
             if (done) return;
-            std::this_thread::yield();
+            if (std::chrono::steady_clock::now() - start < kSpin) std::this_thread::yield();
+            else std::this_thread::sleep_for(kNap);
         }
     }
 
