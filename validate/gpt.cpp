@@ -45,6 +45,16 @@ double uniform_open(std::uint64_t bits) {  // in (0, 1]
 
 std::size_t align(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
+// The random stream of one parameter.
+std::uint64_t stream_of(std::uint64_t seed, const std::string& name) { return mix(seed ^ name_hash(name)); }
+
+// Box-Muller on two uniforms drawn from (stream, index).
+float normal_at(std::uint64_t stream, std::uint64_t index, float std) {
+    const std::uint64_t base = mix(stream ^ index);
+    const double u1 = uniform_open(base), u2 = uniform_open(mix(base));
+    return static_cast<float>(std * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
+}
+
 }  // namespace
 
 std::int32_t token(std::uint64_t seed, std::int64_t sample, std::int64_t position, int vocab) {
@@ -52,11 +62,8 @@ std::int32_t token(std::uint64_t seed, std::int64_t sample, std::int64_t positio
     return static_cast<std::int32_t>(h % static_cast<std::uint64_t>(vocab));
 }
 
-// Box-Muller on two uniforms drawn from (seed, name, index).
 float initial_normal(std::uint64_t seed, const std::string& name, std::uint64_t index, float std) {
-    const std::uint64_t base = mix(mix(seed ^ name_hash(name)) ^ index);
-    const double u1 = uniform_open(base), u2 = uniform_open(mix(base));
-    return static_cast<float>(std * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
+    return normal_at(stream_of(seed, name), index, std);
 }
 
 Coords coords_of(const plan::Plan& p, int rank) {
@@ -323,7 +330,7 @@ Model::Model(const Config& c, Backend& be, Comms comms) : c_(c), be_(be), comms_
     std::vector<float> host;
     const std::uint64_t seed = c.seed;
     auto normal = [seed](const std::string& name, float std) {
-        return [seed, name, std](std::uint64_t global) { return initial_normal(seed, name, global, std); };
+        return [stream = stream_of(seed, name), std](std::uint64_t global) { return normal_at(stream, global, std); };
     };
     auto constant = [](float v) { return [v](std::size_t) { return v; }; };
     const float out_std = kInitStd / std::sqrt(2.0f * static_cast<float>(c.total_layers));
@@ -486,7 +493,7 @@ Model::Model(const Config& c, Backend& be, Comms comms) : c_(c), be_(be), comms_
         }
     }
     for (const Param& p : params_) {
-        if (!p.tied_copy) parameters_ += p.elements;
+        if (!p.tied_copy && (!p.tp_replicated || c.at.tp == 0)) parameters_ += p.elements;
     }
     persistent_ = be_.memory().current;
 }

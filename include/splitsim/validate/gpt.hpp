@@ -154,7 +154,8 @@ public:
     // the timed part so that every rank starts together.
     StepRecord step(int step, const std::function<void()>& barrier);
 
-    // Parameters on this rank (the tied copy not counted).
+    // Parameters this rank counts, so that the data-parallel rank 0s count the model once: not the
+    // tied copy, replicated ones on tensor-parallel rank 0 only.
     [[nodiscard]] std::size_t parameters() const;
     [[nodiscard]] std::size_t persistent_bytes() const;
 
