@@ -339,3 +339,129 @@ TEST_CASE("the CPU backend: fp32 host tensors, its kernels, its timer and the co
     Tensor bf16 = be->allocate(4, DType::bf16);
     CHECK_THROWS_AS(be->gelu_forward(4, bf16, bf16), std::invalid_argument);
 }
+
+TEST_CASE("gemm with accumulate adds the product to C (gradient accumulation into main gradients)") {
+    const GemmShape s{3, 4, 5, 2, true, false, false, true};
+    const Vec a = random_vec(30, -1, 1, 31), b = random_vec(40, -1, 1, 32);
+    Vec c0 = random_vec(24, -1, 1, 33);
+    Vec c = c0, product(24);
+    cpu::gemm<double>(s, a.data(), b.data(), c.data());
+    GemmShape plain = s;
+    plain.accumulate = false;
+    cpu::gemm<double>(plain, a.data(), b.data(), product.data());
+    for (std::size_t i = 0; i < c.size(); ++i) CHECK(c[i] == doctest::Approx(c0[i] + product[i]).epsilon(1e-12));
+}
+
+TEST_CASE("axpy, bias_add and column_sum: y += a x, y[r] += bias, sum += sum over rows") {
+    const Vec x = random_vec(12, -1, 1, 34);
+    Vec y = random_vec(12, -1, 1, 35);
+    const Vec y0 = y;
+    cpu::axpy<double>(12, 0.5, x.data(), y.data());
+    for (std::size_t i = 0; i < 12; ++i) CHECK(y[i] == doctest::Approx(y0[i] + 0.5 * x[i]));
+
+    const Rows s{3, 4};
+    const Vec bias = random_vec(4, -1, 1, 36);
+    Vec z = y0;
+    cpu::bias_add<double>(s, bias.data(), z.data());
+    for (std::size_t i = 0; i < 12; ++i) CHECK(z[i] == doctest::Approx(y0[i] + bias[i % 4]));
+
+    Vec sums = {1, 2, 3, 4};
+    cpu::column_sum<double>(s, x.data(), sums.data());
+    for (std::size_t c = 0; c < 4; ++c) CHECK(sums[c] == doctest::Approx(double(c + 1) + x[c] + x[4 + c] + x[8 + c]));
+}
+
+TEST_CASE("permute_0213 swaps the middle axes and is undone by the transposed shape") {
+    const Dims4 d{2, 3, 4, 5};
+    const Vec x = random_vec(120, -1, 1, 37);
+    Vec y(120), back(120);
+    cpu::permute_0213<double>(d, x.data(), y.data());
+    for (std::int64_t a = 0; a < 2; ++a)
+        for (std::int64_t b = 0; b < 3; ++b)
+            for (std::int64_t c = 0; c < 4; ++c)
+                for (std::int64_t e = 0; e < 5; ++e)
+                    CHECK(y[static_cast<std::size_t>(((a * 4 + c) * 3 + b) * 5 + e)] ==
+                          x[static_cast<std::size_t>(((a * 3 + b) * 4 + c) * 5 + e)]);
+    cpu::permute_0213<double>(Dims4{2, 4, 3, 5}, y.data(), back.data());
+    CHECK(back == x);
+}
+
+TEST_CASE("embedding: a vocabulary shard looks up its rows, zero elsewhere; backward is its adjoint") {
+    const Rows s{5, 3};
+    const std::vector<std::int32_t> tokens = {0, 4, 2, 5, 4};
+    const Vec table = random_vec(9, -1, 1, 38);  // rows 3..5 of a vocabulary of 6
+    Vec y(15);
+    cpu::embedding_forward<double>(s, tokens.data(), table.data(), 3, 3, y.data());
+    for (std::size_t r = 0; r < 5; ++r) {
+        const int t = tokens[r] - 3;
+        for (std::size_t c = 0; c < 3; ++c) CHECK(y[r * 3 + c] == (t >= 0 ? table[static_cast<std::size_t>(t) * 3 + c] : 0.0));
+    }
+    // The lookup is linear in the table, E(T), so its gradient is the adjoint: <E(T), g> = <T, E^T(g)>.
+    const Vec g = random_vec(15, -1, 1, 39);
+    Vec dtable(9, 0.0);
+    cpu::embedding_backward<double>(s, tokens.data(), g.data(), 3, 3, dtable.data());
+    CHECK(dot(y, g) == doctest::Approx(dot(table, dtable)).epsilon(1e-12));
+}
+
+TEST_CASE("vocabulary-parallel cross-entropy over shards equals the whole-vocabulary kernels") {
+    const Rows whole{4, 10};
+    const Vec logits = random_vec(40, -4, 4, 40);
+    const std::vector<std::int32_t> targets = {0, 9, 4, 5};
+    Vec loss(4), lse(4);
+    cpu::cross_entropy_forward<double>(whole, logits.data(), targets.data(), loss.data(), lse.data());
+    // Two shards of 5 columns each, as two tensor-parallel ranks hold them.
+    Vec shard_lse(8), target_logit(4, 0.0);
+    std::vector<Vec> shards(2, Vec(20));
+    for (int p = 0; p < 2; ++p) {
+        for (std::size_t r = 0; r < 4; ++r)
+            for (std::size_t c = 0; c < 5; ++c) shards[p][r * 5 + c] = logits[r * 10 + static_cast<std::size_t>(p) * 5 + c];
+        Vec part_target(4);
+        cpu::cross_entropy_shard_forward<double>(Rows{4, 5}, shards[p].data(), targets.data(), p * 5,
+                                                 shard_lse.data() + p * 4, part_target.data());
+        for (std::size_t r = 0; r < 4; ++r) target_logit[r] += part_target[r];  // the all-reduce
+    }
+    Vec lse2(4), loss2(4);
+    cpu::cross_entropy_combine<double>(4, 2, shard_lse.data(), target_logit.data(), lse2.data(), loss2.data());
+    for (std::size_t r = 0; r < 4; ++r) {
+        CHECK(lse2[r] == doctest::Approx(lse[r]).epsilon(1e-12));
+        CHECK(loss2[r] == doctest::Approx(loss[r]).epsilon(1e-12));
+    }
+    const Vec dloss(4, 0.25);
+    Vec dwhole(40);
+    cpu::cross_entropy_backward<double>(whole, logits.data(), targets.data(), lse.data(), dloss.data(), dwhole.data());
+    for (int p = 0; p < 2; ++p) {
+        Vec d(20);
+        cpu::cross_entropy_shard_backward<double>(Rows{4, 5}, shards[p].data(), targets.data(), p * 5, lse2.data(), 0.25,
+                                                  d.data());
+        for (std::size_t r = 0; r < 4; ++r)
+            for (std::size_t c = 0; c < 5; ++c)
+                CHECK(d[r * 5 + c] == doctest::Approx(dwhole[r * 10 + static_cast<std::size_t>(p) * 5 + c]).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("the CPU backend: views lend parts of a tensor, memory is tallied, markers measure time") {
+    auto be = cpu::make_cpu_backend();
+    const std::size_t before = be->memory().current;
+    {
+        Tensor t = be->allocate(100, DType::fp32);
+        CHECK(be->memory().current == before + 400);
+        Tensor v = t.view(10, 20);
+        CHECK(be->memory().current == before + 400);  // views own nothing
+        const std::vector<float> ones(20, 1.0f);
+        be->upload(ones, v);
+        std::vector<float> all(100);
+        be->download(t, all);
+        CHECK(all[9] == 0.0f);
+        CHECK(all[10] == 1.0f);
+        CHECK(all[29] == 1.0f);
+        CHECK(all[30] == 0.0f);
+        CHECK_THROWS_AS((void)t.view(90, 11), std::out_of_range);
+    }
+    CHECK(be->memory().current == before);
+    CHECK(be->memory().peak >= before + 400);
+    be->reset_peak_memory();
+    CHECK(be->memory().peak == be->memory().current);
+
+    const auto a = be->mark();
+    const auto b = be->mark();
+    CHECK(be->seconds_between(*a, *b) >= 0);
+}

@@ -215,6 +215,135 @@ TEST_CASE("AdamW matches the CPU reference") {
     require(compare(f.fetch(v.device), rv, tolerance(DType::fp32), "v"));
 }
 
+TEST_CASE("GEMMs accumulate into fp32 outputs under 16-bit inputs (gradient-accumulation fusion)") {
+    Fixture f;
+    for (DType t : kTypes) {
+        CAPTURE(to_string(t));
+        const GemmShape s{40, 24, 56, 1, true, false, false, true};
+        Buffer a = f.random(static_cast<std::size_t>(s.m * s.k), t, -1, 1);
+        Buffer b = f.random(static_cast<std::size_t>(s.k * s.n), t, -1, 1);
+        Buffer c = f.random(static_cast<std::size_t>(s.m * s.n), DType::fp32, -1, 1);
+        const Vec c0 = c.values();
+        f.be().gemm(s, a.device, b.device, c.device);
+        Vec want(c0.size());
+        GemmShape plain = s;
+        plain.accumulate = false;
+        cpu::gemm<double>(plain, a.values().data(), b.values().data(), want.data());
+        for (std::size_t i = 0; i < want.size(); ++i) want[i] += c0[i];
+        // fp32 accumulation over k = 56 products of values below 1: |error| <= k u_fp32 sum |a b|.
+        require(compare(f.fetch(c.device), want, 56 * tolerance(DType::fp32), "accumulated C"));
+    }
+}
+
+TEST_CASE("convert, axpy, bias_add, column_sum and permute_0213 match the CPU reference") {
+    Fixture f;
+    for (DType t : kTypes) {
+        CAPTURE(to_string(t));
+        const Rows s{37, 70};
+        const std::int64_t n = s.rows * s.cols;
+        Buffer x = f.random(static_cast<std::size_t>(n), t, -2, 2);
+        Tensor wide = f.be().allocate(static_cast<std::size_t>(n), DType::fp32);
+        f.be().convert(n, x.device, wide);
+        require(compare(f.fetch(wide), x.values(), 0.0, "convert to fp32 is exact"));
+
+        Buffer y = f.random(static_cast<std::size_t>(n), DType::fp32, -1, 1);
+        Vec ry = y.values();
+        f.be().axpy(n, -0.5f, x.device, y.device);
+        cpu::axpy<double>(n, -0.5, x.values().data(), ry.data());
+        require(compare(f.fetch(y.device), ry, tolerance(DType::fp32), "axpy"));
+
+        Buffer bias = f.random(static_cast<std::size_t>(s.cols), t, -1, 1);
+        Buffer z = f.random(static_cast<std::size_t>(n), t, -1, 1);
+        Vec rz = z.values();
+        f.be().bias_add(s, bias.device, z.device);
+        cpu::bias_add<double>(s, bias.values().data(), rz.data());
+        require(compare(f.fetch(z.device), rz, tolerance(t), "bias_add"));
+
+        Buffer sums = f.random(static_cast<std::size_t>(s.cols), DType::fp32, -1, 1);
+        Vec rsums = sums.values();
+        f.be().column_sum(s, x.device, sums.device);
+        cpu::column_sum<double>(s, x.values().data(), rsums.data());
+        require(compare(f.fetch(sums.device), rsums, s.rows * tolerance(DType::fp32), "column_sum"));
+
+        const Dims4 d{2, 5, 7, 37};
+        Tensor p = f.be().allocate(static_cast<std::size_t>(n * 2), t);
+        Buffer big = f.random(static_cast<std::size_t>(n * 2), t, -1, 1);
+        Vec rp(static_cast<std::size_t>(n * 2));
+        f.be().permute_0213(d, big.device, p);
+        cpu::permute_0213<double>(d, big.values().data(), rp.data());
+        require(compare(f.fetch(p), rp, 0.0, "permute_0213"));
+    }
+}
+
+TEST_CASE("vocabulary-parallel embedding and cross-entropy match the CPU reference") {
+    Fixture f;
+    for (DType t : kTypes) {
+        CAPTURE(to_string(t));
+        const Rows s{11, 64};
+        const std::vector<std::int32_t> tokens = {0, 7, 3, 5, 5, 6, 1, 4, 7, 2, 5};
+        Tensor tok = f.be().allocate(tokens.size(), DType::int32);
+        f.be().upload(tokens, tok);
+        Buffer table = f.random(4 * 64, t, -1, 1);  // rows 4..7 of a vocabulary of 8
+        Tensor y = f.be().allocate(11 * 64, t);
+        Vec ry(11 * 64);
+        f.be().embedding_forward(s, tok, table.device, 4, 4, y);
+        cpu::embedding_forward<double>(s, tokens.data(), table.values().data(), 4, 4, ry.data());
+        require(compare(f.fetch(y), ry, 0.0, "embedding"));
+        Buffer dy = f.random(11 * 64, t, -1, 1);
+        Tensor dtable = f.be().allocate(4 * 64, DType::fp32);
+        f.be().zero(dtable);
+        Vec rdt(4 * 64, 0.0);
+        f.be().embedding_backward(s, tok, dy.device, 4, 4, dtable);
+        cpu::embedding_backward<double>(s, tokens.data(), dy.values().data(), 4, 4, rdt.data());
+        require(compare(f.fetch(dtable), rdt, 4 * tolerance(DType::fp32), "embedding gradient"));
+
+        const Rows ls{9, 500};
+        Buffer logits = f.random(9 * 500, t, -8, 8);
+        const std::vector<std::int32_t> targets = {0, 999, 505, 17, 500, 3, 998, 1, 499};
+        Tensor tg = f.be().allocate(9, DType::int32);
+        f.be().upload(targets, tg);
+        Tensor shard_lse = f.be().allocate(9, DType::fp32), target = f.be().allocate(9, DType::fp32);
+        Vec rshard(9), rtarget(9);
+        f.be().cross_entropy_shard_forward(ls, logits.device, tg, 500, shard_lse, target);
+        cpu::cross_entropy_shard_forward<double>(ls, logits.values().data(), targets.data(), 500, rshard.data(),
+                                                 rtarget.data());
+        require(compare(f.fetch(shard_lse), rshard, tolerance(DType::fp32), "shard lse"));
+        require(compare(f.fetch(target), rtarget, 0.0, "target logit"));
+        Tensor lse = f.be().allocate(9, DType::fp32), loss = f.be().allocate(9, DType::fp32);
+        Vec rlse(9), rloss(9);
+        f.be().cross_entropy_combine(9, 1, shard_lse, target, lse, loss);
+        const Vec glse = f.fetch(shard_lse), gtarget = f.fetch(target);
+        cpu::cross_entropy_combine<double>(9, 1, glse.data(), gtarget.data(), rlse.data(), rloss.data());
+        require(compare(f.fetch(loss), rloss, tolerance(DType::fp32), "loss"));
+        Tensor dl = f.be().allocate(9 * 500, t);
+        Vec rdl(9 * 500);
+        f.be().cross_entropy_shard_backward(ls, logits.device, tg, 500, lse, 0.125f, dl);
+        const Vec gl = f.fetch(lse);
+        cpu::cross_entropy_shard_backward<double>(ls, logits.values().data(), targets.data(), 500, gl.data(), 0.125,
+                                                  rdl.data());
+        require(compare(f.fetch(dl), rdl, tolerance(t), "dlogits"));
+    }
+}
+
+TEST_CASE("the caching allocator reuses freed blocks and counts the bytes in use; markers time the stream") {
+    Fixture f;
+    f.be().reset_peak_memory();
+    const std::size_t before = f.be().memory().current;
+    {
+        Tensor a = f.be().allocate(1000, DType::fp32);  // 4000 bytes, rounded to 4096
+        CHECK(f.be().memory().current == before + 4096);
+        Tensor v = a.view(10, 100);
+        CHECK(f.be().memory().current == before + 4096);
+    }
+    CHECK(f.be().memory().current == before);
+    CHECK(f.be().memory().peak == before + 4096);
+    Tensor x = f.be().allocate(1 << 20, DType::bf16), y = f.be().allocate(1 << 20, DType::bf16);
+    const auto start = f.be().mark();
+    f.be().gelu_forward(1 << 20, x, y);
+    const auto stop = f.be().mark();
+    CHECK(f.be().seconds_between(*start, *stop) > 0);
+}
+
 TEST_CASE("device events time kernels; fill, zero and check of collective buffers") {
     Fixture f;
     Tensor x = f.be().allocate(1 << 20, DType::bf16), y = f.be().allocate(1 << 20, DType::bf16);

@@ -5,7 +5,8 @@
 // bandwidth: a number is only reported for a result that was right.
 #include "splitsim/validate/bench.hpp"
 
-#include <unistd.h>
+#include "machine.hpp"
+
 
 #include <algorithm>
 #include <chrono>
@@ -57,19 +58,6 @@ constexpr int kGemmSamples = 64;
 
 // ---- inputs --------------------------------------------------------------------------------------
 
-// The plan checked against the model as `splitsim simulate` checks it, on a stand-in cluster of
-// exactly the plan's GPUs (the harness measures whatever machine it runs on).
-void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
-    if (p.dp == 0) throw InputError(p.origin, "/dp", "missing: the harness has no cluster to derive dp from");
-    hardware::ClusterSpec stand_in;
-    stand_in.name = "harness";
-    stand_in.nodes = 1;
-    stand_in.gpus_per_node = p.gpus();
-    stand_in.device.name = "the measured device";
-    for (auto& peak : stand_in.device.peak) peak = FlopRate(1);
-    plan::validate(p, m, stand_in);
-}
-
 DType activation_dtype(const plan::Plan& p, bool cuda) {
     if (!cuda) return DType::fp32;  // the CPU kernels are fp32
     switch (p.precision) {
@@ -90,32 +78,6 @@ DType gradient_dtype(const plan::Plan& p, bool cuda) {
         default: return DType::fp32;
     }
 }
-
-std::string hostname() {
-    char name[256] = {};
-    if (gethostname(name, sizeof name - 1) != 0) return "unknown";
-    return name;
-}
-
-std::string utc_timestamp() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-
-#if SPLITSIM_HAVE_CUDA
-// The GPU this process drives under mpirun: its rank among the processes of its node, as the
-// launcher tells it (Open MPI, MPICH/Intel MPI, Slurm), modulo the visible GPUs.
-int local_rank_from_environment(int world_rank) {
-    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-        if (const char* v = std::getenv(name)) return std::atoi(v);
-    }
-    return world_rank;
-}
-#endif
 
 // ---- data ------------------------------------------------------------------------------------------
 

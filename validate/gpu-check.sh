@@ -3,8 +3,9 @@
 # MPI) with the CUDA toolkit, NCCL (toolkit or the nvidia-nccl Python wheel) and header-only
 # dependencies from DEPS_DIR, runs the CUDA kernel tests against the CPU reference, then short
 # benches on one GPU and, where there are several, on all of them from one process
-# (ncclCommInitAll). Everything it produces goes under OUTDIR: logs, nvidia-smi output,
-# measurements-*.json and summary.txt. Exits non-zero when any step fails.
+# (ncclCommInitAll), and short execute runs (training steps against the unsharded run) on one GPU.
+# Everything it produces goes under OUTDIR: logs, nvidia-smi output, measurements-*.json,
+# execution-*.json and summary.txt. Exits non-zero when any step fails.
 #
 # Usage: validate/gpu-check.sh OUTDIR [DEPS_DIR]
 #   DEPS_DIR: made by validate/collect-header-deps.sh on a machine with the -dev packages
@@ -183,6 +184,36 @@ elif [ "$gpus" -gt 1 ]; then
 else
   log "one GPU: no multi-GPU collectives"
 fi
+
+# ---- execute: training steps on one GPU against the same steps unsharded ---------------------------
+# The harness-only build has no MPI, so execute runs one rank: tp = 1 (several GPUs would need one
+# process per GPU under mpirun) and no prediction (no simulator in this build). gpt-tiny in fp32
+# (tolerance 1e-5 on the loss) and in bf16, and a 4-layer GPT of hidden 1024 in bf16.
+exec_checker="$build/validate/check-execution"
+cat > "$out/model-gpt-check.json" << 'EOF'
+{"name": "GPT check (4 layers, hidden 1024, 16 heads, sequence 1024, vocabulary 32000)", "layers": 4,
+ "hidden": 1024, "heads": 16, "vocab": 32000, "seq_len": 1024, "dropout": false}
+EOF
+exec_plan() {  # exec_plan FILE PRECISION MICRO GLOBAL
+  cat > "$1" << EOF
+{"name": "gpu-check execute: one GPU, $2", "tp": 1, "pp": 1, "dp": 1, "micro_batch": $3, "global_batch": $4,
+ "precision": "$2"}
+EOF
+}
+execute() {  # execute NAME MODEL PLAN [check-execution options]
+  local name=$1 model=$2 planfile=$3
+  shift 3
+  if run_step "execute-$name" 150 "$harness" execute --model "$model" --plan "$planfile" --steps 3 --backend cuda \
+      --out "$out/execution-$name.json" --timeout 60; then
+    run_step "check-execution-$name" 30 "$exec_checker" "$out/execution-$name.json" --steps 3 "$@" || true
+  fi
+}
+exec_plan "$out/plan-exec-fp32.json" fp32 2 8
+exec_plan "$out/plan-exec-bf16.json" bf16 2 8
+exec_plan "$out/plan-exec-check.json" bf16 2 8
+execute gpt-tiny-fp32 "$root/models/gpt-tiny.json" "$out/plan-exec-fp32.json" --loss-tolerance 1e-5 || true
+execute gpt-tiny-bf16 "$root/models/gpt-tiny.json" "$out/plan-exec-bf16.json" || true
+execute gpt-check-bf16 "$out/model-gpt-check.json" "$out/plan-exec-check.json" || true
 
 elapsed=$(( $(date +%s) - started ))
 echo "elapsed ${elapsed} s" >> "$summary"

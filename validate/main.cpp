@@ -1,8 +1,12 @@
-// splitsim-harness: measures the kernels and collectives of a plan on this machine.
+// splitsim-harness: measures the kernels and collectives of a plan on this machine, and executes
+// training steps of a plan against the unsharded run and the simulator's prediction.
 //   splitsim-harness bench --model M --plan P --backend cpu|cuda --out measurements.json
+//   splitsim-harness execute --model M --plan P --steps N --backend cpu|cuda [--out execution.json]
+//                            [--cluster C]
 // Under mpirun every process is one rank and rank 0 writes the file. Exit codes: 0 success, 2 bad
-// input (one line naming the file and JSON path, or the option), 1 an internal error or a failed
-// data check (the file is still written, with the failed entries marked and untimed).
+// input (one line naming the file and JSON path, or the option), 1 an internal error, a failed
+// data check (bench) or a step outside the tolerance of the unsharded run (execute); the file is
+// still written.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -14,6 +18,7 @@
 #include "splitsim/common/units.hpp"
 #include "splitsim/kernels/comm.hpp"
 #include "splitsim/validate/bench.hpp"
+#include "splitsim/validate/execute.hpp"
 #if SPLITSIM_HAVE_MPI
 #include "splitsim/kernels/mpi.hpp"
 #endif
@@ -55,7 +60,7 @@ int main(int argc, char** argv) {
 #endif
     const bool rank0 = world->rank() == 0;
 
-    CLI::App app{"splitsim-harness: measures a plan's kernels and collectives on this machine"};
+    CLI::App app{"splitsim-harness: measures a plan's kernels and collectives on this machine, and executes its training steps"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "splitsim-harness " SPLITSIM_VERSION);
     validate::BenchOptions opts;
@@ -77,6 +82,23 @@ int main(int argc, char** argv) {
     bench->add_flag("--no-kernels", no_kernels, "measure collectives only");
     bench->add_flag("--no-collectives", no_collectives, "measure kernels only");
 
+    validate::ExecuteOptions exec;
+    std::string exec_out;
+    std::string cluster = "topologies/localhost-cpu.json";
+    bool no_reference = false;
+    CLI::App* execute = app.add_subcommand("execute", "Run training steps of the plan, check them against the unsharded "
+                                                      "run and the simulator's prediction, write execution JSON");
+    execute->add_option("--model", exec.model, "model JSON (models/*.json)")->required();
+    execute->add_option("--plan", exec.plan, "plan JSON (plans/*.json), with dp")->required();
+    execute->add_option("--steps", exec.steps, "training steps")->check(CLI::Range(1, 100000));
+    execute->add_option("--backend", exec.backend, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    execute->add_option("--out", exec_out, "execution JSON to write (rank 0)");
+    CLI::Option* cluster_option =
+        execute->add_option("--cluster", cluster, "cluster JSON for the prediction (default for cpu: topologies/localhost-cpu.json)");
+    execute->add_option("--seed", exec.seed, "seed of the weights and tokens");
+    execute->add_flag("--no-reference", no_reference, "skip the unsharded run on rank 0");
+    execute->add_option("--timeout", exec.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::PositiveNumber);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -91,14 +113,35 @@ int main(int argc, char** argv) {
     }
     opts.kernels = !no_kernels;
     opts.collectives = !no_collectives;
+    exec.reference = !no_reference;
+    if (cluster_option->count() > 0) {
+        exec.cluster = cluster;
+    } else if (exec.backend == "cpu" && std::ifstream(cluster)) {
+        exec.cluster = cluster;  // the CPU development machine, where it is found
+    } else if (rank0 && execute->parsed()) {
+        std::cerr << "splitsim-harness: no --cluster: execute runs without a prediction\n";
+    }
 
     // Every rank reads the same files and options, so bad input fails on all of them alike and
     // they leave together; anything else may strike one rank only, which then ends the run.
     try {
         // Fail before measuring when the output cannot be written.
-        if (rank0) {
+        if (rank0 && bench->parsed()) {
             if (!std::ofstream(out + ".partial")) throw InputError(out, "", "cannot write file");
             std::remove((out + ".partial").c_str());
+        }
+        if (execute->parsed()) {
+            if (rank0 && !exec_out.empty()) {
+                if (!std::ofstream(exec_out + ".partial")) throw InputError(exec_out, "", "cannot write file");
+                std::remove((exec_out + ".partial").c_str());
+            }
+            const validate::ExecuteResult result = validate::run_execute(exec, *world);
+            if (rank0) {
+                std::cout << result.report << std::flush;
+                if (!exec_out.empty()) write_file(exec_out, result.execution.dump(1) + "\n");
+                if (!result.passed) std::cerr << "splitsim-harness: steps differ from the unsharded run beyond the tolerance\n";
+            }
+            return result.passed ? 0 : 1;
         }
         opts.min_bytes = parse_size(min_bytes, "--min-bytes");
         if (!max_bytes.empty()) opts.max_bytes = parse_size(max_bytes, "--max-bytes");

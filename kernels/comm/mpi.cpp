@@ -78,6 +78,11 @@ public:
         CHECK_MPI(MPI_Allreduce(values.data(), out.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_MAX, comm_));
         return out;
     }
+    [[nodiscard]] std::vector<double> sum(std::span<const double> values) override {
+        std::vector<double> out(values.size());
+        CHECK_MPI(MPI_Allreduce(values.data(), out.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, comm_));
+        return out;
+    }
     [[nodiscard]] bool all(bool value) override {
         int in = value ? 1 : 0;
         int out = 0;
@@ -136,8 +141,8 @@ std::unique_ptr<ProcessGroup> split(MpiProcessGroup& world, GroupLayout layout) 
 
 class MpiCommunicator final : public Communicator {
 public:
-    MpiCommunicator(MpiProcessGroup& world, GroupLayout layout)
-        : layout_(layout), world_(world), group_(split(world, layout)) {
+    MpiCommunicator(MpiProcessGroup& world, GroupLayout layout, Waiting waiting)
+        : layout_(layout), waiting_(waiting), world_(world), group_(split(world, layout)) {
         comm_ = static_cast<MpiProcessGroup&>(*group_).comm();
     }
 
@@ -156,23 +161,34 @@ public:
             throw std::invalid_argument("collective buffers are smaller than the message");
         }
         const int chunk = count(elements / static_cast<std::size_t>(n));
+        // NCCL's in-place forms are MPI_IN_PLACE here.
+        const bool in_place = (kind == CollectiveKind::all_reduce && in == out) ||
+                              (kind == CollectiveKind::all_gather && in == out + static_cast<std::size_t>(position) * static_cast<std::size_t>(chunk));
+        const void* source = in_place ? MPI_IN_PLACE : static_cast<const void*>(in);
+        const bool yield = waiting_ == Waiting::yield;
+        MPI_Request request = MPI_REQUEST_NULL;
         switch (kind) {
             case CollectiveKind::all_reduce:
-                CHECK_MPI(MPI_Allreduce(in, out, count(elements), MPI_FLOAT, MPI_SUM, comm_));
+                if (yield) CHECK_MPI(MPI_Iallreduce(source, out, count(elements), MPI_FLOAT, MPI_SUM, comm_, &request));
+                else CHECK_MPI(MPI_Allreduce(source, out, count(elements), MPI_FLOAT, MPI_SUM, comm_));
                 break;
             case CollectiveKind::all_gather:
-                CHECK_MPI(MPI_Allgather(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
+                if (yield) CHECK_MPI(MPI_Iallgather(source, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_, &request));
+                else CHECK_MPI(MPI_Allgather(source, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
                 break;
             case CollectiveKind::reduce_scatter:
-                CHECK_MPI(MPI_Reduce_scatter_block(in, out, chunk, MPI_FLOAT, MPI_SUM, comm_));
+                if (yield) CHECK_MPI(MPI_Ireduce_scatter_block(in, out, chunk, MPI_FLOAT, MPI_SUM, comm_, &request));
+                else CHECK_MPI(MPI_Reduce_scatter_block(in, out, chunk, MPI_FLOAT, MPI_SUM, comm_));
                 break;
             case CollectiveKind::all_to_all:
-                CHECK_MPI(MPI_Alltoall(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
+                if (yield) CHECK_MPI(MPI_Ialltoall(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_, &request));
+                else CHECK_MPI(MPI_Alltoall(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
                 break;
             case CollectiveKind::broadcast:
                 // Out of place like ncclBroadcast: the root's own copy is part of the operation.
-                if (position == 0) std::memcpy(out, in, elements * sizeof(float));
-                CHECK_MPI(MPI_Bcast(out, count(elements), MPI_FLOAT, 0, comm_));
+                if (position == 0 && in != out) std::memcpy(out, in, elements * sizeof(float));
+                if (yield) CHECK_MPI(MPI_Ibcast(out, count(elements), MPI_FLOAT, 0, comm_, &request));
+                else CHECK_MPI(MPI_Bcast(out, count(elements), MPI_FLOAT, 0, comm_));
                 break;
             case CollectiveKind::send_recv: {
                 const int next = (position + 1) % n;
@@ -182,6 +198,27 @@ public:
                 break;
             }
         }
+        if (request != MPI_REQUEST_NULL) wait({&request, 1});
+    }
+
+    void exchange(std::span<const Transfer> transfers) override {
+        for (const Transfer& t : transfers) {
+            const Tensor* buffer = t.send != nullptr ? t.send : t.recv;
+            if ((t.send == nullptr) == (t.recv == nullptr)) throw std::invalid_argument("a transfer sends or receives");
+            if (t.peer < 0 || t.peer >= layout_.size) throw std::invalid_argument("transfer peer outside the group");
+            if (buffer->elements() < t.elements) throw std::invalid_argument("transfer buffer smaller than the message");
+            (void)count(t.elements);
+        }
+        std::vector<MPI_Request> requests(transfers.size(), MPI_REQUEST_NULL);
+        for (std::size_t i = 0; i < transfers.size(); ++i) {
+            const Transfer& t = transfers[i];
+            if (t.send != nullptr) {
+                CHECK_MPI(MPI_Isend(host_f32(*t.send), count(t.elements), MPI_FLOAT, t.peer, kExchangeTag, comm_, &requests[i]));
+            } else {
+                CHECK_MPI(MPI_Irecv(host_f32(*t.recv), count(t.elements), MPI_FLOAT, t.peer, kExchangeTag, comm_, &requests[i]));
+            }
+        }
+        wait(requests);
     }
 
     void synchronize() override {}  // MPI's blocking collectives are complete on return
@@ -205,7 +242,31 @@ public:
     [[nodiscard]] std::string library_version() const override { return version_string(); }
 
 private:
+    static constexpr int kExchangeTag = 7;
+    // A waiting rank polls for kSpin (a message between running ranks arrives within microseconds),
+    // then naps between polls so that its core goes to a rank that is computing.
+    static constexpr std::chrono::microseconds kSpin{50};
+    static constexpr std::chrono::microseconds kNap{20};
+
+    // Completes the requests: MPI_Waitall, or, when yielding, tests them (which also drives MPI's
+    // progress) and gives the core away between tests.
+    void wait(std::span<MPI_Request> requests) {
+        if (waiting_ == Waiting::block) {
+            CHECK_MPI(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
+            return;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        for (;;) {
+            int done = 0;
+            CHECK_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE));
+            if (done) return;
+            if (std::chrono::steady_clock::now() - start < kSpin) std::this_thread::yield();
+            else std::this_thread::sleep_for(kNap);
+        }
+    }
+
     GroupLayout layout_;
+    Waiting waiting_;
     MpiProcessGroup& world_;
     std::unique_ptr<ProcessGroup> group_;
     MPI_Comm comm_ = MPI_COMM_NULL;
@@ -219,10 +280,10 @@ std::unique_ptr<ProcessGroup> init_world(int* argc, char*** argv) {
     return std::make_unique<MpiProcessGroup>(MPI_COMM_WORLD, true);
 }
 
-std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout) {
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout, Waiting waiting) {
     auto* mpi_world = dynamic_cast<MpiProcessGroup*>(&world);
     if (mpi_world == nullptr) throw std::invalid_argument("an MPI communicator needs the MPI world");
-    return std::make_unique<MpiCommunicator>(*mpi_world, layout);
+    return std::make_unique<MpiCommunicator>(*mpi_world, layout, waiting);
 }
 
 }  // namespace splitsim::kernels::mpi

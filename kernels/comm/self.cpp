@@ -16,6 +16,9 @@ public:
     [[nodiscard]] std::vector<double> max(std::span<const double> values) override {
         return {values.begin(), values.end()};
     }
+    [[nodiscard]] std::vector<double> sum(std::span<const double> values) override {
+        return {values.begin(), values.end()};
+    }
     [[nodiscard]] bool all(bool value) override { return value; }
     void broadcast(std::span<std::byte>, int) override {}
     [[nodiscard]] std::unique_ptr<ProcessGroup> split(int, int) override { return std::make_unique<SelfProcessGroup>(); }

@@ -1,6 +1,7 @@
 // The CPU backend: host tensors and the fp32 Eigen kernels of kernels.cpp.
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -14,13 +15,36 @@
 namespace splitsim::kernels::cpu {
 namespace {
 
+// Bytes of live host tensors; the backend and its tensors share it, so a tensor may outlive the backend.
+struct Tally {
+    MemoryUse use;
+    void add(std::size_t bytes) {
+        use.current += bytes;
+        use.peak = std::max(use.peak, use.current);
+    }
+};
+
 class HostStorage final : public Storage {
 public:
-    explicit HostStorage(std::size_t bytes) : bytes_((bytes + sizeof(double) - 1) / sizeof(double)) {}
+    HostStorage(std::size_t bytes, std::shared_ptr<Tally> tally)
+        : bytes_((bytes + sizeof(double) - 1) / sizeof(double)), counted_(bytes), tally_(std::move(tally)) {
+        tally_->add(counted_);
+    }
+    ~HostStorage() override { tally_->use.current -= counted_; }
+    HostStorage(const HostStorage&) = delete;
+    HostStorage& operator=(const HostStorage&) = delete;
     void* data() override { return bytes_.data(); }
 
 private:
     std::vector<double> bytes_;  // 8-byte aligned, zero-initialised
+    std::size_t counted_;
+    std::shared_ptr<Tally> tally_;
+};
+
+class ClockMarker final : public Marker {
+public:
+    ClockMarker() : at(std::chrono::steady_clock::now()) {}
+    std::chrono::steady_clock::time_point at;
 };
 
 // "model name" and "cpu MHz" of the first processor in /proc/cpuinfo (Linux), if present.
@@ -75,7 +99,7 @@ public:
     [[nodiscard]] bool supports(DType dtype) const override { return dtype == DType::fp32; }
 
     [[nodiscard]] Tensor allocate(std::size_t elements, DType dtype) override {
-        return Tensor(std::make_unique<HostStorage>(elements * size_of(dtype)), elements, dtype, Location::host, -1);
+        return Tensor(std::make_unique<HostStorage>(elements * size_of(dtype), tally_), elements, dtype, Location::host, -1);
     }
 
     void upload(std::span<const float> host, Tensor& dst) override {
@@ -106,6 +130,15 @@ public:
         }
         return out;
     }
+
+    [[nodiscard]] std::unique_ptr<Marker> mark() override { return std::make_unique<ClockMarker>(); }
+    [[nodiscard]] double seconds_between(const Marker& from, const Marker& to) override {
+        return std::chrono::duration<double>(dynamic_cast<const ClockMarker&>(to).at -
+                                             dynamic_cast<const ClockMarker&>(from).at)
+            .count();
+    }
+    [[nodiscard]] MemoryUse memory() const override { return tally_->use; }
+    void reset_peak_memory() override { tally_->use.peak = tally_->use.current; }
 
     void gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Tensor& c) override {
         cpu::gemm<float>(s, f32(a, "A"), f32(b, "B"), f32(c, "C"));
@@ -159,6 +192,49 @@ public:
         cpu::adam_step<float>(n, a, f32(param, "param"), f32(grad, "grad"), f32(m, "m"), f32(v, "v"));
     }
 
+    void convert(std::int64_t n, const Tensor& x, Tensor& y) override {
+        if (x.elements() < static_cast<std::size_t>(n) || y.elements() < static_cast<std::size_t>(n)) {
+            throw std::invalid_argument("cpu backend: convert past the end of a tensor");
+        }
+        std::memmove(f32(y, "y"), f32(x, "x"), static_cast<std::size_t>(n) * sizeof(float));
+    }
+    void axpy(std::int64_t n, float alpha, const Tensor& x, Tensor& y) override {
+        cpu::axpy<float>(n, alpha, f32(x, "x"), f32(y, "y"));
+    }
+    void bias_add(Rows s, const Tensor& bias, Tensor& y) override {
+        cpu::bias_add<float>(s, f32(bias, "bias"), f32(y, "y"));
+    }
+    void column_sum(Rows s, const Tensor& x, Tensor& sum) override {
+        cpu::column_sum<float>(s, f32(x, "x"), f32(sum, "sum"));
+    }
+    void permute_0213(const Dims4& dims, const Tensor& x, Tensor& y) override {
+        cpu::permute_0213<float>(dims, f32(x, "x"), f32(y, "y"));
+    }
+    void embedding_forward(Rows s, const Tensor& tokens, const Tensor& table, std::int64_t first_row,
+                           std::int64_t table_rows, Tensor& y) override {
+        cpu::embedding_forward<float>(s, i32(tokens, "tokens"), f32(table, "table"), first_row, table_rows, f32(y, "y"));
+    }
+    void embedding_backward(Rows s, const Tensor& tokens, const Tensor& dy, std::int64_t first_row,
+                            std::int64_t table_rows, Tensor& dtable) override {
+        cpu::embedding_backward<float>(s, i32(tokens, "tokens"), f32(dy, "dy"), first_row, table_rows,
+                                       f32(dtable, "dtable"));
+    }
+    void cross_entropy_shard_forward(Rows s, const Tensor& logits, const Tensor& targets, std::int64_t first_column,
+                                     Tensor& shard_lse, Tensor& target_logit) override {
+        cpu::cross_entropy_shard_forward<float>(s, f32(logits, "logits"), i32(targets, "targets"), first_column,
+                                                f32(shard_lse, "shard_lse"), f32(target_logit, "target_logit"));
+    }
+    void cross_entropy_combine(std::int64_t rows, int shards, const Tensor& shard_lse, const Tensor& target_logit,
+                               Tensor& lse, Tensor& loss) override {
+        cpu::cross_entropy_combine<float>(rows, shards, f32(shard_lse, "shard_lse"), f32(target_logit, "target_logit"),
+                                          f32(lse, "lse"), f32(loss, "loss"));
+    }
+    void cross_entropy_shard_backward(Rows s, const Tensor& logits, const Tensor& targets, std::int64_t first_column,
+                                      const Tensor& lse, float dloss, Tensor& dlogits) override {
+        cpu::cross_entropy_shard_backward<float>(s, f32(logits, "logits"), i32(targets, "targets"), first_column,
+                                                 f32(lse, "lse"), dloss, f32(dlogits, "dlogits"));
+    }
+
     void fill_pattern(Tensor& t, std::size_t n, int position) override {
         float* x = f32(t, "pattern target");
         for (std::size_t i = 0; i < n; ++i) x[i] = pattern_value(position, i);
@@ -170,6 +246,9 @@ public:
         for (std::size_t i = 0; i < n; ++i) bad += x[i] != expected_value(kind, ranks, position, n, i) ? 1 : 0;
         return bad;
     }
+
+private:
+    std::shared_ptr<Tally> tally_ = std::make_shared<Tally>();
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #define EIGEN_DONT_PARALLELIZE
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 
@@ -45,10 +46,20 @@ void gemm(const GemmShape& s, const S* a, const S* b, S* c) {
         Eigen::Map<const Mat<S>> A(a + i * m * k, s.trans_a ? k : m, s.trans_a ? m : k);
         Eigen::Map<const Mat<S>> B(b + i * k * n, s.trans_b ? n : k, s.trans_b ? k : n);
         Eigen::Map<Mat<S>> C(c + i * m * n, m, n);
-        if (!s.trans_a && !s.trans_b) C.noalias() = A * B;
-        else if (s.trans_a && !s.trans_b) C.noalias() = A.transpose() * B;
-        else if (!s.trans_a && s.trans_b) C.noalias() = A * B.transpose();
-        else C.noalias() = A.transpose() * B.transpose();
+        if (s.accumulate) {
+            if (!s.trans_a && !s.trans_b) C.noalias() += A * B;
+            else if (s.trans_a && !s.trans_b) C.noalias() += A.transpose() * B;
+            else if (!s.trans_a && s.trans_b) C.noalias() += A * B.transpose();
+            else C.noalias() += A.transpose() * B.transpose();
+        } else if (!s.trans_a && !s.trans_b) {
+            C.noalias() = A * B;
+        } else if (s.trans_a && !s.trans_b) {
+            C.noalias() = A.transpose() * B;
+        } else if (!s.trans_a && s.trans_b) {
+            C.noalias() = A * B.transpose();
+        } else {
+            C.noalias() = A.transpose() * B.transpose();
+        }
     }
 }
 
@@ -218,6 +229,92 @@ void adam_step(std::int64_t n, const Adam& a, S* param, const S* grad, S* m, S* 
     p -= lr * (ma / bc1) / ((va / bc2).sqrt() + eps);
 }
 
+template <class S>
+void axpy(std::int64_t n, S alpha, const S* x, S* y) {
+    row(y, 0, n) += alpha * row(x, 0, n);
+}
+
+template <class S>
+void bias_add(Rows s, const S* bias, S* y) {
+    const auto b = row(bias, 0, s.cols);
+    for (std::int64_t r = 0; r < s.rows; ++r) row(y, r, s.cols) += b;
+}
+
+template <class S>
+void column_sum(Rows s, const S* x, S* sum) {
+    auto out = row(sum, 0, s.cols);
+    for (std::int64_t r = 0; r < s.rows; ++r) out += row(x, r, s.cols);
+}
+
+template <class S>
+void permute_0213(const Dims4& d, const S* x, S* y) {
+    const std::int64_t inner = d[3];
+    for (std::int64_t a = 0; a < d[0]; ++a) {
+        for (std::int64_t b = 0; b < d[1]; ++b) {
+            for (std::int64_t c = 0; c < d[2]; ++c) {
+                const S* from = x + ((a * d[1] + b) * d[2] + c) * inner;
+                S* to = y + ((a * d[2] + c) * d[1] + b) * inner;
+                std::copy(from, from + inner, to);
+            }
+        }
+    }
+}
+
+template <class S>
+void embedding_forward(Rows s, const std::int32_t* tokens, const S* table, std::int64_t first_row,
+                       std::int64_t table_rows, S* y) {
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+        const std::int64_t t = static_cast<std::int64_t>(tokens[r]) - first_row;
+        if (t >= 0 && t < table_rows) row(y, r, s.cols) = row(table, t, s.cols);
+        else row(y, r, s.cols).setZero();
+    }
+}
+
+template <class S>
+void embedding_backward(Rows s, const std::int32_t* tokens, const S* dy, std::int64_t first_row,
+                        std::int64_t table_rows, S* dtable) {
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+        const std::int64_t t = static_cast<std::int64_t>(tokens[r]) - first_row;
+        if (t >= 0 && t < table_rows) row(dtable, t, s.cols) += row(dy, r, s.cols);
+    }
+}
+
+template <class S>
+void cross_entropy_shard_forward(Rows s, const S* logits, const std::int32_t* targets, std::int64_t first_column,
+                                 S* shard_lse, S* target_logit) {
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+        const auto l = row(logits, r, s.cols);
+        const S mx = l.maxCoeff();
+        shard_lse[r] = mx + std::log((l - mx).exp().sum());
+        const std::int64_t t = static_cast<std::int64_t>(targets[r]) - first_column;
+        target_logit[r] = t >= 0 && t < s.cols ? l(t) : S(0);
+    }
+}
+
+// log sum_p exp(l_p) = m + log sum_p exp(l_p - m) with m the largest, so no term overflows.
+template <class S>
+void cross_entropy_combine(std::int64_t rows, int shards, const S* shard_lse, const S* target_logit, S* lse, S* loss) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+        S mx = shard_lse[r];
+        for (int p = 1; p < shards; ++p) mx = std::max(mx, shard_lse[p * rows + r]);
+        S sum = 0;
+        for (int p = 0; p < shards; ++p) sum += std::exp(shard_lse[p * rows + r] - mx);
+        lse[r] = mx + std::log(sum);
+        loss[r] = lse[r] - target_logit[r];
+    }
+}
+
+template <class S>
+void cross_entropy_shard_backward(Rows s, const S* logits, const std::int32_t* targets, std::int64_t first_column,
+                                  const S* lse, S dloss, S* dlogits) {
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+        auto d = row(dlogits, r, s.cols);
+        d = (row(logits, r, s.cols) - lse[r]).exp() * dloss;
+        const std::int64_t t = static_cast<std::int64_t>(targets[r]) - first_column;
+        if (t >= 0 && t < s.cols) d(t) -= dloss;
+    }
+}
+
 #define SPLITSIM_INSTANTIATE(S)                                                                                    \
     template void gemm<S>(const GemmShape&, const S*, const S*, S*);                                               \
     template void layernorm_forward<S>(Rows, S, const S*, const S*, const S*, S*, S*, S*);                         \
@@ -232,7 +329,16 @@ void adam_step(std::int64_t n, const Adam& a, S* param, const S* grad, S* m, S* 
     template void swiglu_backward<S>(Rows, const S*, const S*, S*);                                                \
     template void cross_entropy_forward<S>(Rows, const S*, const std::int32_t*, S*, S*);                           \
     template void cross_entropy_backward<S>(Rows, const S*, const std::int32_t*, const S*, const S*, S*);          \
-    template void adam_step<S>(std::int64_t, const Adam&, S*, const S*, S*, S*);
+    template void adam_step<S>(std::int64_t, const Adam&, S*, const S*, S*, S*);                                  \
+    template void axpy<S>(std::int64_t, S, const S*, S*);                                                          \
+    template void bias_add<S>(Rows, const S*, S*);                                                                 \
+    template void column_sum<S>(Rows, const S*, S*);                                                               \
+    template void permute_0213<S>(const Dims4&, const S*, S*);                                                     \
+    template void embedding_forward<S>(Rows, const std::int32_t*, const S*, std::int64_t, std::int64_t, S*);       \
+    template void embedding_backward<S>(Rows, const std::int32_t*, const S*, std::int64_t, std::int64_t, S*);      \
+    template void cross_entropy_shard_forward<S>(Rows, const S*, const std::int32_t*, std::int64_t, S*, S*);       \
+    template void cross_entropy_combine<S>(std::int64_t, int, const S*, const S*, S*, S*);                         \
+    template void cross_entropy_shard_backward<S>(Rows, const S*, const std::int32_t*, std::int64_t, const S*, S, S*);
 
 SPLITSIM_INSTANTIATE(float)
 SPLITSIM_INSTANTIATE(double)

@@ -25,11 +25,24 @@ constexpr std::size_t kCublasWorkspace = 32u << 20;
 
 class DeviceStorage final : public Storage {
 public:
-    explicit DeviceStorage(std::size_t bytes) : memory_(bytes) {}
-    void* data() override { return memory_.get(); }
+    DeviceStorage(std::size_t bytes, std::shared_ptr<BlockPool> pool)
+        : bytes_(BlockPool::rounded(bytes)), pool_(std::move(pool)), block_(bytes > 0 ? pool_->take(bytes_) : nullptr) {}
+    ~DeviceStorage() override {
+        if (block_ != nullptr) pool_->give(block_, bytes_);
+    }
+    DeviceStorage(const DeviceStorage&) = delete;
+    DeviceStorage& operator=(const DeviceStorage&) = delete;
+    void* data() override { return block_; }
 
 private:
-    DeviceAllocation memory_;
+    std::size_t bytes_;
+    std::shared_ptr<BlockPool> pool_;
+    void* block_;
+};
+
+class EventMarker final : public Marker {
+public:
+    Event event;  // created on the current device
 };
 
 int select(int device) {
@@ -65,6 +78,45 @@ std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::t
 
 }  // namespace
 
+void* BlockPool::take(std::size_t bytes) {
+    void* block = nullptr;
+    if (const auto it = free_.find(bytes); it != free_.end()) {
+        block = it->second;
+        free_.erase(it);
+    } else {
+        DeviceGuard guard(device_);
+        cudaError_t rc = cudaMalloc(&block, bytes);
+        if (rc == cudaErrorMemoryAllocation) {
+            cudaGetLastError();  // clear it, return the cache to the driver and try once more
+            release_cache();
+            rc = cudaMalloc(&block, bytes);
+        }
+        CHECK_CUDA(rc);
+    }
+    use.current += bytes;
+    use.peak = std::max(use.peak, use.current);
+    return block;
+}
+
+void BlockPool::give(void* block, std::size_t bytes) {
+    use.current -= bytes;
+    free_.emplace(bytes, block);
+}
+
+void BlockPool::release_cache() {
+    DeviceGuard guard(device_);
+    for (const auto& [bytes, block] : free_) report_in_destructor("cudaFree", cudaFree(block));
+    free_.clear();
+}
+
+BlockPool::~BlockPool() {
+    int previous = 0;
+    if (cudaGetDevice(&previous) != cudaSuccess) return;
+    cudaSetDevice(device_);
+    for (const auto& [bytes, block] : free_) report_in_destructor("cudaFree", cudaFree(block));
+    cudaSetDevice(previous);
+}
+
 CublasHandle::CublasHandle() { CHECK_CUBLAS(cublasCreate(&handle_)); }
 CublasHandle::~CublasHandle() {
     if (handle_ != nullptr && cublasDestroy(handle_) != CUBLAS_STATUS_SUCCESS) {
@@ -72,7 +124,8 @@ CublasHandle::~CublasHandle() {
     }
 }
 
-CudaBackend::CudaBackend(int device) : device_(select(device)), cublas_workspace_(kCublasWorkspace), counter_(sizeof(unsigned long long)) {
+CudaBackend::CudaBackend(int device)
+    : device_(select(device)), pool_(std::make_shared<BlockPool>(device_)), cublas_workspace_(kCublasWorkspace), counter_(sizeof(unsigned long long)) {
     CHECK_CUBLAS(cublasSetStream(cublas_.get(), stream_.get()));
     CHECK_CUBLAS(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), cublas_workspace_.bytes()));
 }
@@ -107,7 +160,8 @@ DeviceInfo CudaBackend::info() const {
 
 Tensor CudaBackend::allocate(std::size_t elements, DType dtype) {
     DeviceGuard guard(device_);
-    return Tensor(std::make_unique<DeviceStorage>(elements * size_of(dtype)), elements, dtype, Location::device, device_);
+    return Tensor(std::make_unique<DeviceStorage>(elements * size_of(dtype), pool_), elements, dtype, Location::device,
+                  device_);
 }
 
 void CudaBackend::upload(std::span<const float> host, Tensor& dst) {
@@ -201,6 +255,23 @@ std::vector<double> CudaBackend::time(const std::function<void()>& work, int war
     return out;
 }
 
+std::unique_ptr<Marker> CudaBackend::mark() {
+    DeviceGuard guard(device_);
+    auto marker = std::make_unique<EventMarker>();
+    CHECK_CUDA(cudaEventRecord(marker->event.get(), stream_.get()));
+    return marker;
+}
+
+double CudaBackend::seconds_between(const Marker& from, const Marker& to) {
+    const auto& a = dynamic_cast<const EventMarker&>(from);
+    const auto& b = dynamic_cast<const EventMarker&>(to);
+    DeviceGuard guard(device_);
+    CHECK_CUDA(cudaEventSynchronize(b.event.get()));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, a.event.get(), b.event.get()));
+    return ms * 1e-3;
+}
+
 void* CudaBackend::scratch(std::size_t bytes) {
     if (scratch_.bytes() < bytes) {
         CHECK_CUDA(cudaStreamSynchronize(stream_.get()));  // the old buffer may still be in use
@@ -214,7 +285,12 @@ void* CudaBackend::scratch(std::size_t bytes) {
 void CudaBackend::gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Tensor& c) {
     require(a, device_, "A");
     require(b, device_, a.dtype(), "B");
-    require(c, device_, a.dtype(), "C");
+    require(c, device_, "C");
+    // C has A's type, or is fp32 under 16-bit inputs (fp32 accumulation and output, cublasGemmEx's
+    // "CUDA_R_16BF, CUDA_R_16BF, CUDA_R_32F" combinations).
+    if (c.dtype() != a.dtype() && !(c.dtype() == DType::fp32 && a.dtype() != DType::fp32)) {
+        throw std::invalid_argument("cuda backend: C must have A's type, or fp32 under 16-bit inputs");
+    }
     const auto need = [](std::int64_t rows, std::int64_t cols, std::int64_t batch) {
         return static_cast<std::size_t>(rows * cols * batch);
     };
@@ -223,8 +299,9 @@ void CudaBackend::gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Ten
         throw std::invalid_argument("cuda backend: GEMM operands smaller than the shape");
     }
     DeviceGuard guard(device_);
-    const float alpha = 1.0f, beta = 0.0f;
+    const float alpha = 1.0f, beta = s.accumulate ? 1.0f : 0.0f;
     const cudaDataType_t type = cuda_type(a.dtype());
+    const cudaDataType_t c_type = cuda_type(c.dtype());
     const cublasComputeType_t compute =
         a.dtype() == DType::fp32 && s.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const auto lda = static_cast<std::int64_t>(s.trans_a ? s.m : s.k);
@@ -232,7 +309,7 @@ void CudaBackend::gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Ten
     CHECK_CUBLAS(cublasGemmStridedBatchedEx(
         cublas_.get(), s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
         static_cast<int>(s.n), static_cast<int>(s.m), static_cast<int>(s.k), &alpha, b.data(), type,
-        static_cast<int>(ldb), s.k * s.n, a.data(), type, static_cast<int>(lda), s.m * s.k, &beta, c.data(), type,
+        static_cast<int>(ldb), s.k * s.n, a.data(), type, static_cast<int>(lda), s.m * s.k, &beta, c.data(), c_type,
         static_cast<int>(s.n), s.m * s.n, static_cast<int>(s.batch), compute, CUBLAS_GEMM_DEFAULT));
 }
 
@@ -365,6 +442,137 @@ void CudaBackend::adam_step(std::int64_t n, const Adam& a, Tensor& param, const 
     require(v, device_, DType::fp32, "v");
     DeviceGuard guard(device_);
     cuda::adam_step(n, a, f32(param), f32(grad), f32(m), f32(v), stream_.get());
+}
+
+namespace {
+void require_elements(const Tensor& t, std::int64_t n, const char* what) {
+    if (n < 0 || t.elements() < static_cast<std::size_t>(n)) {
+        throw std::invalid_argument(std::string("cuda backend: ") + what + " is smaller than the operation");
+    }
+}
+}  // namespace
+
+void CudaBackend::convert(std::int64_t n, const Tensor& x, Tensor& y) {
+    require(x, device_, "x");
+    require(y, device_, "y");
+    require_elements(x, n, "x");
+    require_elements(y, n, "y");
+    DeviceGuard guard(device_);
+    if (x.dtype() == y.dtype()) {
+        CHECK_CUDA(cudaMemcpyAsync(y.data(), x.data(), static_cast<std::size_t>(n) * size_of(x.dtype()),
+                                   cudaMemcpyDeviceToDevice, stream_.get()));
+    } else {
+        cuda::convert(n, x.dtype(), x.data(), y.dtype(), y.data(), stream_.get());
+    }
+}
+
+void CudaBackend::axpy(std::int64_t n, float alpha, const Tensor& x, Tensor& y) {
+    require(x, device_, "x");
+    require(y, device_, "y");
+    require_elements(x, n, "x");
+    require_elements(y, n, "y");
+    DeviceGuard guard(device_);
+    cuda::axpy(n, alpha, x.dtype(), x.data(), y.dtype(), y.data(), stream_.get());
+}
+
+void CudaBackend::bias_add(Rows s, const Tensor& bias, Tensor& y) {
+    require(y, device_, "y");
+    require(bias, device_, y.dtype(), "bias");
+    require_elements(bias, s.cols, "bias");
+    require_elements(y, s.rows * s.cols, "y");
+    DeviceGuard guard(device_);
+    cuda::bias_add(y.dtype(), s, bias.data(), y.data(), stream_.get());
+}
+
+void CudaBackend::column_sum(Rows s, const Tensor& x, Tensor& sum) {
+    require(x, device_, "x");
+    require(sum, device_, DType::fp32, "sum");
+    require_elements(x, s.rows * s.cols, "x");
+    require_elements(sum, s.cols, "sum");
+    DeviceGuard guard(device_);
+    void* work = scratch(column_sum_scratch(s));
+    cuda::column_sum(x.dtype(), s, x.data(), f32(sum), work, stream_.get());
+}
+
+void CudaBackend::permute_0213(const Dims4& dims, const Tensor& x, Tensor& y) {
+    require(x, device_, "x");
+    require(y, device_, x.dtype(), "y");
+    const std::int64_t n = dims[0] * dims[1] * dims[2] * dims[3];
+    require_elements(x, n, "x");
+    require_elements(y, n, "y");
+    DeviceGuard guard(device_);
+    cuda::permute_0213(x.dtype(), dims, x.data(), y.data(), stream_.get());
+}
+
+void CudaBackend::embedding_forward(Rows s, const Tensor& tokens, const Tensor& table, std::int64_t first_row,
+                                    std::int64_t table_rows, Tensor& y) {
+    require(tokens, device_, DType::int32, "tokens");
+    require(table, device_, "table");
+    require(y, device_, table.dtype(), "y");
+    require_elements(tokens, s.rows, "tokens");
+    require_elements(table, table_rows * s.cols, "table");
+    require_elements(y, s.rows * s.cols, "y");
+    DeviceGuard guard(device_);
+    cuda::embedding_forward(table.dtype(), s, static_cast<const std::int32_t*>(tokens.data()), table.data(), first_row,
+                            table_rows, y.data(), stream_.get());
+}
+
+void CudaBackend::embedding_backward(Rows s, const Tensor& tokens, const Tensor& dy, std::int64_t first_row,
+                                     std::int64_t table_rows, Tensor& dtable) {
+    require(tokens, device_, DType::int32, "tokens");
+    require(dy, device_, "dy");
+    require(dtable, device_, DType::fp32, "dtable");
+    require_elements(tokens, s.rows, "tokens");
+    require_elements(dy, s.rows * s.cols, "dy");
+    require_elements(dtable, table_rows * s.cols, "dtable");
+    DeviceGuard guard(device_);
+    cuda::embedding_backward(dy.dtype(), s, static_cast<const std::int32_t*>(tokens.data()), dy.data(), first_row,
+                             table_rows, f32(dtable), stream_.get());
+}
+
+void CudaBackend::cross_entropy_shard_forward(Rows s, const Tensor& logits, const Tensor& targets,
+                                              std::int64_t first_column, Tensor& shard_lse, Tensor& target_logit) {
+    require(logits, device_, "logits");
+    require(targets, device_, DType::int32, "targets");
+    require(shard_lse, device_, DType::fp32, "shard_lse");
+    require(target_logit, device_, DType::fp32, "target_logit");
+    require_elements(logits, s.rows * s.cols, "logits");
+    require_elements(targets, s.rows, "targets");
+    require_elements(shard_lse, s.rows, "shard_lse");
+    require_elements(target_logit, s.rows, "target_logit");
+    DeviceGuard guard(device_);
+    cuda::cross_entropy_shard_forward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
+                                      first_column, f32(shard_lse), f32(target_logit), stream_.get());
+}
+
+void CudaBackend::cross_entropy_combine(std::int64_t rows, int shards, const Tensor& shard_lse,
+                                        const Tensor& target_logit, Tensor& lse, Tensor& loss) {
+    require(shard_lse, device_, DType::fp32, "shard_lse");
+    require(target_logit, device_, DType::fp32, "target_logit");
+    require(lse, device_, DType::fp32, "lse");
+    require(loss, device_, DType::fp32, "loss");
+    require_elements(shard_lse, rows * shards, "shard_lse");
+    require_elements(target_logit, rows, "target_logit");
+    require_elements(lse, rows, "lse");
+    require_elements(loss, rows, "loss");
+    DeviceGuard guard(device_);
+    cuda::cross_entropy_combine(rows, shards, f32(shard_lse), f32(target_logit), f32(lse), f32(loss), stream_.get());
+}
+
+void CudaBackend::cross_entropy_shard_backward(Rows s, const Tensor& logits, const Tensor& targets,
+                                               std::int64_t first_column, const Tensor& lse, float dloss,
+                                               Tensor& dlogits) {
+    require(logits, device_, "logits");
+    require(targets, device_, DType::int32, "targets");
+    require(lse, device_, DType::fp32, "lse");
+    require(dlogits, device_, logits.dtype(), "dlogits");
+    require_elements(logits, s.rows * s.cols, "logits");
+    require_elements(targets, s.rows, "targets");
+    require_elements(lse, s.rows, "lse");
+    require_elements(dlogits, s.rows * s.cols, "dlogits");
+    DeviceGuard guard(device_);
+    cuda::cross_entropy_shard_backward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
+                                       first_column, f32(lse), dloss, dlogits.data(), stream_.get());
 }
 
 void CudaBackend::fill_pattern(Tensor& t, std::size_t n, int position) {

@@ -4,6 +4,9 @@
 
 #include <cublas_v2.h>
 
+#include <map>
+#include <memory>
+
 #include "raii.hpp"
 #include "splitsim/kernels/backend.hpp"
 
@@ -19,6 +22,31 @@ public:
 
 private:
     cublasHandle_t handle_ = nullptr;
+};
+
+// A caching allocator for one GPU (after PyTorch's CUDACachingAllocator, much simplified): freed
+// blocks are kept by size and handed out again, so the per-micro-batch activations of a training
+// step do not call cudaMalloc and cudaFree (which synchronizes the device) each time. Blocks are
+// reused in the order of the one stream that uses them, so reuse is safe. Sizes round up to 512
+// bytes. `use` counts the bytes handed out (in use), not the cache.
+class BlockPool {
+public:
+    explicit BlockPool(int device) : device_(device) {}
+    ~BlockPool();
+    BlockPool(const BlockPool&) = delete;
+    BlockPool& operator=(const BlockPool&) = delete;
+
+    [[nodiscard]] void* take(std::size_t bytes);
+    void give(void* block, std::size_t bytes);
+    [[nodiscard]] static std::size_t rounded(std::size_t bytes) { return (bytes + 511) / 512 * 512; }
+
+    MemoryUse use;
+
+private:
+    void release_cache();
+
+    int device_;
+    std::multimap<std::size_t, void*> free_;
 };
 
 class CudaBackend final : public Backend {
@@ -38,6 +66,10 @@ public:
     void zero(Tensor& t) override;
     void synchronize() override;
     [[nodiscard]] std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) override;
+    [[nodiscard]] std::unique_ptr<Marker> mark() override;
+    [[nodiscard]] double seconds_between(const Marker& from, const Marker& to) override;
+    [[nodiscard]] MemoryUse memory() const override { return pool_->use; }
+    void reset_peak_memory() override { pool_->use.peak = pool_->use.current; }
 
     void gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Tensor& c) override;
     void layernorm_forward(Rows s, float eps, const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
@@ -57,6 +89,21 @@ public:
     void cross_entropy_backward(Rows s, const Tensor& logits, const Tensor& targets, const Tensor& lse,
                                 const Tensor& dloss, Tensor& dlogits) override;
     void adam_step(std::int64_t n, const Adam& a, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) override;
+    void convert(std::int64_t n, const Tensor& x, Tensor& y) override;
+    void axpy(std::int64_t n, float alpha, const Tensor& x, Tensor& y) override;
+    void bias_add(Rows s, const Tensor& bias, Tensor& y) override;
+    void column_sum(Rows s, const Tensor& x, Tensor& sum) override;
+    void permute_0213(const Dims4& dims, const Tensor& x, Tensor& y) override;
+    void embedding_forward(Rows s, const Tensor& tokens, const Tensor& table, std::int64_t first_row,
+                           std::int64_t table_rows, Tensor& y) override;
+    void embedding_backward(Rows s, const Tensor& tokens, const Tensor& dy, std::int64_t first_row,
+                            std::int64_t table_rows, Tensor& dtable) override;
+    void cross_entropy_shard_forward(Rows s, const Tensor& logits, const Tensor& targets, std::int64_t first_column,
+                                     Tensor& shard_lse, Tensor& target_logit) override;
+    void cross_entropy_combine(std::int64_t rows, int shards, const Tensor& shard_lse, const Tensor& target_logit,
+                               Tensor& lse, Tensor& loss) override;
+    void cross_entropy_shard_backward(Rows s, const Tensor& logits, const Tensor& targets, std::int64_t first_column,
+                                      const Tensor& lse, float dloss, Tensor& dlogits) override;
     void fill_pattern(Tensor& t, std::size_t n, int position) override;
     [[nodiscard]] std::size_t count_mismatches(const Tensor& t, std::size_t n, CollectiveKind kind, int ranks,
                                                int position) override;
@@ -65,6 +112,7 @@ private:
     void* scratch(std::size_t bytes);
 
     int device_;  // made current before the members below are created on it
+    std::shared_ptr<BlockPool> pool_;  // shared with the tensors, which may outlive the backend
     Stream stream_;
     CublasHandle cublas_;
     DeviceAllocation cublas_workspace_;

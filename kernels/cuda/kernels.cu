@@ -326,6 +326,136 @@ __global__ void adam_kernel(std::int64_t n, float lr, float beta1, float beta2, 
     }
 }
 
+// ---- element-wise, layout and embedding ------------------------------------------------------------
+
+template <class X, class Y>
+__global__ void convert_kernel(std::int64_t n, const X* x, Y* y) {
+    for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+        y[i] = from_float<Y>(to_float(x[i]));
+    }
+}
+
+template <class X, class Y>
+__global__ void axpy_kernel(std::int64_t n, float alpha, const X* x, Y* y) {
+    for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+        y[i] = from_float<Y>(to_float(y[i]) + alpha * to_float(x[i]));
+    }
+}
+
+template <class T>
+__global__ void bias_add_kernel(std::int64_t rows, std::int64_t cols, const T* bias, T* y) {
+    const std::int64_t n = rows * cols;
+    for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+        y[i] = from_float<T>(to_float(y[i]) + to_float(bias[i % cols]));
+    }
+}
+
+// First pass of a column sum: block (column tile, row chunk) sums its rows into partial[chunk][column].
+template <class T>
+__global__ void column_partial_kernel(std::int64_t rows, std::int64_t cols, const T* x, float* partial) {
+    const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    const std::int64_t chunk = (rows + gridDim.y - 1) / gridDim.y;
+    const std::int64_t begin = blockIdx.y * chunk;
+    const std::int64_t end = begin + chunk < rows ? begin + chunk : rows;
+    float sum = 0;
+    for (std::int64_t r = begin; r < end; ++r) sum += to_float(x[r * cols + c]);
+    partial[blockIdx.y * cols + c] = sum;
+}
+
+__global__ void column_final_kernel(std::int64_t cols, int chunks, const float* partial, float* sum) {
+    const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    float s = 0;
+    for (int k = 0; k < chunks; ++k) s += partial[k * cols + c];
+    sum[c] += s;
+}
+
+// y[a][c][b][e] = x[a][b][c][e]: one thread per output element.
+template <class T>
+__global__ void permute_0213_kernel(std::int64_t d0, std::int64_t d1, std::int64_t d2, std::int64_t d3, const T* x,
+                                    T* y) {
+    const std::int64_t n = d0 * d1 * d2 * d3;
+    for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+        const std::int64_t e = i % d3;
+        const std::int64_t b = i / d3 % d1;
+        const std::int64_t c = i / (d3 * d1) % d2;
+        const std::int64_t a = i / (d3 * d1 * d2);
+        y[i] = x[((a * d1 + b) * d2 + c) * d3 + e];
+    }
+}
+
+template <class T>
+__global__ void embedding_forward_kernel(std::int64_t cols, const std::int32_t* tokens, const T* table,
+                                         std::int64_t first_row, std::int64_t table_rows, T* y) {
+    const std::int64_t r = blockIdx.x;
+    const std::int64_t t = static_cast<std::int64_t>(tokens[r]) - first_row;
+    const bool local = t >= 0 && t < table_rows;
+    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        y[r * cols + c] = local ? table[t * cols + c] : from_float<T>(0.0f);
+    }
+}
+
+// Rows of the same token add into the same table row: atomics, so the order of those additions
+// (and the last bits of the sum) may vary from run to run, as with PyTorch's embedding backward.
+template <class T>
+__global__ void embedding_backward_kernel(std::int64_t cols, const std::int32_t* tokens, const T* dy,
+                                          std::int64_t first_row, std::int64_t table_rows, float* dtable) {
+    const std::int64_t r = blockIdx.x;
+    const std::int64_t t = static_cast<std::int64_t>(tokens[r]) - first_row;
+    if (t < 0 || t >= table_rows) return;
+    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) atomicAdd(&dtable[t * cols + c], to_float(dy[r * cols + c]));
+}
+
+template <class T>
+__global__ void cross_entropy_shard_forward_kernel(std::int64_t cols, const T* logits, const std::int32_t* targets,
+                                                   std::int64_t first_column, float* shard_lse, float* target_logit) {
+    __shared__ float shared[32];
+    const std::int64_t r = blockIdx.x;
+    const T* l = logits + r * cols;
+    float mx = -FLT_MAX;
+    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) mx = fmaxf(mx, to_float(l[c]));
+    mx = block_reduce(mx, Max{}, shared);
+    float sum = 0;
+    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) sum += __expf(to_float(l[c]) - mx);
+    const float log_sum = mx + __logf(block_reduce(sum, Sum{}, shared));
+    if (threadIdx.x == 0) {
+        const std::int64_t t = static_cast<std::int64_t>(targets[r]) - first_column;
+        shard_lse[r] = log_sum;
+        target_logit[r] = t >= 0 && t < cols ? to_float(l[t]) : 0.0f;
+    }
+}
+
+__global__ void cross_entropy_combine_kernel(std::int64_t rows, int shards, const float* shard_lse,
+                                             const float* target_logit, float* lse, float* loss) {
+    for (std::int64_t r = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; r < rows;
+         r += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+        float mx = shard_lse[r];
+        for (int p = 1; p < shards; ++p) mx = fmaxf(mx, shard_lse[p * rows + r]);
+        float sum = 0;
+        for (int p = 0; p < shards; ++p) sum += expf(shard_lse[p * rows + r] - mx);
+        lse[r] = mx + logf(sum);
+        loss[r] = lse[r] - target_logit[r];
+    }
+}
+
+template <class T>
+__global__ void cross_entropy_shard_backward_kernel(std::int64_t cols, const T* logits, const std::int32_t* targets,
+                                                    std::int64_t first_column, const float* lse, float dloss,
+                                                    T* dlogits) {
+    const std::int64_t r = blockIdx.x;
+    const float log_sum = lse[r];
+    const std::int64_t target = static_cast<std::int64_t>(targets[r]) - first_column;
+    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        const float p = __expf(to_float(logits[r * cols + c]) - log_sum);
+        dlogits[r * cols + c] = from_float<T>((p - (c == target ? 1.0f : 0.0f)) * dloss);
+    }
+}
+
 // ---- collective data check -------------------------------------------------------------------------
 
 template <class T>
@@ -366,6 +496,12 @@ const T* as(const void* p) {
 template <class T>
 T* as(void* p) {
     return static_cast<T*>(p);
+}
+
+// Calls f with null pointers of the storage types of `x` and `y`.
+template <class F>
+void dispatch2(DType x, DType y, F&& f) {
+    dispatch(x, [&](auto* xt) { dispatch(y, [&](auto* yt) { f(xt, yt); }); });
 }
 
 int norm_chunks(Rows s) { return static_cast<int>(std::min<std::int64_t>(kNormRowChunks, std::max<std::int64_t>(s.rows, 1))); }
@@ -511,6 +647,107 @@ void adam_step(std::int64_t n, const Adam& a, float* param, const float* grad, f
     const float bc2 = 1.0f - std::pow(a.beta2, static_cast<float>(a.step));
     adam_kernel<<<grid_for(n), kThreads, 0, stream>>>(n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, bc1, bc2, param,
                                                       grad, m, v);
+    CHECK_LAUNCH();
+}
+
+std::size_t column_sum_scratch(Rows s) {
+    return static_cast<std::size_t>(norm_chunks(s)) * static_cast<std::size_t>(s.cols) * sizeof(float);
+}
+
+void convert(std::int64_t n, DType tx, const void* x, DType ty, void* y, cudaStream_t stream) {
+    dispatch2(tx, ty, [&](auto* xt, auto* yt) {
+        using X = std::remove_pointer_t<decltype(xt)>;
+        using Y = std::remove_pointer_t<decltype(yt)>;
+        convert_kernel<X, Y><<<grid_for(n), kThreads, 0, stream>>>(n, as<X>(x), as<Y>(y));
+    });
+    CHECK_LAUNCH();
+}
+
+void axpy(std::int64_t n, float alpha, DType tx, const void* x, DType ty, void* y, cudaStream_t stream) {
+    dispatch2(tx, ty, [&](auto* xt, auto* yt) {
+        using X = std::remove_pointer_t<decltype(xt)>;
+        using Y = std::remove_pointer_t<decltype(yt)>;
+        axpy_kernel<X, Y><<<grid_for(n), kThreads, 0, stream>>>(n, alpha, as<X>(x), as<Y>(y));
+    });
+    CHECK_LAUNCH();
+}
+
+void bias_add(DType t, Rows s, const void* bias, void* y, cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        bias_add_kernel<T><<<grid_for(s.rows * s.cols), kThreads, 0, stream>>>(s.rows, s.cols, as<T>(bias), as<T>(y));
+    });
+    CHECK_LAUNCH();
+}
+
+void column_sum(DType t, Rows s, const void* x, float* sum, void* scratch, cudaStream_t stream) {
+    const int chunks = norm_chunks(s);
+    auto* partial = static_cast<float*>(scratch);
+    const auto tiles = static_cast<unsigned>((s.cols + kThreads - 1) / kThreads);
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        column_partial_kernel<T><<<dim3(tiles, static_cast<unsigned>(chunks)), kThreads, 0, stream>>>(s.rows, s.cols,
+                                                                                                      as<T>(x), partial);
+    });
+    CHECK_LAUNCH();
+    column_final_kernel<<<tiles, kThreads, 0, stream>>>(s.cols, chunks, partial, sum);
+    CHECK_LAUNCH();
+}
+
+void permute_0213(DType t, const Dims4& d, const void* x, void* y, cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        permute_0213_kernel<T><<<grid_for(d[0] * d[1] * d[2] * d[3]), kThreads, 0, stream>>>(d[0], d[1], d[2], d[3],
+                                                                                            as<T>(x), as<T>(y));
+    });
+    CHECK_LAUNCH();
+}
+
+void embedding_forward(DType t, Rows s, const std::int32_t* tokens, const void* table, std::int64_t first_row,
+                       std::int64_t table_rows, void* y, cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        embedding_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, tokens, as<T>(table), first_row,
+                                                                                 table_rows, as<T>(y));
+    });
+    CHECK_LAUNCH();
+}
+
+void embedding_backward(DType t, Rows s, const std::int32_t* tokens, const void* dy, std::int64_t first_row,
+                        std::int64_t table_rows, float* dtable, cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        embedding_backward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, tokens, as<T>(dy), first_row,
+                                                                                  table_rows, dtable);
+    });
+    CHECK_LAUNCH();
+}
+
+void cross_entropy_shard_forward(DType t, Rows s, const void* logits, const std::int32_t* targets,
+                                 std::int64_t first_column, float* shard_lse, float* target_logit, cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        cross_entropy_shard_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(
+            s.cols, as<T>(logits), targets, first_column, shard_lse, target_logit);
+    });
+    CHECK_LAUNCH();
+}
+
+void cross_entropy_combine(std::int64_t rows, int shards, const float* shard_lse, const float* target_logit, float* lse,
+                           float* loss, cudaStream_t stream) {
+    cross_entropy_combine_kernel<<<grid_for(rows), kThreads, 0, stream>>>(rows, shards, shard_lse, target_logit, lse,
+                                                                          loss);
+    CHECK_LAUNCH();
+}
+
+void cross_entropy_shard_backward(DType t, Rows s, const void* logits, const std::int32_t* targets,
+                                  std::int64_t first_column, const float* lse, float dloss, void* dlogits,
+                                  cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        cross_entropy_shard_backward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(
+            s.cols, as<T>(logits), targets, first_column, lse, dloss, as<T>(dlogits));
+    });
     CHECK_LAUNCH();
 }
 

@@ -36,6 +36,26 @@ void cross_entropy_backward(DType t, Rows s, const void* logits, const std::int3
                             const float* dloss, void* dlogits, cudaStream_t stream);
 void adam_step(std::int64_t n, const Adam& a, float* param, const float* grad, float* m, float* v, cudaStream_t stream);
 
+// Bytes of scratch column_sum needs for its partial sums.
+std::size_t column_sum_scratch(Rows s);
+
+void convert(std::int64_t n, DType tx, const void* x, DType ty, void* y, cudaStream_t stream);
+void axpy(std::int64_t n, float alpha, DType tx, const void* x, DType ty, void* y, cudaStream_t stream);
+void bias_add(DType t, Rows s, const void* bias, void* y, cudaStream_t stream);
+void column_sum(DType t, Rows s, const void* x, float* sum, void* scratch, cudaStream_t stream);
+void permute_0213(DType t, const Dims4& dims, const void* x, void* y, cudaStream_t stream);
+void embedding_forward(DType t, Rows s, const std::int32_t* tokens, const void* table, std::int64_t first_row,
+                       std::int64_t table_rows, void* y, cudaStream_t stream);
+void embedding_backward(DType t, Rows s, const std::int32_t* tokens, const void* dy, std::int64_t first_row,
+                        std::int64_t table_rows, float* dtable, cudaStream_t stream);
+void cross_entropy_shard_forward(DType t, Rows s, const void* logits, const std::int32_t* targets,
+                                 std::int64_t first_column, float* shard_lse, float* target_logit, cudaStream_t stream);
+void cross_entropy_combine(std::int64_t rows, int shards, const float* shard_lse, const float* target_logit, float* lse,
+                           float* loss, cudaStream_t stream);
+void cross_entropy_shard_backward(DType t, Rows s, const void* logits, const std::int32_t* targets,
+                                  std::int64_t first_column, const float* lse, float dloss, void* dlogits,
+                                  cudaStream_t stream);
+
 void fill_pattern(DType t, void* x, std::size_t n, int position, cudaStream_t stream);
 // Adds the mismatches to *count (device memory, zeroed by the caller).
 void count_mismatches(DType t, const void* x, std::size_t n, CollectiveKind kind, int ranks, int position,

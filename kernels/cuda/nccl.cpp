@@ -157,6 +157,28 @@ public:
         CHECK_NCCL(ncclGroupEnd());
     }
 
+    void exchange(std::span<const Transfer> transfers) override {
+        if (backends_.size() != 1) throw std::invalid_argument("NCCL exchange: one local rank per communicator");
+        const ncclComm_t comm = comms_[0].get();
+        const cudaStream_t stream = backends_[0]->stream();
+        for (const Transfer& t : transfers) {
+            const Tensor* buffer = t.send != nullptr ? t.send : t.recv;
+            if ((t.send == nullptr) == (t.recv == nullptr)) throw std::invalid_argument("a transfer sends or receives");
+            if (t.peer < 0 || t.peer >= layout_.size) throw std::invalid_argument("transfer peer outside the group");
+            if (buffer->elements() < t.elements) throw std::invalid_argument("transfer buffer smaller than the message");
+        }
+        DeviceGuard guard(backends_[0]->device());
+        CHECK_NCCL(ncclGroupStart());
+        for (const Transfer& t : transfers) {
+            if (t.send != nullptr) {
+                CHECK_NCCL(ncclSend(t.send->data(), t.elements, nccl_type(t.send->dtype()), t.peer, comm, stream));
+            } else {
+                CHECK_NCCL(ncclRecv(t.recv->data(), t.elements, nccl_type(t.recv->dtype()), t.peer, comm, stream));
+            }
+        }
+        CHECK_NCCL(ncclGroupEnd());
+    }
+
     void synchronize() override { wait(); }
 
     [[nodiscard]] std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) override {

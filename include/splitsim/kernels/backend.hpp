@@ -7,9 +7,11 @@
 // are the optimizer's parameters, gradients and moments (mixed-precision master weights).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +25,8 @@ namespace splitsim::kernels {
 // C = op(A) op(B): C is m x n, op(A) is m x k, op(B) is k x n, all row-major; op transposes the
 // stored matrix when its flag is set (A stored k x m, B stored n x k). `batch` independent products
 // at strides m k, k n and m n. Accumulation is fp32; `tf32` lets fp32 inputs use TF32 tensor cores.
+// With `accumulate`, C += op(A) op(B); C may then be fp32 under fp16/bf16 inputs, as a weight
+// gradient summed into fp32 main gradients (Megatron-LM's gradient-accumulation fusion).
 struct GemmShape {
     std::int64_t m = 0;
     std::int64_t n = 0;
@@ -31,6 +35,7 @@ struct GemmShape {
     bool trans_a = false;
     bool trans_b = false;
     bool tf32 = false;
+    bool accumulate = false;
 };
 
 // A matrix processed row by row (norms, cross-entropy, SwiGLU's output).
@@ -72,6 +77,26 @@ struct Adam {
     int step = 1;
 };
 
+// Shape of a 4-dimensional row-major tensor.
+using Dims4 = std::array<std::int64_t, 4>;
+
+// Bytes of tensors a backend has allocated and not yet freed: now and at most since the last reset
+// (views are not counted). On CUDA these are the caching allocator's bytes in use, as PyTorch's
+// memory_allocated / max_memory_allocated count them.
+struct MemoryUse {
+    std::size_t current = 0;
+    std::size_t peak = 0;
+};
+
+// A point in a backend's queue of work (a CUDA event on its stream; the steady clock on the CPU).
+class Marker {
+public:
+    Marker() = default;
+    Marker(const Marker&) = delete;
+    Marker& operator=(const Marker&) = delete;
+    virtual ~Marker() = default;
+};
+
 // Hardware and software a measurement was taken on.
 struct DeviceInfo {
     std::string backend;                          // "cpu" | "cuda"
@@ -105,6 +130,11 @@ public:
     // Runs `work` warmup times, then times each of `repetitions` runs (device events on CUDA, the
     // steady clock on the CPU) and returns the seconds of each.
     [[nodiscard]] virtual std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) = 0;
+    // Marks the point the queued work has reached; seconds_between waits for both marks.
+    [[nodiscard]] virtual std::unique_ptr<Marker> mark() = 0;
+    [[nodiscard]] virtual double seconds_between(const Marker& from, const Marker& to) = 0;
+    [[nodiscard]] virtual MemoryUse memory() const = 0;
+    virtual void reset_peak_memory() = 0;
 
     virtual void gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Tensor& c) = 0;
 
@@ -139,6 +169,45 @@ public:
                                        Tensor& lse) = 0;
     virtual void cross_entropy_backward(Rows s, const Tensor& logits, const Tensor& targets, const Tensor& lse,
                                         const Tensor& dloss, Tensor& dlogits) = 0;
+
+    // y = x over n elements, converting between fp32, fp16 and bf16 (round to nearest even); a copy
+    // when the types match.
+    virtual void convert(std::int64_t n, const Tensor& x, Tensor& y) = 0;
+    // y += alpha x over n elements; x and y may differ in type (bf16 gradients into fp32 sums).
+    virtual void axpy(std::int64_t n, float alpha, const Tensor& x, Tensor& y) = 0;
+    // y[r][c] += bias[c] over s.rows rows of s.cols (a linear layer's bias; a position table added to
+    // every sequence); bias has y's type.
+    virtual void bias_add(Rows s, const Tensor& bias, Tensor& y) = 0;
+    // sum[c] += sum over rows r of x[r][c]; sum is fp32 (bias and position-table gradients).
+    virtual void column_sum(Rows s, const Tensor& x, Tensor& sum) = 0;
+    // y[a][c][b][e] = x[a][b][c][e] for x of shape `dims` (y is d0 x d2 x d1 x d3): the transposition
+    // between token-major [b, s, heads, d] and head-major [b, heads, s, d] activations, and between
+    // batch-major tokens and the rank-major chunks of sequence parallelism.
+    virtual void permute_0213(const Dims4& dims, const Tensor& x, Tensor& y) = 0;
+
+    // Embedding lookup from a table holding rows [first_row, first_row + table_rows) of the vocabulary
+    // (Megatron-LM's vocabulary-parallel embedding): y[r] = table[tokens[r] - first_row] for tokens in
+    // that range, zero for the others (summed over the tensor-parallel ranks afterwards). s.rows
+    // tokens (int32), s.cols = hidden.
+    virtual void embedding_forward(Rows s, const Tensor& tokens, const Tensor& table, std::int64_t first_row,
+                                   std::int64_t table_rows, Tensor& y) = 0;
+    // dtable[tokens[r] - first_row] += dy[r] for the tokens in range; dtable is fp32.
+    virtual void embedding_backward(Rows s, const Tensor& tokens, const Tensor& dy, std::int64_t first_row,
+                                    std::int64_t table_rows, Tensor& dtable) = 0;
+
+    // Vocabulary-parallel cross-entropy (Megatron-LM, cross_entropy.py) over logits holding columns
+    // [first_column, first_column + s.cols) of the vocabulary. Forward, per row: the log-sum-exp of
+    // the local columns and the target's logit where the target is local, else 0 (both fp32).
+    virtual void cross_entropy_shard_forward(Rows s, const Tensor& logits, const Tensor& targets,
+                                             std::int64_t first_column, Tensor& shard_lse, Tensor& target_logit) = 0;
+    // Combines `shards` log-sum-exps per row (shard_lse is shards x rows) with the summed target
+    // logits: lse[r] = log sum_p exp(shard_lse[p][r]), loss[r] = lse[r] - target_logit[r] (fp32).
+    virtual void cross_entropy_combine(std::int64_t rows, int shards, const Tensor& shard_lse,
+                                       const Tensor& target_logit, Tensor& lse, Tensor& loss) = 0;
+    // dlogits = (softmax - onehot(target)) dloss on the local columns, with the full rows' lse.
+    virtual void cross_entropy_shard_backward(Rows s, const Tensor& logits, const Tensor& targets,
+                                              std::int64_t first_column, const Tensor& lse, float dloss,
+                                              Tensor& dlogits) = 0;
 
     // One AdamW step over n fp32 parameters, in place.
     virtual void adam_step(std::int64_t n, const Adam& a, Tensor& param, const Tensor& grad, Tensor& m,

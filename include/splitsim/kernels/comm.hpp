@@ -32,8 +32,9 @@ public:
     // A barrier whose waiting ranks sleep instead of spinning, so that on an oversubscribed CPU the
     // ranks still working keep the cores.
     virtual void quiet_barrier() = 0;
-    // Element-wise maximum over all processes; every process gets the result.
+    // Element-wise maximum (sum) over all processes; every process gets the result.
     [[nodiscard]] virtual std::vector<double> max(std::span<const double> values) = 0;
+    [[nodiscard]] virtual std::vector<double> sum(std::span<const double> values) = 0;
     // True on every process when `value` is true on every process.
     [[nodiscard]] virtual bool all(bool value) = 0;
     virtual void broadcast(std::span<std::byte> data, int root) = 0;
@@ -73,6 +74,15 @@ constexpr std::size_t recv_elements(CollectiveKind k, std::size_t elements, int 
     return k == CollectiveKind::reduce_scatter ? elements / static_cast<std::size_t>(ranks) : elements;
 }
 
+// One half of a point-to-point transfer between two ranks of a group: `elements` elements of
+// `send` to, or into `recv` from, the rank at position `peer` (exactly one of send and recv is set).
+struct Transfer {
+    const Tensor* send = nullptr;
+    Tensor* recv = nullptr;
+    std::size_t elements = 0;
+    int peer = 0;
+};
+
 class Communicator {
 public:
     Communicator() = default;
@@ -86,11 +96,17 @@ public:
     // World rank of local rank i.
     [[nodiscard]] virtual int rank(int local) const = 0;
 
-    // One collective, out of place, on every local rank's buffers (send[i] and recv[i] belong to
-    // local rank i and are sized by send_elements and recv_elements). Broadcast's root is position
-    // 0 of each group; send/recv passes to the next position and receives from the previous one.
+    // One collective on every local rank's buffers (send[i] and recv[i] belong to local rank i and
+    // are sized by send_elements and recv_elements). Broadcast's root is position 0 of each group;
+    // send/recv passes to the next position and receives from the previous one. Out of place, or in
+    // place as NCCL defines it: an all-reduce with send = recv, an all-gather whose send buffer is
+    // this rank's chunk of recv.
     virtual void run(CollectiveKind kind, std::size_t elements, std::span<const Tensor* const> send,
                      std::span<Tensor* const> recv) = 0;
+    // Posts every transfer at once and completes them all (Megatron-LM's batched isend/irecv), so
+    // two pipeline stages sending to each other do not deadlock. For a communicator of one local
+    // rank; on CUDA the transfers are queued on the backend's stream like collectives.
+    virtual void exchange(std::span<const Transfer> transfers) = 0;
     // Waits for the queued collectives; throws if the library reports an error or the wait exceeds
     // the communicator's timeout.
     virtual void synchronize() = 0;

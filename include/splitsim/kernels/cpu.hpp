@@ -46,6 +46,29 @@ void cross_entropy_backward(Rows s, const S* logits, const std::int32_t* targets
 template <class S>
 void adam_step(std::int64_t n, const Adam& a, S* param, const S* grad, S* m, S* v);
 
+template <class S>
+void axpy(std::int64_t n, S alpha, const S* x, S* y);
+template <class S>
+void bias_add(Rows s, const S* bias, S* y);
+template <class S>
+void column_sum(Rows s, const S* x, S* sum);
+template <class S>
+void permute_0213(const Dims4& dims, const S* x, S* y);
+template <class S>
+void embedding_forward(Rows s, const std::int32_t* tokens, const S* table, std::int64_t first_row,
+                       std::int64_t table_rows, S* y);
+template <class S>
+void embedding_backward(Rows s, const std::int32_t* tokens, const S* dy, std::int64_t first_row,
+                        std::int64_t table_rows, S* dtable);
+template <class S>
+void cross_entropy_shard_forward(Rows s, const S* logits, const std::int32_t* targets, std::int64_t first_column,
+                                 S* shard_lse, S* target_logit);
+template <class S>
+void cross_entropy_combine(std::int64_t rows, int shards, const S* shard_lse, const S* target_logit, S* lse, S* loss);
+template <class S>
+void cross_entropy_shard_backward(Rows s, const S* logits, const std::int32_t* targets, std::int64_t first_column,
+                                  const S* lse, S dloss, S* dlogits);
+
 // The CPU backend: fp32 kernels above on host tensors; `device` names the CPU in DeviceInfo.
 std::unique_ptr<Backend> make_cpu_backend();
 

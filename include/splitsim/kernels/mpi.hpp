@@ -11,8 +11,15 @@ namespace splitsim::kernels::mpi {
 // finalises it; one per process. Errors are returned, not fatal, and turned into exceptions.
 std::unique_ptr<ProcessGroup> init_world(int* argc, char*** argv);
 
+// How a process waits for communication: in MPI's blocking calls (which spin), or by testing
+// nonblocking ones and yielding the core between tests, so that on an oversubscribed CPU (more
+// ranks than cores) a waiting rank leaves the core to one still computing.
+enum class Waiting { block, yield };
+
 // Collectives of the CPU backend over MPI on host fp32 tensors, one group per `layout` group.
-// `world` must come from init_world; every process of the world calls this together.
-std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout);
+// `world` must come from init_world; every process of the world calls this together. Point-to-
+// point transfers (exchange) always use nonblocking calls and wait as `waiting` says.
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout,
+                                                Waiting waiting = Waiting::block);
 
 }  // namespace splitsim::kernels::mpi

@@ -57,6 +57,16 @@ public:
     [[nodiscard]] virtual void* data() = 0;
 };
 
+// Bytes another tensor owns (a view's).
+class BorrowedStorage final : public Storage {
+public:
+    explicit BorrowedStorage(void* data) : data_(data) {}
+    [[nodiscard]] void* data() override { return data_; }
+
+private:
+    void* data_;
+};
+
 class Tensor {
 public:
     Tensor() = default;
@@ -70,6 +80,11 @@ public:
     [[nodiscard]] DType dtype() const { return dtype_; }
     [[nodiscard]] Location location() const { return location_; }
     [[nodiscard]] int device() const { return device_; }  // GPU ordinal; -1 on the host
+
+    // `elements` elements of this tensor from `offset` on, lent without ownership: the view must not
+    // outlive this tensor (as a std::span must not outlive its array). Collectives and kernels take
+    // views like any tensor, so one flat buffer can hold many parameters.
+    [[nodiscard]] Tensor view(std::size_t offset, std::size_t elements);
 
     // Typed host access; only for host tensors of the matching type (a programming error otherwise).
     template <class T>
@@ -96,5 +111,14 @@ private:
     Location location_ = Location::host;
     int device_ = -1;
 };
+
+inline Tensor Tensor::view(std::size_t offset, std::size_t elements) {
+    if (offset > elements_ || elements > elements_ - offset) {
+        throw std::out_of_range("view of elements [" + std::to_string(offset) + ", " + std::to_string(offset + elements) +
+                                ") of a tensor of " + std::to_string(elements_));
+    }
+    auto* base = static_cast<unsigned char*>(data()) + offset * size_of(dtype_);
+    return Tensor(std::make_unique<BorrowedStorage>(base), elements, dtype_, location_, device_);
+}
 
 }  // namespace splitsim::kernels

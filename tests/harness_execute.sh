@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# splitsim-harness execute as CI runs it: gpt-tiny (4 layers, hidden 128) on 4 CPU ranks
+# (oversubscribed on small machines) under TP 2 x PP 2 (sequence parallel, GPipe, selective
+# recomputation), DP 2 x TP 2 (ZeRO-1, full recomputation) and PP 4 (1F1B), 3 steps each; every
+# step's loss must be within 1e-5 (fp32) of the unsharded run on one rank. check-execution
+# re-derives that from the JSON and prints the measured-vs-predicted tables. Then bad input: a plan
+# the harness does not execute, and a plan whose ranks do not match the run, each exit code 2.
+# Usage: harness_execute.sh MPIRUN HARNESS CHECKER SOURCE_ROOT OUT_DIR
+set -euo pipefail
+mpirun=$1 harness=$2 checker=$3 root=$4 out=$5
+mkdir -p "$out"
+files=()
+for plan in tiny-tp2-pp2 tiny-dp2-tp2-zero1 tiny-pp4-1f1b; do
+  rm -f "$out/execution-$plan.json"
+  "$mpirun" -np 4 --oversubscribe --timeout 100 "$harness" execute \
+    --model "$root/models/gpt-tiny.json" --plan "$root/plans/$plan.json" --steps 3 --backend cpu \
+    --cluster "$root/topologies/localhost-cpu.json" --out "$out/execution-$plan.json"
+  files+=("$out/execution-$plan.json")
+done
+"$checker" "${files[@]}" --steps 3 --loss-tolerance 1e-5 --grad-tolerance 1e-4 --require-prediction
+
+# Bad input: one line naming the file and the JSON path, exit code 2.
+expect_input_error() {  # expect_input_error PATTERN command...
+  local pattern=$1 rc=0
+  shift
+  "$@" > "$out/bad.out" 2> "$out/bad.err" || rc=$?
+  if [ "$rc" -ne 2 ] || ! grep -q -- "$pattern" "$out/bad.err"; then
+    echo "expected exit code 2 and '$pattern', got $rc:" >&2
+    cat "$out/bad.err" >&2
+    exit 1
+  fi
+}
+cat > "$out/plan-cp2.json" << 'JSON'
+{"tp": 1, "pp": 1, "dp": 2, "cp": 2, "micro_batch": 1, "global_batch": 2, "precision": "fp32", "flash_attention": true}
+JSON
+expect_input_error "plan-cp2.json: /cp: context parallelism is not executed" \
+  "$harness" execute --model "$root/models/gpt-tiny.json" --plan "$out/plan-cp2.json" --steps 1
+expect_input_error "tiny-pp4-1f1b.json: tp x pp x dp = 4 ranks but this run has 1" \
+  "$harness" execute --model "$root/models/gpt-tiny.json" --plan "$root/plans/tiny-pp4-1f1b.json" --steps 1
+echo "bad input: exit code 2 with the file and JSON path"

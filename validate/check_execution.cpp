@@ -1,0 +1,189 @@
+// check-execution: checks execution.json files written by splitsim-harness execute and prints their
+// measured-vs-predicted tables. Used by the CI execute test and by validate/gpu-check.sh.
+//   check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]
+// For every file: the schema; every step's loss and gradient norm against the unsharded reference,
+// recomputed from the numbers in the file and held to the given tolerances (default: the file's
+// own, which follow the precision); each rank's phases adding up to its iteration time; positive
+// times and memory. Prints each residual table and the median absolute error over all files'
+// rows. Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+using nlohmann::json;
+
+namespace {
+
+int failures = 0;
+
+void fail(const std::string& file, const std::string& what) {
+    std::cerr << "check-execution: " << file << ": " << what << "\n";
+    ++failures;
+}
+
+bool number(const json& j) { return j.is_number() && std::isfinite(j.get<double>()); }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string show(double v, const std::string& unit) {
+    char text[64];
+    if (unit == "bytes") std::snprintf(text, sizeof text, "%.2f MiB", v / (1024.0 * 1024.0));
+    else if (v >= 1) std::snprintf(text, sizeof text, "%.3f s", v);
+    else std::snprintf(text, sizeof text, "%.2f ms", v * 1e3);
+    return text;
+}
+
+void check_file(const std::string& file, const json& d, int steps, double loss_tol, double grad_tol,
+                bool require_prediction, std::vector<double>& errors) {
+    for (const char* key : {"harness", "model", "plan", "execution", "steps", "check", "prediction", "residuals",
+                            "median_absolute_error_percent"}) {
+        if (!d.contains(key)) {
+            fail(file, std::string("missing \"") + key + "\"");
+            return;
+        }
+    }
+    if (d["harness"].value("command", "") != "execute") fail(file, "/harness/command is not \"execute\"");
+    const json& tolerance = d["check"]["tolerance"];
+    if (loss_tol <= 0) loss_tol = tolerance.value("loss_relative", 0.0);
+    if (grad_tol <= 0) grad_tol = tolerance.value("grad_checksum_relative", 0.0);
+    const json& all = d["steps"];
+    if (!all.is_array() || all.empty()) return fail(file, "/steps is empty");
+    if (steps > 0 && static_cast<int>(all.size()) != steps) {
+        fail(file, "/steps has " + std::to_string(all.size()) + " entries, expected " + std::to_string(steps));
+    }
+    double worst_loss = 0, worst_grad = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const json& s = all[i];
+        const std::string at = "/steps/" + std::to_string(i);
+        for (const char* key : {"loss", "reference_loss", "grad_checksum", "reference_grad_checksum", "peak_memory_bytes"}) {
+            if (!s.contains(key) || !number(s[key])) fail(file, at + "/" + key + " is not a finite number");
+        }
+        if (failures) return;
+        const double loss = s["loss"], ref = s["reference_loss"];
+        const double grad = s["grad_checksum"], ref_grad = s["reference_grad_checksum"];
+        if (!(ref > 0) || !(ref_grad > 0)) fail(file, at + ": the reference loss and gradient norm must be positive");
+        const double dl = std::fabs(loss - ref) / std::fabs(ref), dg = std::fabs(grad - ref_grad) / std::fabs(ref_grad);
+        worst_loss = std::max(worst_loss, dl);
+        worst_grad = std::max(worst_grad, dg);
+        if (!(dl <= loss_tol)) fail(file, at + ": loss " + std::to_string(loss) + " differs from the unsharded " + std::to_string(ref) +
+                                              " by " + std::to_string(dl) + " relative (tolerance " + std::to_string(loss_tol) + ")");
+        if (!(dg <= grad_tol)) fail(file, at + ": gradient norm differs from the unsharded run by " + std::to_string(dg) +
+                                              " relative (tolerance " + std::to_string(grad_tol) + ")");
+        if (!(s["peak_memory_bytes"].get<double>() > 0)) fail(file, at + "/peak_memory_bytes is not positive");
+        if (!s.contains("ranks") || !s["ranks"].is_array() || s["ranks"].empty()) {
+            fail(file, at + "/ranks is empty");
+            continue;
+        }
+        // The phases split each rank's iteration: they add up to it.
+        for (const json& r : s["ranks"]) {
+            const json& t = r["time_s"];
+            double sum = 0;
+            bool ok = number(t["iteration"]) && t["iteration"].get<double>() > 0;
+            for (auto it = t.begin(); it != t.end(); ++it) {
+                if (!number(it.value()) || it.value().get<double>() < 0) ok = false;
+                else if (it.key() != "iteration") sum += it.value().get<double>();
+            }
+            if (!ok) fail(file, at + "/ranks: rank " + std::to_string(r.value("rank", -1)) + " has a negative or missing time");
+            else if (std::fabs(sum - t["iteration"].get<double>()) > 1e-6 * t["iteration"].get<double>() + 1e-9) {
+                fail(file, at + "/ranks: rank " + std::to_string(r.value("rank", -1)) + "'s phases do not add up to its iteration");
+            }
+        }
+    }
+    if (!d["check"].value("passed", false)) fail(file, "/check/passed is false");
+
+    const json& plan = d["plan"];
+    std::printf("%s: tp %d x pp %d x dp %d, %s, %zu steps: loss within %.1e (tolerance %.0e), gradient norm within %.1e (tolerance %.0e) of the unsharded run\n",
+                file.c_str(), plan.value("tp", 1), plan.value("pp", 1), plan.value("dp", 1),
+                plan.value("schedule", std::string("1f1b")).c_str(), all.size(), worst_loss, loss_tol, worst_grad, grad_tol);
+    if (d["prediction"].is_null()) {
+        if (require_prediction) fail(file, "/prediction is null");
+        return;
+    }
+    const json& rows = d["residuals"];
+    if (!rows.is_array() || rows.empty()) return fail(file, "/residuals is empty");
+    std::printf("  %-38s %12s %12s %9s\n", "component", "measured", "predicted", "error %");
+    for (const json& r : rows) {
+        const std::string unit = r.value("unit", "s");
+        if (!number(r["measured"]) || !number(r["predicted"])) {
+            fail(file, "/residuals: " + r.value("component", std::string("?")) + " lacks a measured or predicted value");
+            continue;
+        }
+        const double m = r["measured"], p = r["predicted"];
+        if (number(r["error_percent"])) {
+            const double e = r["error_percent"];
+            if (std::fabs(e - (p - m) / m * 100.0) > 1e-6 * std::max(1.0, std::fabs(e))) fail(file, "/residuals: error_percent is not (predicted - measured) / measured");
+            errors.push_back(std::fabs(e));
+            std::printf("  %-38s %12s %12s %+9.1f\n", r.value("component", std::string("?")).c_str(), show(m, unit).c_str(),
+                        show(p, unit).c_str(), e);
+        } else {
+            std::printf("  %-38s %12s %12s %9s\n", r.value("component", std::string("?")).c_str(), show(m, unit).c_str(),
+                        show(p, unit).c_str(), "n/a");
+        }
+    }
+    if (number(d["median_absolute_error_percent"])) {
+        std::printf("  median absolute error: %.1f %%\n", d["median_absolute_error_percent"].get<double>());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> files;
+    int steps = 0;
+    double loss_tol = 0, grad_tol = 0;
+    bool require_prediction = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::cerr << "check-execution: " << a << " needs a value\n";
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--steps") steps = std::atoi(value().c_str());
+        else if (a == "--loss-tolerance") loss_tol = std::atof(value().c_str());
+        else if (a == "--grad-tolerance") grad_tol = std::atof(value().c_str());
+        else if (a == "--require-prediction") require_prediction = true;
+        else files.push_back(a);
+    }
+    if (files.empty()) {
+        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]\n";
+        return 2;
+    }
+    std::vector<double> errors;
+    for (const std::string& file : files) {
+        std::ifstream in(file);
+        if (!in) {
+            std::cerr << "check-execution: " << file << ": cannot open\n";
+            return 2;
+        }
+        json d;
+        try {
+            d = json::parse(in);
+        } catch (const json::exception& e) {
+            std::cerr << "check-execution: " << file << ": " << e.what() << "\n";
+            return 2;
+        }
+        check_file(file, d, steps, loss_tol, grad_tol, require_prediction, errors);
+    }
+    if (!errors.empty() && files.size() > 1) {
+        std::printf("median absolute error over the %zu rows of %zu runs: %.1f %%\n", errors.size(), files.size(), median(errors));
+    }
+    if (failures) {
+        std::cerr << "check-execution: " << failures << " check(s) failed\n";
+        return 1;
+    }
+    return 0;
+}

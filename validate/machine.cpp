@@ -1,0 +1,47 @@
+#include "machine.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+
+#include "splitsim/common/error.hpp"
+#include "splitsim/hardware/cluster.hpp"
+
+namespace splitsim::validate {
+
+void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
+    if (p.dp == 0) throw InputError(p.origin, "/dp", "missing: the harness has no cluster to derive dp from");
+    hardware::ClusterSpec stand_in;
+    stand_in.name = "harness";
+    stand_in.nodes = 1;
+    stand_in.gpus_per_node = p.gpus();
+    stand_in.device.name = "the measured device";
+    for (auto& peak : stand_in.device.peak) peak = FlopRate(1);
+    plan::validate(p, m, stand_in);
+}
+
+std::string hostname() {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0) return "unknown";
+    return name;
+}
+
+std::string utc_timestamp() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+int local_rank_from_environment(int world_rank) {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+        if (const char* v = std::getenv(name)) return std::atoi(v);
+    }
+    return world_rank;
+}
+
+}  // namespace splitsim::validate

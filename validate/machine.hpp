@@ -1,0 +1,23 @@
+// What the harness's commands share about the run: the plan's check, the machine and the clock.
+// Private to the harness.
+#pragma once
+
+#include <string>
+
+#include "splitsim/model/model_spec.hpp"
+#include "splitsim/plan/plan.hpp"
+
+namespace splitsim::validate {
+
+// The plan checked against the model as `splitsim simulate` checks it, on a stand-in cluster of
+// exactly the plan's GPUs (the harness measures whatever machine it runs on). Throws InputError.
+void validate_plan(plan::Plan& p, const model::ModelSpec& m);
+
+std::string hostname();
+std::string utc_timestamp();  // ISO 8601, UTC
+
+// The GPU this process drives under mpirun: its rank among the processes of its node, as the
+// launcher tells it (Open MPI, MPICH/Intel MPI, Slurm); `world_rank` without a launcher.
+int local_rank_from_environment(int world_rank);
+
+}  // namespace splitsim::validate
