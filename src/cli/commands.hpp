@@ -20,6 +20,7 @@ Subcommand add_search(CLI::App& app);
 Subcommand add_compare(CLI::App& app);
 Subcommand add_export(CLI::App& app);
 Subcommand add_calibrate(CLI::App& app);
+Subcommand add_validate_published(CLI::App& app);
 
 // Writes `text` to `path` ("-" for standard output) only once it is complete, so a failure leaves
 // no partial file behind.
