@@ -279,16 +279,23 @@ std::string render(const PublishedValidation& v, Format format) {
     if (format == Format::json) return to_json(v).dump(2) + "\n";
     std::ostringstream out;
     out << "splitsim validate-published (" << (v.tier == sim::Tier::event ? "event" : "analytical") << " tier)\n";
-    char line[256];
+    char line[512];
     for (const PublishedSet& s : v.sets) {
         out << "\n" << s.title << "  [" << s.file << "]\n";
+        // Column widths fit the longest run and plan of the set.
+        int run_width = 10;
+        int plan_width = 4;
+        for (const PublishedPoint& p : s.points) {
+            run_width = std::max(run_width, static_cast<int>(p.run.size()));
+            plan_width = std::max(plan_width, static_cast<int>(p.plan.size()));
+        }
         if (s.kind == "iteration_time") {
-            std::snprintf(line, sizeof line, "  %-32s %-30s %10s %10s %7s %9s %9s\n", "run", "plan", "published", "predicted",
-                          "error", "TFLOP/s", "predicted");
+            std::snprintf(line, sizeof line, "  %-*s  %-*s %10s %10s %7s %9s %9s\n", run_width, "run", plan_width, "plan",
+                          "published", "predicted", "error", "TFLOP/s", "predicted");
             out << line;
             for (const PublishedPoint& p : s.points) {
-                std::snprintf(line, sizeof line, "  %-32s %-30s %9ss %9ss %+6.1f%% %9s %9s\n", p.run.c_str(), p.plan.c_str(),
-                              str(p.published, 2).c_str(), str(p.predicted, 2).c_str(), 100 * p.error(),
+                std::snprintf(line, sizeof line, "  %-*s  %-*s %9ss %9ss %+6.1f%% %9s %9s\n", run_width, p.run.c_str(), plan_width,
+                              p.plan.c_str(), str(p.published, 2).c_str(), str(p.predicted, 2).c_str(), 100 * p.error(),
                               str(p.published_tflops, 1).c_str(), str(p.predicted_tflops, 1).c_str());
                 out << line;
             }
@@ -296,12 +303,13 @@ std::string render(const PublishedValidation& v, Format format) {
                                                                                : "Narayanan Eq. 3 (recomputation counted)")
                 << "\n";
         } else {
-            std::snprintf(line, sizeof line, "  %-42s %-24s %-9s %10s %10s %7s\n", "experiment", "plan", "pass", "published",
-                          "predicted", "error");
+            std::snprintf(line, sizeof line, "  %-*s  %-*s %-9s %10s %10s %7s\n", run_width, "experiment", plan_width, "plan", "pass",
+                          "published", "predicted", "error");
             out << line;
             for (const PublishedPoint& p : s.points) {
-                std::snprintf(line, sizeof line, "  %-42s %-24s %-9s %8sms %8sms %+6.1f%%\n", p.run.c_str(), p.plan.c_str(),
-                              p.quantity.c_str(), str(p.published, 1).c_str(), str(p.predicted, 2).c_str(), 100 * p.error());
+                std::snprintf(line, sizeof line, "  %-*s  %-*s %-9s %8sms %8sms %+6.1f%%\n", run_width, p.run.c_str(), plan_width,
+                              p.plan.c_str(), p.quantity.c_str(), str(p.published, 1).c_str(), str(p.predicted, 2).c_str(),
+                              100 * p.error());
                 out << line;
             }
         }
