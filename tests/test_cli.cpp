@@ -223,3 +223,29 @@ TEST_CASE("collective: an nccl-tests-style sweep, and its bad options") {
         CHECK(r.output.find(message) != std::string::npos);
     }
 }
+
+TEST_CASE("validate-published: the published runs as JSON, and its bad options") {
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    const std::string base = test::executable("SPLITSIM") + " validate-published --root " + root;
+    const auto json = run_command(base + " --format json");
+    REQUIRE(json.exit_code == 0);
+    const auto j = nlohmann::json::parse(json.output);
+    CHECK(j.at("tier") == "analytical");
+    CHECK(j.at("sets").size() == 4);
+    for (const auto& set : j["sets"]) {
+        CHECK(!set.at("points").empty());
+        for (const auto& p : set["points"]) {
+            // error = predicted / published - 1
+            CHECK(p.at("error").get<double>() ==
+                  doctest::Approx(p.at("predicted").get<double>() / p.at("published").get<double>() - 1));
+        }
+    }
+    const auto table = run_command(base);
+    REQUIRE(table.exit_code == 0);
+    CHECK(table.output.find("mean absolute error") != std::string::npos);
+    const auto bad_tier = run_command(base + " --tier exact");
+    CHECK(bad_tier.exit_code == 2);
+    const auto bad_root = run_command(test::executable("SPLITSIM") + " validate-published --root /nonexistent");
+    CHECK(bad_root.exit_code == 2);
+    CHECK(bad_root.output.find("/nonexistent/validate/published: not a directory") != std::string::npos);
+}

@@ -22,6 +22,7 @@ Subcommand add_search(CLI::App& app);
 Subcommand add_compare(CLI::App& app);
 Subcommand add_export(CLI::App& app);
 Subcommand add_calibrate(CLI::App& app);
+Subcommand add_validate_published(CLI::App& app);
 
 // The --format option every report command takes: table | json | csv | md.
 CLI::Option* add_format_option(CLI::App& app, std::string& format);

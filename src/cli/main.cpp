@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
         cli::add_search(app),
         cli::add_export(app),
         cli::add_calibrate(app),
+        cli::add_validate_published(app),
     };
 
     try {

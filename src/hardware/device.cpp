@@ -8,10 +8,12 @@ namespace splitsim::hardware {
 namespace {
 
 // Defaults of the kernel model, used where a device file gives no "kernels" section. They are nominal
-// values, not fitted to any published run; calibration (splitsim calibrate) replaces them.
+// values, not fitted to any published run; a device file's own profile (topologies/devices/*.json,
+// each value with its source) or calibration (splitsim calibrate) replaces them.
 //  - launch_overhead 4 us: a CUDA kernel launch plus framework dispatch is a few microseconds.
-//  - tile 128x128: a CTA tile cuBLAS/CUTLASS use for large half-precision GEMMs; tile and wave
+//  - one 128x128 tile: a CTA tile cuBLAS/CUTLASS use for large half-precision GEMMs; tile and wave
 //    quantization follow NVIDIA's Deep Learning Performance Guide, "Matrix Multiplication Background".
+//    No L2 operand limit and no per-tile overhead unless the device states them.
 //  - gemm_workspace 32 MiB: the cuBLAS workspace recommended for Hopper (cuBLAS documentation,
 //    cublasSetWorkspace); earlier architectures need 4 MiB, the larger figure is the safe bound.
 //  - attention_efficiency 0.60: FlashAttention-2 reaches 50-73% of A100 peak in the forward pass
@@ -25,10 +27,17 @@ KernelModel default_kernels() {
     k.attention_efficiency = 0.60;
     k.memory_efficiency = 0.85;
     k.launch_overhead = us(4);
-    k.tile_m = 128;
-    k.tile_n = 128;
+    k.gemm_tiles = {GemmTile{128, 128}};
     k.gemm_workspace = MiB(32);
     return k;
+}
+
+GemmTile parse_tile(const JsonArray& tile) {
+    if (tile.size() != 2) tile.fail("expected [rows, columns]");
+    GemmTile t{tile.get<int>(0), tile.get<int>(1)};
+    if (t.m < 1) tile.fail(0, "must be at least 1");
+    if (t.n < 1) tile.fail(1, "must be at least 1");
+    return t;
 }
 
 }  // namespace
@@ -81,13 +90,19 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
             k->optional<double>("memory_efficiency", d.kernels.memory_efficiency, between(0.01, 1.0));
         d.kernels.launch_overhead = k->optional<Seconds>("launch_overhead", d.kernels.launch_overhead);
         if (d.kernels.launch_overhead.value() < 0) k->fail("launch_overhead", "must not be negative");
-        if (auto tile = k->maybe_array("gemm_tile")) {
-            if (tile->size() != 2) tile->fail("expected [rows, columns]");
-            d.kernels.tile_m = tile->get<int>(0);
-            d.kernels.tile_n = tile->get<int>(1);
-            if (d.kernels.tile_m < 1) tile->fail(0, "must be at least 1");
-            if (d.kernels.tile_n < 1) tile->fail(1, "must be at least 1");
+        if (auto tile = k->maybe_array("gemm_tile")) d.kernels.gemm_tiles = {parse_tile(*tile)};
+        if (auto tiles = k->maybe_array("gemm_tiles")) {
+            if (k->has("gemm_tile")) tiles->fail("give either gemm_tile or gemm_tiles");
+            if (tiles->size() == 0) tiles->fail("lists no tile");
+            d.kernels.gemm_tiles.clear();
+            for (std::size_t i = 0; i < tiles->size(); ++i) {
+                d.kernels.gemm_tiles.push_back(parse_tile(JsonArray(tiles->raw(i), tiles->file(), tiles->pointer_to(i))));
+            }
         }
+        d.kernels.l2_bandwidth = k->optional<Bandwidth>("l2_bandwidth", d.kernels.l2_bandwidth);
+        if (d.kernels.l2_bandwidth.value() < 0) k->fail("l2_bandwidth", "must not be negative");
+        d.kernels.gemm_tile_overhead = k->optional<Seconds>("gemm_tile_overhead", d.kernels.gemm_tile_overhead);
+        if (d.kernels.gemm_tile_overhead.value() < 0) k->fail("gemm_tile_overhead", "must not be negative");
         d.kernels.gemm_workspace = k->optional<Bytes>("gemm_workspace", d.kernels.gemm_workspace);
         d.kernels.overlap_slowdown = k->optional<double>("overlap_slowdown", d.kernels.overlap_slowdown, between(0.0, 10.0));
         if (auto kinds = k->maybe_object("per_kind")) {
@@ -152,9 +167,13 @@ nlohmann::json to_json(const DeviceSpec& d) {
                            {"attention_efficiency", k.attention_efficiency},
                            {"memory_efficiency", k.memory_efficiency},
                            {"launch_overhead", quantity(k.launch_overhead.value(), "s")},
-                           {"gemm_tile", {k.tile_m, k.tile_n}},
                            {"gemm_workspace", quantity(k.gemm_workspace.value(), "B")},
                            {"overlap_slowdown", k.overlap_slowdown}};
+    nlohmann::json tiles = nlohmann::json::array();
+    for (const GemmTile& t : k.gemm_tiles) tiles.push_back({t.m, t.n});
+    kernels["gemm_tiles"] = tiles;
+    if (k.l2_bandwidth.value() > 0) kernels["l2_bandwidth"] = quantity(k.l2_bandwidth.value(), "B/s");
+    if (k.gemm_tile_overhead.value() > 0) kernels["gemm_tile_overhead"] = quantity(k.gemm_tile_overhead.value(), "s");
     if (!k.per_kind.empty()) {
         nlohmann::json kinds = nlohmann::json::object();
         for (const auto& [name, f] : k.per_kind) {

@@ -17,10 +17,14 @@ using model::TensorSplit;
 //                       weight gradient, overlapped with the input-gradient GEMM.
 //   row-parallel op:    forward  reduce-scatter (sequence parallel) or all-reduce its output;
 //                       backward all-gather its output gradient (sequence parallel) or nothing.
+// With the asynchronous all-reduce (Megatron-LM's LinearWithGradAccumulationAndAsyncCommunication)
+// the column-parallel op's input-gradient collective is issued after its input-gradient GEMM and
+// overlaps its weight-gradient GEMM.
 // Each moves the layer's whole activation, b s h elements: nccl-tests' S for all of them.
 void add_tensor_parallel(LayerComm& comm, const std::vector<Op>& ops, const Plan& p, Bytes activation) {
     if (p.tp == 1) return;
     const bool sp = p.sequence_parallel;
+    const bool async = p.async_tp_allreduce;
     for (int i = 0; i < static_cast<int>(ops.size()); ++i) {
         const Op& op = ops[static_cast<std::size_t>(i)];
         const bool column = op.split == TensorSplit::column && op.kind == model::OpKind::gemm;
@@ -28,8 +32,8 @@ void add_tensor_parallel(LayerComm& comm, const std::vector<Op>& ops, const Plan
                          (op.split == TensorSplit::vocab && op.kind == model::OpKind::embedding);
         if (column) {
             if (sp) comm.forward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, false});
-            comm.backward.push_back(
-                {sp ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, Dim::tensor, activation, p.tp, i, false, false});
+            comm.backward.push_back({sp ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, Dim::tensor, activation,
+                                     p.tp, i, false, async, async});
             if (sp) comm.backward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, true});
         } else if (row) {
             comm.forward.push_back(
@@ -135,6 +139,12 @@ Partition partition(const Plan& p, const model::ModelSpec& m, std::shared_ptr<co
     part.layers = programs ? std::move(programs) : layer_programs(p, m);
     const LayerPrograms& lp = *part.layers;
     part.pipeline_bytes = lp.graph.stage_boundary;
+    // Scatter/gather: a boundary tensor replicated over the tensor-parallel ranks (no sequence
+    // parallelism) is sent in tp chunks and all-gathered by the receivers.
+    if (p.scatter_gather_p2p && p.tp > 1 && !shard_of(p).sequence) {
+        part.pipeline_gather_bytes = part.pipeline_bytes;
+        part.pipeline_bytes = part.pipeline_bytes / static_cast<double>(p.tp);
+    }
     part.dense_data_group = p.dp * p.cp;
     part.expert_data_group = p.dp * p.cp / p.ep;
 

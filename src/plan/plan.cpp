@@ -78,6 +78,9 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
     p.flash_attention = o.optional<bool>("flash_attention", false);
     p.overlap_grad_reduce = o.optional<bool>("overlap_grad_reduce", false);
     p.overlap_param_gather = o.optional<bool>("overlap_param_gather", false);
+    p.async_tp_allreduce = o.optional<bool>("async_tp_allreduce", true);
+    p.grad_accumulation_fusion = o.optional<bool>("grad_accumulation_fusion", true);
+    p.scatter_gather_p2p = o.optional<bool>("scatter_gather_p2p", false);
     p.first_stage_layers = o.optional<int>("first_stage_layers", 0, at_least(1));
     p.last_stage_layers = o.optional<int>("last_stage_layers", 0, at_least(1));
     if (auto order = o.maybe_array("order")) {
@@ -223,6 +226,9 @@ nlohmann::json to_json(const Plan& p) {
         {"flash_attention", p.flash_attention},
         {"overlap_grad_reduce", p.overlap_grad_reduce},
         {"overlap_param_gather", p.overlap_param_gather},
+        {"async_tp_allreduce", p.async_tp_allreduce},
+        {"grad_accumulation_fusion", p.grad_accumulation_fusion},
+        {"scatter_gather_p2p", p.scatter_gather_p2p},
     };
     static constexpr const char* kShort[] = {"tp", "cp", "ep", "dp", "pp"};
     nlohmann::json order = nlohmann::json::array();

@@ -85,6 +85,7 @@ std::string megatron(const Plan& p, const model::ModelSpec& m) {
     }
     if (p.overlap_grad_reduce) a.push_back("--overlap-grad-reduce");
     if (p.overlap_param_gather) a.push_back("--overlap-param-gather");
+    if (!p.grad_accumulation_fusion) a.push_back("--no-gradient-accumulation-fusion");
     switch (p.recompute) {
         case Recompute::none: break;
         case Recompute::selective: arg("--recompute-granularity", "selective"); break;

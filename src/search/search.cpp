@@ -210,13 +210,32 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
     const std::size_t cap = std::min<std::size_t>(order.size(), 4 * wanted);
     simulate(0, wanted);
     simulated = wanted;
-    while (simulated < cap) {
-        double best = std::numeric_limits<double>::infinity();
-        for (std::size_t j = 0; j < simulated; ++j) best = std::min(best, objective_value(evaluated[order[j]], o.objective, m.seq_len));
+    // Candidates are simulated a batch (one per thread) at a time, but accepted one by one as a
+    // single thread would: the first whose analytical estimate does not beat the best so far ends
+    // the search, and the rest of its batch is forgotten, so the result does not depend on threads.
+    double best = std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < simulated; ++j) best = std::min(best, objective_value(evaluated[order[j]], o.objective, m.seq_len));
+    bool stop = false;
+    while (simulated < cap && !stop) {
         if (objective_value(evaluated[order[simulated]], o.objective, m.seq_len) >= best) break;
         const std::size_t next = std::min(cap, simulated + static_cast<std::size_t>(threads));
         simulate(simulated, next);
-        simulated = next;
+        for (std::size_t j = simulated; j < next; ++j) {
+            Candidate& c = evaluated[order[j]];
+            if (stop) {
+                c.event_time.reset();
+                continue;
+            }
+            Candidate analytical_only = c;
+            analytical_only.event_time.reset();
+            if (objective_value(analytical_only, o.objective, m.seq_len) >= best) {
+                stop = true;
+                c.event_time.reset();
+                continue;
+            }
+            best = std::min(best, objective_value(c, o.objective, m.seq_len));
+            ++simulated;
+        }
     }
     result.simulated = simulated;
     result.event_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();

@@ -25,30 +25,41 @@ BlockCost block_cost(const Scenario& sc, const std::vector<Op>& ops, const Layer
     const auto& cm = sc.compute();
     const Recompute recompute = recomputed_layer ? sc.plan().recompute : Recompute::none;
     BlockCost c;
-    std::vector<Seconds> fwd(ops.size()), dgrad(ops.size());
+    std::vector<Seconds> fwd(ops.size()), dgrad(ops.size()), wgrad(ops.size());
     for (std::size_t i = 0; i < ops.size(); ++i) {
         fwd[i] = cm.forward(ops[i]);
         const Seconds bwd = cm.backward(ops[i]);
-        const Seconds wgrad = cm.weight_grad(ops[i]);
-        dgrad[i] = bwd - wgrad;
+        wgrad[i] = cm.weight_grad(ops[i]);
+        dgrad[i] = bwd - wgrad[i];
         c.forward += fwd[i];
         c.backward += bwd;
-        c.weight_grad += wgrad;
+        c.weight_grad += wgrad[i];
         if (recompute == Recompute::full || (recompute == Recompute::selective && ops[i].selective_recompute)) {
             c.backward += fwd[i];
         }
     }
-    auto add = [&](const std::vector<Collective>& list, const std::vector<Seconds>& overlap_with, int repeat) {
+    const double slowdown = sc.cluster().device.kernels.overlap_slowdown;
+    auto add = [&](const std::vector<Collective>& list, const std::vector<Seconds>& overlap_with, int repeat, Seconds& pass) {
         for (const Collective& col : list) {
             const Seconds t = sc.collective_time(col);
-            const Seconds hidden = col.overlapped ? overlap_with[static_cast<std::size_t>(col.position)] : Seconds(0);
-            c.comm[idx(col.dim)] += max(Seconds(0), t - hidden) * static_cast<double>(repeat);
+            const std::vector<Seconds>& with = col.with_weight_grad ? wgrad : overlap_with;
+            // Under ZB-H1 the weight gradient is deferred: it hides nothing.
+            const bool hides = col.overlapped && !(col.with_weight_grad && sc.plan().schedule == plan::Schedule::zb_h1);
+            const Seconds hidden = hides ? with[static_cast<std::size_t>(col.position)] : Seconds(0);
+            // While the collective runs, the compute it overlaps progresses 1 + slowdown times slower
+            // (the collective's kernels hold compute units): the pass is longer by t - w where the
+            // collective outlasts the compute, else by t slowdown / (1 + slowdown). The event tier's
+            // engine plays out the same rates.
+            const Seconds exposed = hidden.value() > 0 ? max(t - hidden, t * (slowdown / (1.0 + slowdown))) : t;
+            c.comm[idx(col.dim)] += exposed * static_cast<double>(repeat);
             c.bytes[idx(col.dim)] += sent_bytes(col) * static_cast<double>(repeat);
+            pass += exposed;
         }
     };
-    // Full recomputation runs the forward again, collectives included.
-    add(comm.forward, fwd, recompute == Recompute::full ? 2 : 1);
-    add(comm.backward, dgrad, 1);
+    add(comm.forward, fwd, 1, c.forward_comm);
+    add(comm.backward, dgrad, 1, c.backward_comm);
+    // Full recomputation runs the forward again, collectives included, before the backward.
+    if (recompute == Recompute::full) add(comm.forward, fwd, 1, c.backward_comm);
     return c;
 }
 
@@ -56,6 +67,8 @@ void accumulate(BlockCost& into, const BlockCost& c) {
     into.forward += c.forward;
     into.backward += c.backward;
     into.weight_grad += c.weight_grad;
+    into.forward_comm += c.forward_comm;
+    into.backward_comm += c.backward_comm;
     for (std::size_t d = 0; d < into.comm.size(); ++d) {
         into.comm[d] += c.comm[d];
         into.bytes[d] += c.bytes[d];
@@ -85,10 +98,16 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
 
     // Pipeline send/receive: each model chunk receives its input and sends its output forward, and
     // the gradients back; a pair of stage ranks exchanges them at once (Megatron's batched p2p).
+    // With scatter/gather sends the receivers then all-gather the chunks over the tensor group.
     if (p.pp > 1) {
         const Seconds t = sc.collective_time(GroupKind::pipeline, CollectiveKind::send_recv, part.pipeline_bytes);
         s.per_micro_batch.comm[idx(Dim::pipeline)] += 2.0 * p.vpp * t;
         s.per_micro_batch.bytes[idx(Dim::pipeline)] += 2.0 * p.vpp * part.pipeline_bytes;
+        if (part.pipeline_gather_bytes.value() > 0) {
+            const Bytes g = part.pipeline_gather_bytes;
+            s.per_micro_batch.comm[idx(Dim::tensor)] += 2.0 * p.vpp * sc.collective_time(GroupKind::tensor, CollectiveKind::all_gather, g);
+            s.per_micro_batch.bytes[idx(Dim::tensor)] += 2.0 * p.vpp * g * bus_bandwidth_factor(CollectiveKind::all_gather, p.tp);
+        }
     }
 
     // Data parallelism: gradients reduced over the ranks holding the same parameters (ZeRO 0:
@@ -219,6 +238,8 @@ std::vector<StageEval> evaluate_stages(const Scenario& sc) {
 }
 
 }  // namespace
+
+BlockCosts block_costs(const Scenario& sc) { return compute_block_costs(sc); }
 
 std::vector<StageTime> stage_times(const Scenario& sc) {
     std::vector<StageTime> out;

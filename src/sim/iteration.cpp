@@ -43,6 +43,7 @@ struct Step {
     Seconds duration;        // compute
     std::string_view name;   // first operator of a compute segment
     Collective collective;   // comm
+    bool sealed = false;     // compute: later compute starts a new step (a collective overlaps this one only)
 };
 
 struct Program {
@@ -56,11 +57,11 @@ struct Program {
 
 // Merges consecutive compute steps into one segment.
 void push_compute(std::vector<Step>& steps, std::string_view name, Seconds t) {
-    if (!steps.empty() && steps.back().kind == Step::Kind::compute) {
+    if (!steps.empty() && steps.back().kind == Step::Kind::compute && !steps.back().sealed) {
         steps.back().duration += t;
         return;
     }
-    steps.push_back({Step::Kind::compute, t, name, {}});
+    steps.push_back({Step::Kind::compute, t, name, {}, false});
 }
 
 void push_comm(std::vector<Step>& steps, const Collective& c) {
@@ -75,10 +76,14 @@ Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan:
     const int n = static_cast<int>(ops.size());
     for (int i = 0; i < n; ++i) {
         const Op& op = ops[static_cast<std::size_t>(i)];
+        bool overlapped = false;
         for (const Collective& c : comm.forward) {
             if (c.position == i && c.before) push_comm(p.forward, c);
+            overlapped = overlapped || (c.position == i && c.before && c.overlapped);
         }
         push_compute(p.forward, op.name, cm.forward(op));
+        // A collective overlaps the op it serves and nothing after it (as the analytical tier hides it).
+        if (overlapped) p.forward.back().sealed = true;
         for (const Collective& c : comm.forward) {
             if (c.position == i && !c.before) push_comm(p.forward, c);
         }
@@ -86,14 +91,36 @@ Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan:
     }
     for (int i = n - 1; i >= 0; --i) {
         const Op& op = ops[static_cast<std::size_t>(i)];
+        bool overlapped = false;
         for (const Collective& c : comm.backward) {
             if (c.position == i && c.before) push_comm(p.backward, c);
+            overlapped = overlapped || (c.position == i && c.before && c.overlapped);
         }
         const Seconds wgrad = cm.weight_grad(op);
-        push_compute(p.backward, op.name, cm.backward(op) - (zb ? wgrad : Seconds(0)));
-        if (zb) p.weight_grad += wgrad;
+        // The input-gradient GEMM (which a collective issued before it overlaps), the collectives
+        // that overlap the weight-gradient GEMM, then the weight-gradient GEMM itself (deferred
+        // under ZB-H1).
+        push_compute(p.backward, op.name, cm.backward(op) - wgrad);
+        if (overlapped) p.backward.back().sealed = true;
+        bool async = false;
         for (const Collective& c : comm.backward) {
-            if (c.position == i && !c.before) push_comm(p.backward, c);
+            if (c.position == i && !c.before && c.with_weight_grad) {
+                // Under ZB-H1 the weight gradient is deferred: nothing is left to overlap.
+                Collective blocking = c;
+                blocking.overlapped = blocking.overlapped && !zb;
+                push_comm(p.backward, blocking);
+                async = true;
+            }
+        }
+        if (zb) {
+            p.weight_grad += wgrad;
+        } else if (wgrad.value() > 0) {
+            push_compute(p.backward, op.name, wgrad);
+            // The next op needs the reduced input gradient: it waits for the collective.
+            if (async) p.backward.back().sealed = true;
+        }
+        for (const Collective& c : comm.backward) {
+            if (c.position == i && !c.before && !c.with_weight_grad) push_comm(p.backward, c);
         }
     }
     if (recompute == Recompute::full) {
@@ -297,11 +324,19 @@ private:
     }
 
     // A zero-duration task on the compute stream: the stage waits here for data from another stage.
+    // Scatter/gather sends: the stage's tensor group then all-gathers the chunks it received.
     void receive(Lane& l, const Key& key, Phase phase, int mb) {
         const TaskId t = add_compute(l.rank, Seconds(0), {"receive", phase, -1, mb});
         depend_all(l.frontier, t);
         receivers_.emplace_back(key, t);
         l.frontier.assign(1, t);
+        if (part_.pipeline_gather_bytes.value() > 0) {
+            const TaskId g = graph_.add(transfer(l.rank, GroupKind::tensor, CollectiveKind::all_gather, part_.pipeline_gather_bytes,
+                                                 usage(GroupKind::tensor, cost::Pattern::ring, l.stage, l.replica), Stream::tensor,
+                                                 {"all_gather", phase, -1, mb}));
+            graph_.depend(t, g);
+            l.frontier.assign(1, g);
+        }
     }
 
     void send(Lane& l, int to_stage, const Key& key, Phase phase, int mb) {

@@ -63,8 +63,16 @@ std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
 
 ScenarioCache::ShardKey ScenarioCache::shard_key(const plan::Plan& p) {
     const model::Shard s = plan::shard_of(p);
-    return {s.tensor, s.sequence ? 1 : 0, s.context, s.expert, s.micro_batch, static_cast<int>(p.precision),
-            s.fused_attention ? 1 : 0};
+    return {s.tensor,
+            s.sequence ? 1 : 0,
+            s.context,
+            s.expert,
+            s.micro_batch,
+            static_cast<int>(p.precision),
+            s.fused_attention ? 1 : 0,
+            p.async_tp_allreduce ? 1 : 0,
+            p.grad_accumulation_fusion ? 1 : 0,
+            static_cast<int>(p.grad_precision)};
 }
 
 ScenarioCache::LayoutKey ScenarioCache::layout_key(const plan::Plan& p) {
@@ -108,7 +116,8 @@ Scenario::Scenario(std::shared_ptr<const model::ModelSpec> model, std::shared_pt
       plan_(std::move(plan)),
       cache_(cache),
       partition_(plan::partition(plan_, *model_, cache_ ? cache_->layer_programs(plan_, *model_) : nullptr)),
-      compute_(topology_->cluster().device, plan_.precision) {
+      compute_(topology_->cluster().device, plan_.precision,
+               cost::GradientAccumulation{plan_.grad_accumulation_fusion, element_bytes(plan_.grad_precision)}) {
     if (cache_) {
         placed_ = cache_->placement(plan_, *topology_);
     } else {

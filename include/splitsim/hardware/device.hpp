@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -23,16 +24,31 @@ struct KernelFit {
     Seconds launch_overhead;
 };
 
+// One CTA tile shape a GEMM library launches: rows x columns of the output one compute unit
+// produces at a time.
+struct GemmTile {
+    int m = 128;
+    int n = 128;
+};
+
 // How close real kernels come to the datasheet, and at which granularity a GEMM is scheduled.
 // Defaults below are documented where they are defined (device.cpp); a device file or a calibration
 // profile replaces them.
 struct KernelModel {
-    double gemm_efficiency = 0.0;       // fraction of peak a large, well-shaped GEMM sustains
+    double gemm_efficiency = 0.0;       // fraction of peak the main loop of an unconstrained GEMM tile sustains
     double attention_efficiency = 0.0;  // fraction of peak a fused attention kernel sustains
     double memory_efficiency = 0.0;     // fraction of memory bandwidth a streaming kernel sustains
     Seconds launch_overhead;            // fixed cost of one kernel
-    int tile_m = 128;                   // GEMM output tile one compute unit produces at a time
-    int tile_n = 128;
+    // The CTA tiles the GEMM library chooses among (it takes the fastest for each shape); none
+    // given means one 128 x 128 tile.
+    std::vector<GemmTile> gemm_tiles;
+    // Bandwidth from the L2 cache to all compute units together: a tile whose operand stream
+    // ((m + n) k elements per m n k multiply-adds) needs more than its share runs slower.
+    // 0: the operand stream never limits a tile.
+    Bandwidth l2_bandwidth;
+    // Fixed time of one tile besides its main loop (pipeline prologue and epilogue); a GEMM pays it
+    // once per wave of tiles, so short reductions (small k) lose most to it.
+    Seconds gemm_tile_overhead;
     Bytes gemm_workspace;               // cuBLAS/hipBLASLt workspace kept per stream
     double overlap_slowdown = 0;        // compute runs this much slower while communication overlaps it
     // Fitted kinds, by name: model::to_string(OpKind) ("gemm", "norm", ...) or "optimizer".

@@ -23,6 +23,9 @@ struct Collective {
     int position = 0;          // forward: runs before op `position`; backward: after the backward of op `position`
     bool before = true;        // forward: before the op, otherwise after it; backward: before its backward
     bool overlapped = false;   // overlaps the op it is attached to (context-parallel ring, input re-gather)
+    // Backward only: runs between the op's input-gradient and weight-gradient GEMMs and overlaps
+    // the weight-gradient GEMM (the asynchronous tensor-parallel all-reduce / reduce-scatter).
+    bool with_weight_grad = false;
 };
 
 // The collectives of one layer (or of the embedding or head) for one micro-batch.
@@ -58,7 +61,10 @@ struct LayerPrograms {
 struct Partition {
     std::shared_ptr<const LayerPrograms> layers;
     std::vector<Stage> stages;
-    Bytes pipeline_bytes;        // activation (and its gradient) sent between stages per micro-batch
+    Bytes pipeline_bytes;        // activation (and its gradient) each rank sends between stages per micro-batch
+    // With scatter/gather pipeline sends: the whole activation the receiving tensor-parallel group
+    // all-gathers after each receive (0 without).
+    Bytes pipeline_gather_bytes;
     int dense_data_group = 1;    // ranks that hold the same dense parameters: dp x cp
     int expert_data_group = 1;   // ranks that hold the same experts: dp x cp / ep
 

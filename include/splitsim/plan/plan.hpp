@@ -52,6 +52,18 @@ struct Plan {
     bool flash_attention = false;                // fused attention kernel (required for cp > 1)
     bool overlap_grad_reduce = false;            // Megatron --overlap-grad-reduce
     bool overlap_param_gather = false;           // Megatron --overlap-param-gather (ZeRO >= 1)
+    // Each column-parallel layer's input-gradient all-reduce (reduce-scatter under sequence
+    // parallelism) runs while its weight-gradient GEMM computes (Megatron-LM's asynchronous
+    // tensor-parallel all-reduce, on by default since 2021; always on in Megatron-Core).
+    bool async_tp_allreduce = true;
+    // Weight-gradient GEMMs accumulate into the main gradients in their epilogue (Megatron
+    // --gradient-accumulation-fusion, on by default); otherwise a separate kernel adds each
+    // micro-batch's gradient.
+    bool grad_accumulation_fusion = true;
+    // Pipeline sends split the (tensor-parallel replicated) activation into tp chunks, each rank
+    // sends its chunk, and the receivers all-gather it over the tensor-parallel group (Narayanan
+    // et al. 2021, arXiv 2104.04473, Sec. 4.1; Megatron-LM 2021 --scatter-gather-tensors-in-pipeline).
+    bool scatter_gather_p2p = false;
     int first_stage_layers = 0;                  // uneven split: layers on the first stage (0 = even)
     int last_stage_layers = 0;                   // uneven split: layers on the last stage (0 = even)
     // Placement: dimensions laid onto consecutive ranks, innermost first (Megatron's "tp-cp-ep-dp-pp").

@@ -12,6 +12,8 @@ struct BlockCost {
     Seconds backward;        // recomputation included
     Seconds weight_grad;     // the weight-gradient part of backward
     PerDim<Seconds> comm{};  // exposed communication, forward + backward (+ recomputed forward)
+    Seconds forward_comm;    // exposed communication of the forward pass, all dimensions
+    Seconds backward_comm;   // of the backward pass, the recomputed forward's included
     PerDim<Bytes> bytes{};   // bytes sent
 };
 

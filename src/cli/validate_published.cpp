@@ -1,0 +1,35 @@
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "splitsim/report/published.hpp"
+
+namespace splitsim::cli {
+namespace {
+
+struct ValidateOptions {
+    std::string root = ".";
+    std::string format = "table";
+    std::string tier = "analytical";
+    std::string out = "-";
+};
+
+}  // namespace
+
+Subcommand add_validate_published(CLI::App& app) {
+    auto opts = std::make_shared<ValidateOptions>();
+    CLI::App* sub = app.add_subcommand("validate-published",
+                                       "Replay the published training runs of validate/published/ and compare predicted with published");
+    sub->add_option("--root", opts->root, "repository root holding validate/published, models and topologies (default .)");
+    sub->add_option("--format", opts->format, "table | json")->check(CLI::IsMember({"table", "json"}));
+    sub->add_option("--tier", opts->tier, "analytical (default: closed forms) | event (the iterations played out as events)")
+        ->check(CLI::IsMember({"event", "analytical"}));
+    sub->add_option("--out", opts->out, "write the report to this file instead of standard output");
+    return {sub, [opts] {
+        const report::PublishedValidation v =
+            report::validate_published(opts->root, opts->tier == "event" ? sim::Tier::event : sim::Tier::analytical);
+        write_output(opts->out, report::render(v, opts->format == "json" ? report::Format::json : report::Format::table));
+    }};
+}
+
+}  // namespace splitsim::cli
