@@ -131,7 +131,7 @@ TEST_CASE("bad input: exit code 2 and one line naming the file and the JSON path
         {"unknown format", kModel, kCluster, kPlan, "--format xml", "--format"},
         {"zero nodes on the command line", kModel, kCluster, kPlan, "--nodes 0", "--nodes"},
         {"more GPUs than the cluster has", kModel, kCluster, R"({"tp": 8, "pp": 4, "micro_batch": 1, "global_batch": 32})", "",
-         "plan.json: /tp: tp x pp x cp = 32 does not divide the cluster's 16 GPUs"},
+         "plan.json: /tp: tp x pp x cp = 32 exceeds the cluster's 16 GPUs"},
     };
     CHECK(cases.size() >= 30);
     for (const Case& c : cases) {
