@@ -5,6 +5,7 @@
 // data check (the file is still written, with the failed entries marked and untimed).
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -37,12 +38,20 @@ void write_file(const std::string& path, const std::string& text) {
     }
 }
 
+// Collective sizes: whole bytes from 1 B to 16 GiB (nccl-tests' sweeps end at a few GiB; the
+// harness allocates two buffers of the largest size per GPU).
 std::int64_t parse_size(const std::string& text, const char* option) {
+    double bytes = 0;
     try {
-        return static_cast<std::int64_t>(parse_bytes(text).value());
+        bytes = parse_bytes(text).value();
     } catch (const std::invalid_argument& e) {
         throw InputError("command line", option, e.what());
     }
+    if (!(bytes >= 1 && bytes <= 16.0 * 1073741824.0)) {
+        throw InputError("command line", option, "\"" + text + "\" is not between 1 B and 16 GiB");
+    }
+    if (std::floor(bytes) != bytes) throw InputError("command line", option, "\"" + text + "\" is not a whole number of bytes");
+    return static_cast<std::int64_t>(bytes);
 }
 
 }  // namespace
@@ -100,6 +109,8 @@ int main(int argc, char** argv) {
             if (!std::ofstream(out + ".partial")) throw InputError(out, "", "cannot write file");
             std::remove((out + ".partial").c_str());
         }
+        // CLI11's PositiveNumber lets NaN through.
+        if (!(opts.timeout_s > 0)) throw InputError("command line", "--timeout", "must be a positive number of seconds");
         opts.min_bytes = parse_size(min_bytes, "--min-bytes");
         if (!max_bytes.empty()) opts.max_bytes = parse_size(max_bytes, "--max-bytes");
         const validate::BenchResult result = validate::run_bench(opts, *world);
