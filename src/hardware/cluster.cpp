@@ -78,7 +78,7 @@ NetworkSpec parse_network(JsonObject o, int nodes, int gpus_per_node) {
     n.nics_per_node = o.required<int>("nics_per_node", between(1, gpus_per_node));
     n.nic_bandwidth = positive_bandwidth(o, "nic_bandwidth");
     n.latency = latency(o, "latency");
-    n.oversubscription = o.optional<double>("oversubscription", 1.0, at_least(1.0));
+    n.oversubscription = o.optional<double>("oversubscription", 1.0, between(1.0, 1000.0));
     n.nodes_per_leaf = o.optional<int>("nodes_per_leaf", 0, at_least(0));
     if (n.nodes_per_leaf > nodes) n.nodes_per_leaf = nodes;
     o.finish();
