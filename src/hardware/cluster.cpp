@@ -161,7 +161,9 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
     if (device.is_string()) {
         const std::string name = device.get<std::string>();
         const std::filesystem::path path = std::filesystem::path(device_dir) / (name + ".json");
-        if (name.empty() || name.find('/') != std::string::npos || !std::filesystem::exists(path)) {
+        // A name too long for a file name makes the lookup fail with an error, not just "absent".
+        std::error_code error;
+        if (name.empty() || name.find('/') != std::string::npos || !std::filesystem::is_regular_file(path, error)) {
             o.fail("device", "no device \"" + name + "\" in " + device_dir);
         }
         c.device = load_device(path.string());
