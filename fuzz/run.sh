@@ -8,7 +8,7 @@
 # in build-fuzz/corpus/TARGET (the seeds in the repository are not touched); a crashing input is
 # written to build-fuzz/artifacts/TARGET/ and the script exits non-zero. Reproduce one with
 #   build-fuzz/fuzz/fuzz_TARGET FILE
-# Runs one process; run two targets at once on two cores.
+# Runs one process; run two targets at once on two cores. FUZZ_CXX names another clang++.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets=(model device cluster plan simulate measurements)
@@ -27,7 +27,7 @@ case " ${targets[*]} " in *" $target "*) ;; *) echo "fuzz/run.sh: unknown target
 
 build="$root/build-fuzz"
 if [ ! -f "$build/build.ninja" ]; then
-  CXX=${CXX:-clang++} meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+  CXX=${FUZZ_CXX:-clang++} meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debugoptimized -Dtests=false -Dbenchmarks=false -Dcuda=disabled -Dnccl=disabled -Dmpi=disabled \
     -Dcpu_native=false >/dev/null
 fi

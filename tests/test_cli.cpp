@@ -249,6 +249,8 @@ TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON 
         {"disconnected torus-free graph", "simulate", "", "cluster.json: /graph: the topology is disconnected: device 2 cannot reach device 0",
          {{"cluster.json", R"({"name": "g", "nodes": 2, "gpus_per_node": 8, "device": "gpu", "graph": {"vertices": [)" + graph16 +
                                R"(], "links": [{"a": "d0", "b": "d1", "bandwidth": "1 GB/s", "latency": "1 us"}]}})"}}},
+        {"device name longer than a file name", "simulate", "", "cluster.json: /device: no device \"" + std::string(300, 'g') + "\"",
+         {{"cluster.json", cluster_with("\"" + std::string(300, 'g') + "\"")}}},
         {"device file: zero memory bandwidth", "simulate", "", "devices/gpu.json: /memory_bandwidth: must be positive",
          {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "0 GB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"}})"}}},
         {"device file: zero memory", "simulate", "", "devices/gpu.json: /memory: must be positive",
@@ -351,6 +353,27 @@ TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON 
     };
     CHECK(cases.size() >= 60);
     for (const ToolCase& c : cases) check_bad_input(c.what, c.tool, c.files, c.args, c.expected);
+}
+
+TEST_CASE("a directory or an unreadable file given as input is bad input") {
+    test::TempDir dir;
+    dir.write("model.json", kModel);
+    dir.write("cluster.json", kCluster);
+    dir.write("plan.json", kPlan);
+    const std::string tail = " --cluster " + dir.path("cluster.json") + " --plan " + dir.path("plan.json");
+    const auto r = run_command(test::executable("SPLITSIM") + " simulate --model " + dir.path("") + tail);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(": is a directory, not a file") != std::string::npos);
+
+    // check-measurements: 2 for what is not a JSON file, 1 for a JSON document with problems.
+    const std::string checker = test::executable("CHECK_MEASUREMENTS");
+    CHECK(run_command(checker + " " + dir.path("")).exit_code == 2);
+    CHECK(run_command(checker + " " + dir.write("overflow.json", R"({"kernels": 1e400})")).exit_code == 2);
+    CHECK(run_command(checker + " " + dir.write("duplicate.json", R"({"model": "a", "model": "b"})")).exit_code == 2);
+    const auto problems = run_command(checker + " " + dir.write("problems.json", R"({"kernels": [{"kind": 7}], "collectives": []})"));
+    CHECK(problems.exit_code == 1);
+    CHECK(problems.output.find("/kernels/0/kind: wrong type") != std::string::npos);
+    CHECK(run_command(checker + " " + dir.path("plan.json") + " --min-kernels many").exit_code == 2);
 }
 
 TEST_CASE("an output that cannot be written is bad input, and leaves nothing behind") {

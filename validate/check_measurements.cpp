@@ -1,15 +1,16 @@
 // check-measurements FILE [--min-kernels N] [--min-collectives N]
 // Checks a measurements.json written by splitsim-harness bench (validate/measurements_check.cpp).
 // Prints one line per problem and exits 1 if there is any, else prints a summary and exits 0; exit
-// code 2 for a file that cannot be read or bad options. Used by the CI bench test and
+// code 2 for a file that cannot be read or is not JSON (splitsim::read_json_file), or bad options. Used by the CI bench test and
 // validate/gpu-check.sh.
 #include <charconv>
-#include <fstream>
 #include <iostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "splitsim/common/error.hpp"
+#include "splitsim/common/json_reader.hpp"
 #include "splitsim/validate/measurements_check.hpp"
 
 namespace {
@@ -42,17 +43,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    std::ifstream in(argv[1]);
-    if (!in) {
-        std::cerr << argv[1] << ": cannot open file\n";
-        return 2;
-    }
     nlohmann::json doc;
     try {
-        doc = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        std::cerr << argv[1] << ": malformed JSON: " << e.what() << "\n";
-        return 1;
+        doc = splitsim::read_json_file(argv[1]);
+    } catch (const splitsim::InputError& e) {
+        std::cerr << e.what() << "\n";
+        return 2;
     }
     const splitsim::validate::MeasurementsCheck check = splitsim::validate::check_measurements(doc, min_kernels, min_collectives);
     for (const std::string& p : check.problems) std::cout << p << "\n";

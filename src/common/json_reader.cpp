@@ -1,6 +1,7 @@
 #include "splitsim/common/json_reader.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -177,6 +178,8 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& file)
 }
 
 nlohmann::json read_json_file(const std::string& path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) throw InputError(path, "", "is a directory, not a file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(path, "", "cannot open file");
     std::ostringstream text;
