@@ -406,6 +406,13 @@ TEST_CASE("hardware figures that take the event tier's clock beyond 73 years are
     const auto analytical = run_command(base + " --tier analytical");
     REQUIRE(analytical.exit_code == 0);
     CHECK(nlohmann::json::parse(analytical.output).at("iteration_time_s").get<double>() > 0x1p61 * 1e-9);
+    // search ranks such candidates by their analytical time.
+    const auto search = run_command(test::executable("SPLITSIM") + " search --model " + dir.path("model.json") + " --cluster " +
+                                    dir.path("cluster.json") + " --global-batch 32 --rerank 4 --format json");
+    REQUIRE(search.exit_code == 0);
+    const auto ranked = nlohmann::json::parse(search.output).at("candidates");
+    REQUIRE(!ranked.empty());
+    CHECK_FALSE(ranked[0].contains("event_time_s"));
 }
 
 TEST_CASE("a missing file is named") {

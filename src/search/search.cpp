@@ -33,8 +33,8 @@ std::vector<int> divisors(int n) {
 
 bool divides(int d, int n) { return n % d == 0; }
 
-// Runs work(t) for t = 0 .. threads - 1, t = 0 on this thread. An exception on any thread (an
-// InputError from a candidate the event tier cannot play out) is rethrown here once all have ended.
+// Runs work(t) for t = 0 .. threads - 1, t = 0 on this thread. An exception on any thread is
+// rethrown here once all have ended, rather than ending the process.
 template <class Work>
 void run_on_threads(int threads, const Work& work) {
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(threads));
@@ -221,7 +221,8 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
     // contention, so it rarely overestimates: candidates further down whose analytical time beats
     // the best event time so far are simulated too (up to four times `rerank`), kRerankBatch at a
     // time whatever the thread count, so that the same candidates are simulated on any machine.
-    // Candidates beyond the event tier's size (sim::kMaxEventWork) keep their analytical time.
+    // Candidates the event tier cannot play out (beyond sim::kMaxEventWork, or beyond its clock on
+    // absurd hardware figures) keep their analytical time.
     constexpr std::size_t kRerankBatch = 8;
     const auto t1 = std::chrono::steady_clock::now();
     std::size_t simulated = 0;
@@ -231,7 +232,11 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
                 const std::size_t i = order[j];
                 const sim::Scenario sc(model, topologies[topology_of[i]], plans[i]);
                 if (sim::event_work(sc) > sim::kMaxEventWork) continue;
-                evaluated[i].event_time = sim::predict_events(sc).iteration_time;
+                try {
+                    evaluated[i].event_time = sim::predict_events(sc).iteration_time;
+                } catch (const InputError&) {
+                    continue;
+                }
             }
         };
         run_on_threads(threads, rerank);
