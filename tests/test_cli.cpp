@@ -502,8 +502,8 @@ TEST_CASE("identical inputs give byte-identical JSON, CSV and traces, across run
         return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     };
 
-    // simulate: every machine-readable output, twice.
-    for (const char* format : {"json", "csv"}) {
+    // simulate: every format and the trace, twice.
+    for (const char* format : {"json", "csv", "table", "md"}) {
         CAPTURE(format);
         std::string outputs[2];
         std::string traces[2];
