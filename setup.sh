@@ -4,11 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# clang and its sanitizer and libFuzzer runtimes build the sanitized test suite of .ci/run
+# (build-asan) and the fuzz targets (fuzz/run.sh).
 packages=(
   g++ meson ninja-build pkg-config cmake
   nlohmann-json3-dev libeigen3-dev libboost-graph-dev doctest-dev libcli11-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
   chromium fonts-dejavu-core
+  clang libclang-rt-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,12 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "cli_support.hpp"
@@ -34,9 +40,64 @@ struct Case {
     std::string expected;  // a substring of the one-line error
 };
 
-std::string simulate(const test::TempDir& dir, const std::string& args) {
-    return test::executable("SPLITSIM") + " simulate --model " + dir.path("model.json") + " --cluster " +
-           dir.path("cluster.json") + " --plan " + dir.path("plan.json") + " " + args;
+// The cluster of the tables below that names its device, read from devices/gpu.json beside it.
+const std::string kClusterByName = cluster_with(R"("gpu")");
+const std::string kBenchPlan = R"({"tp": 2, "pp": 1, "dp": 2, "micro_batch": 1, "global_batch": 4, "precision": "fp32"})";
+const std::string kTinyModel = R"({"name": "tiny", "layers": 2, "hidden": 64, "heads": 4, "vocab": 256, "seq_len": 64})";
+
+// One bad input to one command: the files it reads (defaults below, replaced by name) and its
+// options; "{dir}" in the options is the directory of the files.
+struct ToolCase {
+    const char* what;
+    const char* tool;  // simulate | collective | search | bench
+    std::string args;
+    std::string expected;  // a substring of the one-line error: file and JSON path, or the option
+    std::map<std::string, std::string> files = {};
+};
+
+// The outputs a command is asked to write; none may exist after bad input, complete or partial.
+const char* const kOutputs[] = {"out.txt", "trace.json", "best.json"};
+
+std::string command_line(const test::TempDir& dir, const std::string& tool, std::string args) {
+    for (std::size_t at; (at = args.find("{dir}")) != std::string::npos;) args.replace(at, 5, dir.path(""));
+    const std::string splitsim = test::executable("SPLITSIM");
+    const std::string out = " --out " + dir.path("out.txt") + " ";
+    if (tool == "simulate") {
+        return splitsim + " simulate --model " + dir.path("model.json") + " --cluster " + dir.path("cluster.json") +
+               " --plan " + dir.path("plan.json") + out + args;
+    }
+    if (tool == "collective") return splitsim + " collective --cluster " + dir.path("cluster.json") + out + args;
+    if (tool == "search") {
+        return splitsim + " search --model " + dir.path("model.json") + " --cluster " + dir.path("cluster.json") +
+               " --best-plan " + dir.path("best.json") + out + args;
+    }
+    return test::executable("SPLITSIM_HARNESS") + " bench --model " + dir.path("model.json") + " --plan " +
+           dir.path("plan.json") + out + args;
+}
+
+// Runs one case: exit code 2, one line holding `expected`, and no output file left behind.
+void check_bad_input(const std::string& what, const std::string& tool, const std::map<std::string, std::string>& files,
+                     const std::string& args, const std::string& expected) {
+    CAPTURE(what);
+    test::TempDir dir;
+    std::map<std::string, std::string> all = {{"model.json", tool == "bench" ? kTinyModel : kModel},
+                                              {"cluster.json", kClusterByName},
+                                              {"devices/gpu.json", kDevice},
+                                              {"plan.json", tool == "bench" ? kBenchPlan : kPlan}};
+    for (const auto& [name, text] : files) all[name] = text;
+    for (const auto& [name, text] : all) dir.write(name, text);
+    const std::string command = command_line(dir, tool, args);
+    CAPTURE(command);
+    const auto r = run_command(command);
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(expected) != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    for (const char* name : kOutputs) {
+        CAPTURE(name);
+        CHECK_FALSE(std::filesystem::exists(dir.path(name)));
+        CHECK_FALSE(std::filesystem::exists(dir.path(std::string(name) + ".partial")));
+    }
 }
 
 }  // namespace
@@ -131,23 +192,227 @@ TEST_CASE("bad input: exit code 2 and one line naming the file and the JSON path
         {"unknown format", kModel, kCluster, kPlan, "--format xml", "--format"},
         {"zero nodes on the command line", kModel, kCluster, kPlan, "--nodes 0", "--nodes"},
         {"more GPUs than the cluster has", kModel, kCluster, R"({"tp": 8, "pp": 4, "micro_batch": 1, "global_batch": 32})", "",
-         "plan.json: /tp: tp x pp x cp = 32 does not divide the cluster's 16 GPUs"},
+         "plan.json: /tp: tp x pp x cp = 32 exceeds the cluster's 16 GPUs"},
     };
     CHECK(cases.size() >= 30);
     for (const Case& c : cases) {
-        const std::string what = c.what;
-        CAPTURE(what);
-        test::TempDir dir;
-        dir.write("model.json", c.model);
-        dir.write("cluster.json", c.cluster);
-        dir.write("plan.json", c.plan);
-        const auto r = run_command(simulate(dir, c.args));
-        CAPTURE(r.output);
-        CHECK(r.exit_code == 2);
-        CHECK(r.output.find(c.expected) != std::string::npos);
-        // One line, no partial output.
-        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+        check_bad_input(c.what, "simulate", {{"model.json", c.model}, {"cluster.json", c.cluster}, {"plan.json", c.plan}},
+                        c.args, c.expected);
     }
+}
+
+TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON path, no output left") {
+    const std::string model_with = R"({"name": "m", "layers": 8, "hidden": 1536, "heads": 96, "vocab": 51200, "seq_len": 2048)";
+    const std::string graph16 = [] {
+        std::string v;
+        for (int i = 0; i < 16; ++i) v += (i ? "," : "") + std::string(R"({"name": "d)") + std::to_string(i) + R"(", "kind": "device"})";
+        return v;
+    }();
+    const std::vector<ToolCase> cases = {
+        // simulate: JSON syntax, duplicate keys, sizes out of range, device files, the event tier's bounds.
+        {"duplicate key", "simulate", "", "plan.json: /tp: duplicate key",
+         {{"plan.json", R"({"tp": 8, "pp": 2, "tp": 4, "micro_batch": 1, "global_batch": 32})"}}},
+        {"duplicate key in a nested object", "simulate", "", "cluster.json: /network/latency: duplicate key",
+         {{"cluster.json", cluster_with(R"("gpu")", R"(, "latency": "3 us")")}}},
+        {"number beyond double", "simulate", "", "plan.json: malformed JSON: number overflow parsing '1e400'",
+         {{"plan.json", R"({"tp": 1e400, "pp": 2, "micro_batch": 1, "global_batch": 32})"}}},
+        {"key with a newline stays one line", "simulate", "", "plan.json: /a\\nb: unknown key",
+         {{"plan.json", R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 32, "a\nb": 1})"}}},
+        {"fractional degree", "simulate", "", "plan.json: /pp: expected an integer, got 2.5",
+         {{"plan.json", R"({"tp": 8, "pp": 2.5, "micro_batch": 1, "global_batch": 32})"}}},
+        {"hidden beyond the bound", "simulate", "", "model.json: /hidden: value 2147483647 must be between 1 and 1048576",
+         {{"model.json", R"({"name": "m", "layers": 8, "hidden": 2147483647, "heads": 1, "vocab": 8, "seq_len": 8})"}}},
+        {"zero layers", "simulate", "", "model.json: /layers: value 0 must be between 1 and 16384",
+         {{"model.json", R"({"name": "m", "layers": 0, "hidden": 1536, "heads": 96, "vocab": 51200, "seq_len": 2048})"}}},
+        {"MoE layer frequency above the layers", "simulate", "", "model.json: /moe/layer_frequency: value 9 must be between 1 and 8",
+         {{"model.json", model_with + R"(, "moe": {"experts": 8, "top_k": 2, "layer_frequency": 9}})"}}},
+        {"model is an array", "simulate", "", "model.json: /: expected an object, got an array", {{"model.json", "[]"}}},
+        {"cluster larger than 2^20 devices", "simulate", "", "cluster.json: /nodes: 1000000 nodes x 8 GPUs per node exceed 1048576 devices",
+         {{"cluster.json", R"({"name": "c", "nodes": 1000000, "gpus_per_node": 8, "device": "gpu",
+             "node": {"fabric": "nvswitch", "gpu_bandwidth": "300 GB/s", "latency": "0.6 us"},
+             "network": {"fabric": "fat-tree", "nics_per_node": 8, "nic_bandwidth": "200 Gb/s", "latency": "2 us"}})"}}},
+        {"--nodes beyond 2^20 devices", "simulate", "--nodes 2000000000",
+         "command line: --nodes: 2000000000 nodes x 8 GPUs per node exceed 1048576 devices"},
+        {"more NICs than GPUs", "simulate", "", "cluster.json: /network/nics_per_node: value 16 must be between 1 and 8",
+         {{"cluster.json", R"({"name": "c", "nodes": 2, "gpus_per_node": 8, "device": "gpu",
+             "node": {"fabric": "nvswitch", "gpu_bandwidth": "300 GB/s", "latency": "0.6 us"},
+             "network": {"fabric": "fat-tree", "nics_per_node": 16, "nic_bandwidth": "200 Gb/s", "latency": "2 us"}})"}}},
+        {"latency of a minute", "simulate", "", "cluster.json: /node/latency: latency must be at most 1 s",
+         {{"cluster.json", R"({"name": "c", "nodes": 1, "gpus_per_node": 16, "device": "gpu",
+             "node": {"fabric": "nvswitch", "gpu_bandwidth": "300 GB/s", "latency": "1 min"}})"}}},
+        {"PCIe switches that do not divide the GPUs", "simulate", "", "cluster.json: /node/pcie_switches: 3 switches do not divide 16 GPUs per node",
+         {{"cluster.json", R"({"name": "c", "nodes": 1, "gpus_per_node": 16, "device": "gpu",
+             "node": {"fabric": "pcie", "gpu_bandwidth": "32 GB/s", "latency": "1 us", "pcie_switches": 3}})"}}},
+        {"torus dimension beyond the chips", "simulate", "", "cluster.json: /torus/dims/0: must be between 1 and nodes x gpus_per_node (16)",
+         {{"cluster.json", R"({"name": "t", "nodes": 4, "gpus_per_node": 4, "device": "gpu",
+             "torus": {"dims": [2147483647, 2147483647, 4], "link_bandwidth": "45 GB/s", "latency": "1 us"}})"}}},
+        {"disconnected torus-free graph", "simulate", "", "cluster.json: /graph: the topology is disconnected: device 2 cannot reach device 0",
+         {{"cluster.json", R"({"name": "g", "nodes": 2, "gpus_per_node": 8, "device": "gpu", "graph": {"vertices": [)" + graph16 +
+                               R"(], "links": [{"a": "d0", "b": "d1", "bandwidth": "1 GB/s", "latency": "1 us"}]}})"}}},
+        {"device name longer than a file name", "simulate", "", "cluster.json: /device: no device \"" + std::string(300, 'g') + "\"",
+         {{"cluster.json", cluster_with("\"" + std::string(300, 'g') + "\"")}}},
+        {"device file: zero memory bandwidth", "simulate", "", "devices/gpu.json: /memory_bandwidth: must be positive",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "0 GB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"}})"}}},
+        {"device file: zero memory", "simulate", "", "devices/gpu.json: /memory: must be positive",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "0 GiB", "memory_bandwidth": "2 TB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"}})"}}},
+        {"device file: infinite peak", "simulate", "", "devices/gpu.json: /peak/bf16: value \"1e300 TFLOP/s\" is too large",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "2 TB/s", "compute_units": 1, "peak": {"bf16": "1e300 TFLOP/s"}})"}}},
+        {"device file: malformed", "simulate", "", "devices/gpu.json: malformed JSON", {{"devices/gpu.json", R"({"name": "X",)"}}},
+        {"device file: wrong type", "simulate", "", "devices/gpu.json: /compute_units: expected an integer, got a string",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "2 TB/s", "compute_units": "many", "peak": {"bf16": "1 TFLOP/s"}})"}}},
+        {"device file: unknown kernel key", "simulate", "", "devices/gpu.json: /kernels/gemm_eff: unknown key",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "2 TB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"},
+             "kernels": {"gemm_eff": 0.5}})"}}},
+        {"device file: zero GEMM tile", "simulate", "", "devices/gpu.json: /kernels/gemm_tile/0: must be between 1 and 65536",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "2 TB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"},
+             "kernels": {"gemm_tile": [0, 128]}})"}}},
+        {"device file: sustained above line rate", "simulate", "", "devices/gpu.json: /interconnect/effective_link_bandwidth: must be at most link_bandwidth",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "2 TB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"},
+             "interconnect": {"links": 12, "link_bandwidth": "25 GB/s", "effective_link_bandwidth": "30 GB/s"}})"}}},
+        {"device file: missing peak", "simulate", "", "devices/gpu.json: /peak: missing required key",
+         {{"devices/gpu.json", R"({"name": "X", "memory": "80 GiB", "memory_bandwidth": "2 TB/s", "compute_units": 1})"}}},
+        {"context parallelism beyond the sequence", "simulate", "", "plan.json: /cp: 1073741824 exceeds seq_len (2048)",
+         {{"plan.json", R"({"tp": 8, "pp": 1, "cp": 1073741824, "micro_batch": 1, "global_batch": 32, "flash_attention": true})"}}},
+        {"data parallelism of 2^31 - 1", "simulate", "", "plan.json: /dp: tp x pp x dp x cp = 34359738352 but the cluster has 16 GPUs",
+         {{"plan.json", R"({"tp": 8, "pp": 2, "dp": 2147483647, "micro_batch": 1, "global_batch": 32})"}}},
+        {"virtual stages beyond the layers", "simulate", "", "plan.json: /vpp: 2147483647 model chunks per stage exceed the 8 layers",
+         {{"plan.json", R"({"tp": 8, "pp": 2, "vpp": 2147483647, "schedule": "interleaved", "micro_batch": 1, "global_batch": 32})"}}},
+        {"uneven split beyond the layers", "simulate", "", "plan.json: /last_stage_layers: 2147483647 exceeds the 8 layers",
+         {{"plan.json", R"({"tp": 8, "pp": 2, "first_stage_layers": 2, "last_stage_layers": 2147483647, "micro_batch": 1, "global_batch": 32})"}}},
+        {"more micro-batch layers than the event tier plays", "simulate", "--trace {dir}trace.json",
+         "plan.json: /global_batch: the event tier simulates at most 1048576 micro-batch layers",
+         {{"plan.json", R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 1048576})"}}},
+        {"a trace needs the event tier", "simulate", "--tier analytical --trace {dir}trace.json",
+         "command line: --trace: a timeline needs the event tier"},
+        {"unknown tier", "simulate", "--tier exact", "--tier"},
+
+        // collective: the cluster file and every option.
+        {"collective: malformed cluster", "collective", "", "cluster.json: malformed JSON", {{"cluster.json", "{"}}},
+        {"collective: unknown cluster key", "collective", "", "cluster.json: /gpus: unknown key",
+         {{"cluster.json", R"({"name": "c", "nodes": 1, "gpus_per_node": 8, "gpus": 8, "device": "gpu",
+             "node": {"fabric": "nvswitch", "gpu_bandwidth": "300 GB/s", "latency": "0.6 us"}})"}}},
+        {"collective: device file without memory", "collective", "", "devices/gpu.json: /memory: missing required key",
+         {{"devices/gpu.json", R"({"name": "X", "memory_bandwidth": "2 TB/s", "compute_units": 1, "peak": {"bf16": "1 TFLOP/s"}})"}}},
+        {"collective: unknown op", "collective", "--op allsum", "command line: --op: \"allsum\" is not one of"},
+        {"collective: size beyond 1 TiB", "collective", "--min 1e300G", "command line: --min: \"1e300G\" is not between 1 B and 1 TiB"},
+        {"collective: size below a byte", "collective", "--min 0.5", "command line: --min: \"0.5\" is not between 1 B and 1 TiB"},
+        {"collective: fractional bytes", "collective", "--max 1.5", "command line: --max: \"1.5\" is not a whole number of bytes"},
+        {"collective: size without a number", "collective", "--max lots", "command line: --max: \"lots\" is not a size"},
+        {"collective: max below min", "collective", "--min 1G --max 1M", "command line: --max: is smaller than --min"},
+        {"collective: factor NaN", "collective", "--factor nan", "command line: --factor: must be a number between 1.01 and 1024"},
+        {"collective: factor of 1", "collective", "--factor 1", "--factor"},
+        {"collective: one rank", "collective", "--ranks 1", "--ranks"},
+        {"collective: ranks that do not spread", "collective", "--ranks 12 --nodes 5", "command line: --ranks: 12 ranks do not spread evenly over 5 nodes"},
+        {"collective: more ranks per node than GPUs", "collective", "--ranks 16 --nodes 1", "command line: --ranks: 16 ranks per node exceed the 8 devices of a node"},
+        {"collective: nodes beyond 2^20 devices", "collective", "--ranks 8 --nodes 2000000", "--ranks"},
+        {"collective: more ranks than a torus holds", "collective", "--ranks 32", "command line: --ranks: the cluster has only 16 devices",
+         {{"cluster.json", R"({"name": "t", "nodes": 4, "gpus_per_node": 4, "device": "gpu",
+             "torus": {"dims": [4, 4], "link_bandwidth": "45 GB/s", "latency": "1 us"}})"}}},
+
+        // search: the files and every option.
+        {"search: duplicate model key", "search", "--global-batch 32", "model.json: /layers: duplicate key",
+         {{"model.json", model_with + R"(, "layers": 4})"}}},
+        {"search: kv_heads that do not divide heads", "search", "--global-batch 32", "model.json: /kv_heads: 5 does not divide heads (96)",
+         {{"model.json", model_with + R"(, "kv_heads": 5})"}}},
+        {"search: zero global batch", "search", "--global-batch 0", "--global-batch"},
+        {"search: global batch beyond 2^24", "search", "--global-batch 100000000", "--global-batch"},
+        {"search: GPUs beyond the cluster", "search", "--global-batch 32 --gpus 1024", "command line: --gpus: 1024 GPUs: the cluster has 16"},
+        {"search: GPUs not whole nodes", "search", "--global-batch 32 --gpus 12", "command line: --gpus: 12 is not a whole number of 8-GPU nodes"},
+        {"search: GPU list with a word", "search", "--global-batch 32 --gpus 8,many", "command line: --gpus: \"8,many\" is not a GPU count"},
+        {"search: zero memory", "search", "--global-batch 32 --max-memory \"0 GiB\"", "command line: --max-memory: \"0 GiB\" is not between 1 B and 1e18 B"},
+        {"search: memory without a unit", "search", "--global-batch 32 --max-memory 80", "command line: --max-memory: \"80\" has no unit"},
+        {"search: unknown precision", "search", "--global-batch 32 --precision fp64", "command line: --precision: \"fp64\" is not one of"},
+        {"search: precision the device lacks", "search", "--global-batch 32 --precision fp8", "command line: --precision: device A100-SXM4-80GB has no fp8 peak"},
+        {"search: thousands of threads", "search", "--global-batch 32 --threads 5000", "--threads"},
+        {"search: unknown objective", "search", "--global-batch 32 --objective speed", "--objective"},
+        {"search: no plan fits for --best-plan", "search", "--global-batch 32 --max-memory \"1 B\"", "command line: --best-plan: no candidate fits in memory"},
+
+        // splitsim-harness bench: the model, the plan and every option.
+        {"bench: plan without dp", "bench", "", "plan.json: /dp: missing: the harness has no cluster to derive dp from",
+         {{"plan.json", R"({"tp": 2, "pp": 1, "micro_batch": 1, "global_batch": 4})"}}},
+        {"bench: tp that does not divide heads", "bench", "", "plan.json: /tp: 3 does not divide heads (4)",
+         {{"plan.json", R"({"tp": 3, "pp": 1, "dp": 1, "micro_batch": 1, "global_batch": 4})"}}},
+        {"bench: ranks beyond 2^20", "bench", "", "plan.json: /dp: tp x pp x cp x dp exceeds 1048576 ranks",
+         {{"plan.json", R"({"tp": 2, "pp": 1, "dp": 2000000000, "micro_batch": 1, "global_batch": 2000000000})"}}},
+        {"bench: duplicate plan key", "bench", "", "plan.json: /dp: duplicate key",
+         {{"plan.json", R"({"tp": 2, "pp": 1, "dp": 2, "dp": 4, "micro_batch": 1, "global_batch": 4})"}}},
+        {"bench: unknown model key", "bench", "", "model.json: /hiden: unknown key",
+         {{"model.json", R"({"name": "tiny", "layers": 2, "hidden": 64, "hiden": 64, "heads": 4, "vocab": 256, "seq_len": 64})"}}},
+        {"bench: malformed model", "bench", "", "model.json: malformed JSON", {{"model.json", R"({"name": "tiny" "layers": 2})"}}},
+        {"bench: kernels beyond the machine's memory", "bench", "", "plan.json: /micro_batch: the kernels at this plan's shapes need about",
+         {{"plan.json", R"({"tp": 1, "pp": 1, "dp": 1, "micro_batch": 1000000, "global_batch": 1000000})"}}},
+        {"bench: size beyond 16 GiB", "bench", "--min-bytes \"1 PB\"", "command line: --min-bytes: \"1 PB\" is not between 1 B and 16 GiB"},
+        {"bench: fractional bytes", "bench", "--max-bytes \"1.5 B\"", "command line: --max-bytes: \"1.5 B\" is not a whole number of bytes"},
+        {"bench: size without a unit", "bench", "--max-bytes 1024", "command line: --max-bytes: \"1024\" has no unit"},
+        {"bench: min above max", "bench", "--min-bytes \"2 MiB\" --max-bytes \"1 MiB\"",
+         "command line: --min-bytes: 2097152 B exceeds the largest size, 1048576 B (--max-bytes)"},
+        {"bench: timeout NaN", "bench", "--timeout nan", "command line: --timeout: must be a positive number of seconds"},
+        {"bench: unknown backend", "bench", "--backend tpu", "--backend"},
+        {"bench: zero repetitions", "bench", "--repetitions 0", "--repetitions"},
+        {"bench: several devices on the CPU", "bench", "--devices 2", "command line: --devices: the CPU backend runs one rank per process"},
+    };
+    CHECK(cases.size() >= 60);
+    for (const ToolCase& c : cases) check_bad_input(c.what, c.tool, c.files, c.args, c.expected);
+}
+
+TEST_CASE("a directory or an unreadable file given as input is bad input") {
+    test::TempDir dir;
+    dir.write("model.json", kModel);
+    dir.write("cluster.json", kCluster);
+    dir.write("plan.json", kPlan);
+    const std::string tail = " --cluster " + dir.path("cluster.json") + " --plan " + dir.path("plan.json");
+    const auto r = run_command(test::executable("SPLITSIM") + " simulate --model " + dir.path("") + tail);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(": is a directory, not a file") != std::string::npos);
+
+    // check-measurements: 2 for what is not a JSON file, 1 for a JSON document with problems.
+    const std::string checker = test::executable("CHECK_MEASUREMENTS");
+    CHECK(run_command(checker + " " + dir.path("")).exit_code == 2);
+    CHECK(run_command(checker + " " + dir.write("overflow.json", R"({"kernels": 1e400})")).exit_code == 2);
+    CHECK(run_command(checker + " " + dir.write("duplicate.json", R"({"model": "a", "model": "b"})")).exit_code == 2);
+    const auto problems = run_command(checker + " " + dir.write("problems.json", R"({"kernels": [{"kind": 7}], "collectives": []})"));
+    CHECK(problems.exit_code == 1);
+    CHECK(problems.output.find("/kernels/0/kind: wrong type") != std::string::npos);
+    CHECK(run_command(checker + " " + dir.path("plan.json") + " --min-kernels many").exit_code == 2);
+}
+
+TEST_CASE("an output that cannot be written is bad input, and leaves nothing behind") {
+    test::TempDir dir;
+    dir.write("model.json", kModel);
+    dir.write("cluster.json", kCluster);
+    dir.write("plan.json", kPlan);
+    const std::string out = dir.path("missing/out.json");
+    const auto r = run_command(test::executable("SPLITSIM") + " simulate --model " + dir.path("model.json") + " --cluster " +
+                               dir.path("cluster.json") + " --plan " + dir.path("plan.json") + " --tier analytical --out " + out);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("missing/out.json: cannot write file") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(out + ".partial"));
+}
+
+TEST_CASE("hardware figures that take the event tier's clock beyond 73 years are bad input") {
+    // 1 FLOP/s and 1 B/s: one iteration takes about 2 x 10^13 s, beyond 2^61 ns = 2.3 x 10^9 s.
+    test::TempDir dir;
+    dir.write("model.json", kModel);
+    dir.write("cluster.json", cluster_with(R"({"name": "slow", "memory": "80 GiB", "memory_bandwidth": "1 B/s",
+                                                 "compute_units": 1, "peak": {"bf16": "1 FLOP/s"}})"));
+    dir.write("plan.json", kPlan);
+    const std::string base = test::executable("SPLITSIM") + " simulate --model " + dir.path("model.json") + " --cluster " +
+                             dir.path("cluster.json") + " --plan " + dir.path("plan.json") + " --format json";
+    const auto events = run_command(base);
+    CAPTURE(events.output);
+    CHECK(events.exit_code == 2);
+    CHECK(events.output.find("plan.json: the event tier cannot play this iteration out") != std::string::npos);
+    // The analytical tier states the (absurd but finite) time.
+    const auto analytical = run_command(base + " --tier analytical");
+    REQUIRE(analytical.exit_code == 0);
+    CHECK(nlohmann::json::parse(analytical.output).at("iteration_time_s").get<double>() > 0x1p61 * 1e-9);
+    // search ranks such candidates by their analytical time.
+    const auto search = run_command(test::executable("SPLITSIM") + " search --model " + dir.path("model.json") + " --cluster " +
+                                    dir.path("cluster.json") + " --global-batch 32 --rerank 4 --format json");
+    REQUIRE(search.exit_code == 0);
+    const auto ranked = nlohmann::json::parse(search.output).at("candidates");
+    REQUIRE(!ranked.empty());
+    CHECK_FALSE(ranked[0].contains("event_time_s"));
 }
 
 TEST_CASE("a missing file is named") {
@@ -211,16 +476,17 @@ TEST_CASE("collective: an nccl-tests-style sweep, and its bad options") {
     }
     // busbw = algbw (n - 1)/n for all-gather (nccl-tests PERFORMANCE.md).
     CHECK(j["rows"][0]["busbw_GBps"].get<double>() == doctest::Approx(j["rows"][0]["algbw_GBps"].get<double>() * 15 / 16));
-    for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
              {" --op allsum", "command line: --op: \"allsum\" is not one of"},
              {" --ranks 12 --nodes 5", "command line: --ranks: 12 ranks do not spread evenly over 5 nodes"},
              {" --ranks 16 --nodes 1", "command line: --ranks: 16 ranks per node exceed the 8 devices of a node"},
              {" --min 1Q", "command line: --min: \"1Q\" is not a size"},
              {" --min 1G --max 1M", "command line: --max: is smaller than --min"}}) {
+        const std::string& args = bad.first;  // a named copy: clang 14 cannot capture a structured binding
         CAPTURE(args);
         const auto r = run_command(base + args);
         CHECK(r.exit_code == 2);
-        CHECK(r.output.find(message) != std::string::npos);
+        CHECK(r.output.find(bad.second) != std::string::npos);
     }
 }
 
@@ -248,4 +514,67 @@ TEST_CASE("validate-published: the published runs as JSON, and its bad options")
     const auto bad_root = run_command(test::executable("SPLITSIM") + " validate-published --root /nonexistent");
     CHECK(bad_root.exit_code == 2);
     CHECK(bad_root.output.find("/nonexistent/validate/published: not a directory") != std::string::npos);
+}
+
+TEST_CASE("identical inputs give byte-identical JSON, CSV and traces, across runs and thread counts") {
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    test::TempDir dir;
+    const std::string plan = dir.write("plan.json", R"({"tp": 2, "pp": 2, "vpp": 2, "schedule": "interleaved", "micro_batch": 1,
+                                                        "global_batch": 64, "zero": 1, "overlap_grad_reduce": true})");
+    const std::string inputs = " --model " + root + "/models/gpt-1.7b.json --cluster " + root +
+                               "/topologies/dgx-a100-superpod.json --nodes 1";
+    auto read = [](const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+
+    // simulate: every format and the trace, twice.
+    for (const char* format : {"json", "csv", "table", "md"}) {
+        CAPTURE(format);
+        std::string outputs[2];
+        std::string traces[2];
+        for (int run = 0; run < 2; ++run) {
+            const std::string trace = dir.path("trace" + std::to_string(run) + ".json");
+            const auto r = run_command(test::executable("SPLITSIM") + " simulate" + inputs + " --plan " + plan + " --format " +
+                                       format + " --trace " + trace);
+            REQUIRE(r.exit_code == 0);
+            outputs[run] = r.output;
+            traces[run] = read(trace);
+        }
+        CHECK(outputs[0].size() > 100);
+        CHECK(outputs[0] == outputs[1]);
+        CHECK(traces[0].size() > 1000);
+        CHECK(traces[0] == traces[1]);
+    }
+
+    // search: the same ranking on one, two and three threads. Re-ranking by the event tier once
+    // grew with the thread count and changed which candidates carried event times.
+    const std::string search = test::executable("SPLITSIM") + " search" + inputs + " --global-batch 16 --rerank 3";
+    const auto csv1 = run_command(search + " --format csv --threads 1 --best-plan " + dir.path("best1.json"));
+    REQUIRE(csv1.exit_code == 0);
+    CHECK(std::count(csv1.output.begin(), csv1.output.end(), '\n') > 1000);
+    for (int threads : {2, 3}) {
+        CAPTURE(threads);
+        const std::string best = dir.path("best" + std::to_string(threads) + ".json");
+        const auto csv = run_command(search + " --format csv --threads " + std::to_string(threads) + " --best-plan " + best);
+        REQUIRE(csv.exit_code == 0);
+        CHECK(csv.output == csv1.output);
+        CHECK(read(best) == read(dir.path("best1.json")));
+    }
+    // JSON: everything but "run" (thread count and wall times) is byte-identical.
+    std::string rest[2];
+    for (int threads : {1, 2}) {
+        const auto r = run_command(search + " --format json --threads " + std::to_string(threads));
+        REQUIRE(r.exit_code == 0);
+        nlohmann::json j = nlohmann::json::parse(r.output);
+        REQUIRE(j.contains("run"));
+        CHECK(j["run"].at("threads").get<int>() == threads);
+        for (const char* key : {"analytical_seconds", "candidates_per_second", "event_seconds"}) CHECK(j["run"].at(key).is_number());
+        CHECK(j["run"].size() == 4);
+        j.erase("run");
+        CHECK(j.at("simulated").get<int>() >= 3);
+        rest[threads - 1] = j.dump();
+    }
+    CHECK(rest[0].size() > 1000);
+    CHECK(rest[0] == rest[1]);
 }

@@ -7,6 +7,8 @@
 
 #include "machine.hpp"
 
+#include <unistd.h>
+
 
 #include <algorithm>
 #include <chrono>
@@ -22,7 +24,9 @@
 #include "splitsim/common/units.hpp"
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/kernels/cpu.hpp"
+#include "splitsim/model/layer_graph.hpp"
 #include "splitsim/model/model_spec.hpp"
+#include "splitsim/plan/partition.hpp"
 #include "splitsim/plan/plan.hpp"
 #include "splitsim/validate/cases.hpp"
 #include "splitsim/validate/check.hpp"
@@ -57,6 +61,25 @@ constexpr std::int64_t kSampledRows = 256;
 constexpr int kGemmSamples = 64;
 
 // ---- inputs --------------------------------------------------------------------------------------
+
+// Host memory the kernel cases need at their largest shape (twice the plan's tokens), estimated
+// from the elements each forward kernel reads and writes: every tensor lives on the backend and as
+// an fp32 host copy, and a backward pass holds about as many again.
+double kernel_case_bytes(const model::ModelSpec& m, const plan::Plan& p) {
+    const model::Shard shard = plan::shard_of(p);
+    const model::LayerGraph g = model::expand(m, shard);
+    double worst = 0;
+    for (const auto* ops : {&g.dense, &g.moe, &g.head}) {
+        for (const model::Op& op : *ops) worst = std::max(worst, op.forward_bytes.value() / shard.element_bytes);
+    }
+    return 2.0 * worst * (4.0 + shard.element_bytes) * 2.0;
+}
+
+double physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
 
 DType activation_dtype(const plan::Plan& p, bool cuda) {
     if (!cuda) return DType::fp32;  // the CPU kernels are fp32
@@ -510,10 +533,28 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
     model::ModelSpec model = model::load_model(o.model);
     plan::Plan plan = plan::load_plan(o.plan);
     validate_plan(plan, model);
+    const bool cuda = o.backend == "cuda";
     if (o.min_bytes < 1) throw InputError(kCommandLine, "--min-bytes", "must be at least 1 B");
+    const std::int64_t max_bytes = o.max_bytes > 0 ? o.max_bytes : (cuda ? (std::int64_t{1} << 30) : (std::int64_t{4} << 20));
+    if (o.collectives && o.min_bytes > max_bytes) {
+        throw InputError(kCommandLine, "--min-bytes", std::to_string(o.min_bytes) + " B exceeds the largest size, " +
+                                                          std::to_string(max_bytes) + " B (--max-bytes)");
+    }
+    // Refuse shapes this machine cannot hold before allocating any of them.
+    if (o.kernels) {
+        const double needed = kernel_case_bytes(model, plan);
+        const double available = physical_memory_bytes();
+        if (available > 0 && needed > available / 2) {
+            char text[160];
+            std::snprintf(text, sizeof text,
+                          "the kernels at this plan's shapes need about %.3g GiB, more than half of this machine's "
+                          "%.3g GiB (lower micro_batch, raise tp, or --no-kernels)",
+                          needed / 1073741824.0, available / 1073741824.0);
+            throw InputError(plan.origin, "/micro_batch", text);
+        }
+    }
 
     // Backends: one per rank this process drives.
-    const bool cuda = o.backend == "cuda";
     std::vector<std::unique_ptr<Backend>> backends;
     if (!cuda) {
         if (o.devices > 1) throw InputError(kCommandLine, "--devices", "the CPU backend runs one rank per process");
@@ -619,7 +660,6 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
         const std::vector<GroupCase> groups = group_cases(plan, ranks, &skipped);
         for (const std::string& s : skipped) note("skipped " + s);
         if (groups.empty()) note("no collective group of more than one rank fits this run; collectives not measured");
-        const std::int64_t max_bytes = o.max_bytes > 0 ? o.max_bytes : (cuda ? (std::int64_t{1} << 30) : (std::int64_t{4} << 20));
         const std::vector<std::int64_t> sizes = size_sweep(o.min_bytes, max_bytes);
         std::vector<Backend*> local;
         for (auto& b : backends) local.push_back(b.get());

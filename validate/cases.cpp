@@ -48,7 +48,7 @@ void add_op(std::vector<KernelCase>& out, const Op& op, const model::ModelSpec& 
             // The sweep scales the number of score blocks (sequences x heads), so the causal mask
             // keeps its meaning.
             c.kernel = Kernel::softmax;
-            c.softmax.batch = scaled(shard.micro_batch * m.heads / t, scale);
+            c.softmax.batch = scaled(static_cast<double>(shard.micro_batch) * m.heads / t, scale);
             c.softmax.queries = std::llround(static_cast<double>(m.seq_len) / shard.context);
             c.softmax.keys = m.seq_len;
             c.softmax.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(m.head_dim())));

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
+#include <string>
+#include <utility>
 
 #include "splitsim/common/error.hpp"
 #include "splitsim/hardware/cluster.hpp"
@@ -13,10 +16,18 @@ namespace splitsim::validate {
 
 void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
     if (p.dp == 0) throw InputError(p.origin, "/dp", "missing: the harness has no cluster to derive dp from");
+    // Each degree may be up to 2^31, so the product is checked as it is formed.
+    std::int64_t ranks = 1;
+    for (const auto& [key, degree] : {std::pair{"tp", p.tp}, {"pp", p.pp}, {"cp", p.cp}, {"dp", p.dp}}) {
+        ranks *= degree;
+        if (ranks > kMaxPlanRanks) {
+            throw InputError(p.origin, std::string("/") + key, "tp x pp x cp x dp exceeds " + std::to_string(kMaxPlanRanks) + " ranks");
+        }
+    }
     hardware::ClusterSpec stand_in;
     stand_in.name = "harness";
     stand_in.nodes = 1;
-    stand_in.gpus_per_node = p.gpus();
+    stand_in.gpus_per_node = static_cast<int>(ranks);
     stand_in.device.name = "the measured device";
     for (auto& peak : stand_in.device.peak) peak = FlopRate(1);
     plan::validate(p, m, stand_in);

@@ -2,6 +2,7 @@
 // Private to the harness.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "splitsim/model/model_spec.hpp"
@@ -10,7 +11,9 @@
 namespace splitsim::validate {
 
 // The plan checked against the model as `splitsim simulate` checks it, on a stand-in cluster of
-// exactly the plan's GPUs (the harness measures whatever machine it runs on). Throws InputError.
+// exactly the plan's GPUs (the harness measures whatever machine it runs on), of at most
+// kMaxPlanRanks. Throws InputError.
+inline constexpr std::int64_t kMaxPlanRanks = std::int64_t{1} << 20;
 void validate_plan(plan::Plan& p, const model::ModelSpec& m);
 
 std::string hostname();

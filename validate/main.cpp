@@ -9,6 +9,7 @@
 // still written.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -42,12 +43,20 @@ void write_file(const std::string& path, const std::string& text) {
     }
 }
 
+// Collective sizes: whole bytes from 1 B to 16 GiB (nccl-tests' sweeps end at a few GiB; the
+// harness allocates two buffers of the largest size per GPU).
 std::int64_t parse_size(const std::string& text, const char* option) {
+    double bytes = 0;
     try {
-        return static_cast<std::int64_t>(parse_bytes(text).value());
+        bytes = parse_bytes(text).value();
     } catch (const std::invalid_argument& e) {
         throw InputError("command line", option, e.what());
     }
+    if (!(bytes >= 1 && bytes <= 16.0 * 1073741824.0)) {
+        throw InputError("command line", option, "\"" + text + "\" is not between 1 B and 16 GiB");
+    }
+    if (std::floor(bytes) != bytes) throw InputError("command line", option, "\"" + text + "\" is not a whole number of bytes");
+    return static_cast<std::int64_t>(bytes);
 }
 
 }  // namespace
@@ -129,6 +138,10 @@ int main(int argc, char** argv) {
         if (rank0 && bench->parsed()) {
             if (!std::ofstream(out + ".partial")) throw InputError(out, "", "cannot write file");
             std::remove((out + ".partial").c_str());
+        }
+        // CLI11's PositiveNumber lets NaN through.
+        if (!((execute->parsed() ? exec.timeout_s : opts.timeout_s) > 0)) {
+            throw InputError("command line", "--timeout", "must be a positive number of seconds");
         }
         if (execute->parsed()) {
             if (rank0 && !exec_out.empty()) {

@@ -1,7 +1,9 @@
 // splitsim collective: an nccl-tests-style table of one collective on a cluster, as predicted.
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +29,8 @@ struct CollectiveOptions {
     std::string out = "-";
 };
 
+constexpr double kMaxSize = 1099511627776.0;  // 1 TiB
+
 // Sizes as nccl-tests reads them (-b / -e): K, M and G are powers of 1024, with or without a
 // trailing B; other units go through the general parser ("1 GiB", "1e6 B").
 Bytes parse_size(const std::string& option, const std::string& text) {
@@ -45,18 +49,26 @@ Bytes parse_size(const std::string& option, const std::string& text) {
             break;
         }
     }
+    std::optional<double> bytes;
     try {
         std::size_t used = 0;
         const double v = std::stod(number, &used);
-        if (used == number.size() && v > 0 && std::isfinite(v)) return Bytes(v * scale);
+        if (used == number.size() && std::isfinite(v)) bytes = v * scale;
     } catch (const std::exception&) {
     }
-    try {
-        const Bytes b = parse_bytes(text);
-        if (b.value() > 0) return b;
-    } catch (const std::invalid_argument&) {
+    if (!bytes) {
+        try {
+            bytes = parse_bytes(text).value();
+        } catch (const std::invalid_argument&) {
+        }
     }
-    throw InputError("command line", option, "\"" + text + "\" is not a size such as 8, 1K, 16M or 8G");
+    if (!bytes) throw InputError("command line", option, "\"" + text + "\" is not a size such as 8, 1K, 16M or 8G");
+    // Whole bytes from 1 B to 1 TiB: nccl-tests sweeps whole buffers, and the sweep stays finite.
+    if (!(*bytes >= 1 && *bytes <= kMaxSize)) {
+        throw InputError("command line", option, "\"" + text + "\" is not between 1 B and 1 TiB");
+    }
+    if (std::floor(*bytes) != *bytes) throw InputError("command line", option, "\"" + text + "\" is not a whole number of bytes");
+    return Bytes(*bytes);
 }
 
 CollectiveKind parse_op(const std::string& op) {
@@ -89,6 +101,10 @@ Subcommand add_collective(CLI::App& app) {
     sub->add_option("--format", opts->format, "table | json")->check(CLI::IsMember({"table", "json"}));
     sub->add_option("--out", opts->out, "write to this file instead of standard output");
     return {sub, [opts] {
+        // CLI11's range check lets NaN through.
+        if (!(opts->factor >= 1.01 && opts->factor <= 1024.0)) {
+            throw InputError("command line", "--factor", "must be a number between 1.01 and 1024");
+        }
         const CollectiveKind kind = parse_op(opts->op);
         const Bytes min = parse_size("--min", opts->min);
         const Bytes max = parse_size("--max", opts->max);
@@ -107,8 +123,12 @@ Subcommand add_collective(CLI::App& app) {
                                                             std::to_string(per_node_capacity) + " devices of a node");
         }
         if (file.torus || file.graph) {
-            if (nodes * per_node_capacity != file.device_count() && opts->nodes) {
+            const std::int64_t spanned = std::int64_t{nodes} * per_node_capacity;
+            if (spanned != file.device_count() && opts->nodes) {
                 throw InputError("command line", "--nodes", "a torus or explicit graph has a fixed size");
+            }
+            if (spanned > file.device_count()) {
+                throw InputError("command line", "--ranks", "the cluster has only " + std::to_string(file.device_count()) + " devices");
             }
         }
         hardware::ClusterSpec spec = (file.torus || file.graph) ? file : hardware::load_cluster(opts->cluster, nodes);

@@ -28,14 +28,18 @@ void write_output(const std::string& path, const std::string& text) {
         return;
     }
     const std::string partial = path + ".partial";
+    bool opened = false;
+    bool written = false;
     {
         std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-        if (!out) throw InputError(path, "", "cannot write file");
-        out << text;
-        if (!out.flush()) throw InputError(path, "", "cannot write file");
+        opened = static_cast<bool>(out);
+        if (opened) {
+            out << text;
+            written = static_cast<bool>(out.flush());
+        }
     }
-    if (std::rename(partial.c_str(), path.c_str()) != 0) {
-        std::remove(partial.c_str());
+    if (!written || std::rename(partial.c_str(), path.c_str()) != 0) {
+        if (opened) std::remove(partial.c_str());  // only what this call created
         throw InputError(path, "", "cannot write file");
     }
 }

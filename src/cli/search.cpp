@@ -67,7 +67,9 @@ Subcommand add_search(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("search", "Find the best split: enumerate, rank analytically, re-rank the best by events");
     sub->add_option("--model", opts->model, "model JSON")->required();
     sub->add_option("--cluster", opts->cluster, "cluster JSON")->required();
-    sub->add_option("--global-batch", opts->global_batch, "sequences per iteration")->required()->check(CLI::PositiveNumber);
+    // Every divisor of the batch is a micro-batch candidate; 2^24 sequences is far beyond any
+    // published global batch and keeps the enumeration finite.
+    sub->add_option("--global-batch", opts->global_batch, "sequences per iteration")->required()->check(CLI::Range(1, 1 << 24));
     sub->add_option("--gpus", opts->gpus, "GPU count, or a comma-separated list to compare (default: the cluster's)");
     sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
     sub->add_option("--top", opts->top, "plans to list")->check(CLI::NonNegativeNumber);
@@ -76,7 +78,7 @@ Subcommand add_search(CLI::App& app) {
         ->check(CLI::IsMember({"time", "cost"}));
     sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
     sub->add_option("--rerank", opts->rerank, "best candidates re-simulated by the event tier")->check(CLI::NonNegativeNumber);
-    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the ranking to this file instead of standard output");
     sub->add_option("--best-plan", opts->best_plan, "write the best plan as a plan JSON that simulate accepts");
@@ -93,6 +95,9 @@ Subcommand add_search(CLI::App& app) {
             } catch (const std::invalid_argument& e) {
                 throw InputError("command line", "--max-memory", e.what());
             }
+            if (o.max_memory->value() <= 0 || o.max_memory->value() > 1e18) {
+                throw InputError("command line", "--max-memory", "\"" + opts->max_memory + "\" is not between 1 B and 1e18 B");
+            }
         }
         o.objective = opts->objective == "cost" ? search::Objective::cost : search::Objective::time;
         o.precision = parse_precision(opts->precision);
@@ -105,14 +110,17 @@ Subcommand add_search(CLI::App& app) {
             };
         }
         const search::Result result = search::run(model, cluster, o);
+        // Everything is rendered before anything is written.
+        std::string best_text;
         if (!opts->best_plan.empty()) {
             if (result.ranked.empty()) throw InputError("command line", "--best-plan", "no candidate fits in memory");
             nlohmann::json best = plan::to_json(result.ranked.front().plan);
             best["name"] = "best plan of splitsim search for " + model.name + " on " + cluster.name;
-            write_output(opts->best_plan, best.dump(2) + "\n");
+            best_text = best.dump(2) + "\n";
         }
-        const report::Format format = parse_format(opts->format);
-        write_output(opts->out, report::render(result, model, cluster, format, opts->top));
+        const std::string text = report::render(result, model, cluster, parse_format(opts->format), opts->top);
+        if (!best_text.empty()) write_output(opts->best_plan, best_text);
+        write_output(opts->out, text);
         if (!opts->report.empty()) {
             // The best plans (up to ten) played out by the event tier, the best one with its timeline.
             const auto shared_model = std::make_shared<const model::ModelSpec>(model);

@@ -1,7 +1,9 @@
 #include "splitsim/common/json_reader.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace splitsim {
@@ -48,11 +50,10 @@ std::string convert_integer(const nlohmann::json& v, I& out) {
     if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<I>::max())) {
         return "integer " + v.dump() + " is too large";
     }
+    // The range of I is [-2^k, 2^k): both bounds are exact in a double, where max() may round up.
     const double d = v.get<double>();
-    if (d < static_cast<double>(std::numeric_limits<I>::lowest()) ||
-        d > static_cast<double>(std::numeric_limits<I>::max())) {
-        return "integer " + v.dump() + " is out of range";
-    }
+    const double lowest = static_cast<double>(std::numeric_limits<I>::lowest());
+    if (d < lowest || d >= -lowest) return "integer " + v.dump() + " is out of range";
     out = v.is_number_float() ? static_cast<I>(d) : v.get<I>();
     return {};
 }
@@ -95,18 +96,90 @@ std::string convert_value(const nlohmann::json& v, Flops& out) { return convert_
 
 }  // namespace detail
 
+namespace {
+
+// A first pass over the text that finds keys given twice in one object: the parser would keep the
+// last silently, and a reader must not guess which one was meant. It stops at the first syntax
+// error and leaves that to the parser, whose message says where it is.
+class DuplicateKeyFinder : public nlohmann::json_sax<nlohmann::json> {
+public:
+    explicit DuplicateKeyFinder(const std::string& file) : file_(file) {}
+
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t) override { return value(); }
+    bool number_unsigned(number_unsigned_t) override { return value(); }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t&) override { return value(); }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override { return open(true); }
+    bool key(string_t& key) override {
+        Level& level = levels_.back();
+        level.token = detail::escape_pointer_token(key);
+        if (!level.keys.insert(key).second) throw InputError(file_, pointer(), "duplicate key");
+        return true;
+    }
+    bool end_object() override { return close(); }
+    bool start_array(std::size_t) override { return open(false); }
+    bool end_array() override { return close(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+private:
+    struct Level {
+        bool object = true;
+        std::set<std::string, std::less<>> keys;  // objects: keys seen so far
+        std::size_t next_index = 0;               // arrays: index of the next element
+        std::string token;                        // the pointer token of the element being read
+    };
+
+    // A value, object or array begins inside the current level.
+    void element() {
+        if (levels_.empty() || levels_.back().object) return;
+        Level& level = levels_.back();
+        level.token = std::to_string(level.next_index++);
+    }
+    bool value() {
+        element();
+        return true;
+    }
+    bool open(bool object) {
+        element();
+        levels_.push_back(Level{object, {}, 0, {}});
+        return true;
+    }
+    bool close() {
+        levels_.pop_back();
+        return true;
+    }
+    std::string pointer() const {
+        std::string out;
+        for (const Level& level : levels_) out += "/" + level.token;
+        return out;
+    }
+
+    const std::string& file_;
+    std::vector<Level> levels_;
+};
+
+}  // namespace
+
 nlohmann::json parse_json_text(const std::string& text, const std::string& file) {
     try {
+        DuplicateKeyFinder finder(file);
+        nlohmann::json::sax_parse(text, &finder);
         return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // A syntax error (parse_error) or a number beyond double's range (out_of_range.406, "1e400").
         // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
         std::string what = e.what();
-        const auto pos = what.find("parse error");
-        throw InputError(file, "", "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+        const auto pos = what.find("] ");
+        throw InputError(file, "", "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
     }
 }
 
 nlohmann::json read_json_file(const std::string& path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) throw InputError(path, "", "is a directory, not a file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(path, "", "cannot open file");
     std::ostringstream text;

@@ -38,7 +38,13 @@ template <std::size_t N>
 double parse_with(std::string_view text, const std::array<UnitFactor, N>& table, std::string_view expected) {
     auto [value, unit] = split_number(text, expected);
     for (const auto& entry : table) {
-        if (entry.unit == unit) return value * entry.factor;
+        if (entry.unit != unit) continue;
+        // "1e308 TB" is a finite number in a unit whose value in base units is not.
+        const double scaled = value * entry.factor;
+        if (!std::isfinite(scaled)) {
+            throw std::invalid_argument("value \"" + std::string(text) + "\" is too large");
+        }
+        return scaled;
     }
     if (unit.empty()) {
         throw std::invalid_argument("\"" + std::string(text) + "\" has no unit; expected " + std::string(expected));

@@ -1,24 +1,39 @@
 #include "splitsim/hardware/cluster.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <numeric>
 #include <set>
 
+#include "splitsim/common/error.hpp"
 #include "splitsim/common/json_reader.hpp"
 
 namespace splitsim::hardware {
 namespace {
 
+// A cluster holds at most kMaxDevices devices: several times the largest machines built (about
+// 10^5 GPUs), small enough that the topology graph of the largest cluster fits in memory.
+constexpr std::int64_t kMaxDevices = 1 << 20;
+// CPU sockets per PCIe node: the largest x86 servers have eight.
+constexpr int kMaxSockets = 8;
+// An explicit graph keeps a shortest-path tree per device over all vertices (devices x vertices).
+constexpr std::size_t kMaxGraphVertices = 4096;
+
+// Bandwidths between 1 B/s and 10^30 B/s and latencies of at most a second keep every time the
+// simulator derives from them finite; real links lie many orders of magnitude inside both bounds.
 Bandwidth positive_bandwidth(JsonObject& o, std::string_view key) {
     const Bandwidth bw = o.required<Bandwidth>(key);
     if (bw.value() <= 0) o.fail(key, "bandwidth must be positive");
+    if (bw.value() < 1 || bw.value() > 1e30) o.fail(key, "bandwidth must be between 1 B/s and 1e30 B/s");
     return bw;
 }
 
 Seconds latency(JsonObject& o, std::string_view key) {
     const Seconds t = o.required<Seconds>(key);
     if (t.value() < 0) o.fail(key, "latency must not be negative");
+    if (t.value() > 1) o.fail(key, "latency must be at most 1 s");
     return t;
 }
 
@@ -44,7 +59,7 @@ NodeSpec parse_node(JsonObject o, const DeviceSpec& device, int gpus_per_node) {
             o.fail("pcie_switches", std::to_string(n.pcie_switches) + " switches do not divide " +
                                         std::to_string(gpus_per_node) + " GPUs per node");
         }
-        n.sockets = o.optional<int>("sockets", 1, between(1, n.pcie_switches));
+        n.sockets = o.optional<int>("sockets", 1, between(1, std::min(n.pcie_switches, kMaxSockets)));
         if (n.pcie_switches % n.sockets != 0) {
             o.fail("sockets", std::to_string(n.sockets) + " sockets do not divide " +
                                   std::to_string(n.pcie_switches) + " PCIe switches");
@@ -55,14 +70,15 @@ NodeSpec parse_node(JsonObject o, const DeviceSpec& device, int gpus_per_node) {
     return n;
 }
 
-NetworkSpec parse_network(JsonObject o, int nodes) {
+NetworkSpec parse_network(JsonObject o, int nodes, int gpus_per_node) {
     NetworkSpec n;
     n.fabric = o.choice<NetworkFabric>(
         "fabric", {{"fat-tree", NetworkFabric::fat_tree}, {"rail-optimized", NetworkFabric::rail_optimized}});
-    n.nics_per_node = o.required<int>("nics_per_node", at_least(1));
+    // GPU l of a node sends through NIC l x nics / gpus: NICs beyond one per GPU would carry nothing.
+    n.nics_per_node = o.required<int>("nics_per_node", between(1, gpus_per_node));
     n.nic_bandwidth = positive_bandwidth(o, "nic_bandwidth");
     n.latency = latency(o, "latency");
-    n.oversubscription = o.optional<double>("oversubscription", 1.0, at_least(1.0));
+    n.oversubscription = o.optional<double>("oversubscription", 1.0, between(1.0, 1000.0));
     n.nodes_per_leaf = o.optional<int>("nodes_per_leaf", 0, at_least(0));
     if (n.nodes_per_leaf > nodes) n.nodes_per_leaf = nodes;
     o.finish();
@@ -75,10 +91,10 @@ TorusSpec parse_torus(JsonObject o, int devices) {
     if (dims.size() < 1 || dims.size() > 3) dims.fail("a torus has 1, 2 or 3 dimensions");
     for (std::size_t i = 0; i < dims.size(); ++i) {
         const int d = dims.get<int>(i);
-        if (d < 1) dims.fail(i, "must be at least 1");
+        if (d < 1 || d > devices) dims.fail(i, "must be between 1 and nodes x gpus_per_node (" + std::to_string(devices) + ")");
         t.dims.push_back(d);
     }
-    const long product = std::accumulate(t.dims.begin(), t.dims.end(), 1L, std::multiplies<>());
+    const std::int64_t product = std::accumulate(t.dims.begin(), t.dims.end(), std::int64_t{1}, std::multiplies<>());
     if (product != devices) {
         dims.fail("holds " + std::to_string(product) + " chips but nodes x gpus_per_node is " +
                   std::to_string(devices));
@@ -94,6 +110,10 @@ ExplicitGraph parse_graph(JsonObject o, int devices) {
     ExplicitGraph g;
     std::set<std::string, std::less<>> names;
     JsonArray vertices = o.array("vertices");
+    if (vertices.size() > kMaxGraphVertices) {
+        vertices.fail("has " + std::to_string(vertices.size()) + " vertices; an explicit graph has at most " +
+                      std::to_string(kMaxGraphVertices));
+    }
     int device_count = 0;
     for (std::size_t i = 0; i < vertices.size(); ++i) {
         JsonObject v = vertices.object(i);
@@ -141,7 +161,9 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
     if (device.is_string()) {
         const std::string name = device.get<std::string>();
         const std::filesystem::path path = std::filesystem::path(device_dir) / (name + ".json");
-        if (name.empty() || name.find('/') != std::string::npos || !std::filesystem::exists(path)) {
+        // A name too long for a file name makes the lookup fail with an error, not just "absent".
+        std::error_code error;
+        if (name.empty() || name.find('/') != std::string::npos || !std::filesystem::is_regular_file(path, error)) {
             o.fail("device", "no device \"" + name + "\" in " + device_dir);
         }
         c.device = load_device(path.string());
@@ -152,8 +174,20 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
     }
 
     c.nodes = o.required<int>("nodes", at_least(1));
-    if (nodes_override) c.nodes = *nodes_override;
     c.gpus_per_node = o.required<int>("gpus_per_node", at_least(1));
+    auto check_size = [&](std::int64_t nodes, const std::function<void(const std::string&)>& fail) {
+        if (nodes * c.gpus_per_node > kMaxDevices) {
+            fail(std::to_string(nodes) + " nodes x " + std::to_string(c.gpus_per_node) + " GPUs per node exceed " +
+                 std::to_string(kMaxDevices) + " devices");
+        }
+    };
+    check_size(c.nodes, [&](const std::string& detail) { o.fail("nodes", detail); });
+    if (nodes_override) {
+        if (*nodes_override < 1) throw InputError("command line", "--nodes", "must be at least 1");
+        check_size(*nodes_override,
+                   [&](const std::string& detail) { throw InputError("command line", "--nodes", detail); });
+        c.nodes = *nodes_override;
+    }
 
     const int fabrics = (o.has("torus") ? 1 : 0) + (o.has("graph") ? 1 : 0) + (o.has("node") ? 1 : 0);
     if (fabrics == 0) o.fail("a cluster needs \"node\" (with \"network\" for several nodes), \"torus\" or \"graph\"");
@@ -164,7 +198,7 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
         o.fail("graph", "an explicit graph replaces \"node\" and \"network\"");
     }
     if (auto node = o.maybe_object("node")) c.node = parse_node(*node, c.device, c.gpus_per_node);
-    if (auto network = o.maybe_object("network")) c.network = parse_network(*network, c.nodes);
+    if (auto network = o.maybe_object("network")) c.network = parse_network(*network, c.nodes, c.gpus_per_node);
     if (o.has("node") && c.nodes > 1 && !c.network) o.fail("network", "missing: a cluster of several nodes needs one");
     if (auto torus = o.maybe_object("torus")) c.torus = parse_torus(*torus, c.device_count());
     if (auto graph = o.maybe_object("graph")) c.graph = parse_graph(*graph, c.device_count());

@@ -35,9 +35,30 @@ KernelModel default_kernels() {
 GemmTile parse_tile(const JsonArray& tile) {
     if (tile.size() != 2) tile.fail("expected [rows, columns]");
     GemmTile t{tile.get<int>(0), tile.get<int>(1)};
-    if (t.m < 1) tile.fail(0, "must be at least 1");
-    if (t.n < 1) tile.fail(1, "must be at least 1");
+    // GEMM libraries' tiles are at most a few hundred rows or columns; the bound keeps tile
+    // arithmetic far from overflow.
+    if (t.m < 1 || t.m > 65536) tile.fail(0, "must be between 1 and 65536");
+    if (t.n < 1 || t.n > 65536) tile.fail(1, "must be between 1 and 65536");
     return t;
+}
+
+// Rates between one unit per second and 10^30 per second keep every time and sum derived from
+// them finite; real devices lie many orders of magnitude inside both bounds.
+template <class Rate>
+Rate rate_of(JsonObject& o, std::string_view key);
+template <>
+Bandwidth rate_of<Bandwidth>(JsonObject& o, std::string_view key) {
+    const Bandwidth r = o.required<Bandwidth>(key);
+    if (r.value() <= 0) o.fail(key, "must be positive");
+    if (r.value() < 1 || r.value() > 1e30) o.fail(key, "must be between 1 B/s and 1e30 B/s");
+    return r;
+}
+template <>
+FlopRate rate_of<FlopRate>(JsonObject& o, std::string_view key) {
+    const FlopRate r = o.required<FlopRate>(key);
+    if (r.value() <= 0) o.fail(key, "must be positive");
+    if (r.value() < 1 || r.value() > 1e30) o.fail(key, "must be between 1 FLOP/s and 1e30 FLOP/s");
+    return r;
 }
 
 }  // namespace
@@ -49,16 +70,13 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
     (void)o.optional<std::string>("source", "");
     d.memory = o.required<Bytes>("memory");
     if (d.memory.value() <= 0) o.fail("memory", "must be positive");
-    d.memory_bandwidth = o.required<Bandwidth>("memory_bandwidth");
-    if (d.memory_bandwidth.value() <= 0) o.fail("memory_bandwidth", "must be positive");
+    if (d.memory.value() > 1e18) o.fail("memory", "must be at most 1e18 B");
+    d.memory_bandwidth = rate_of<Bandwidth>(o, "memory_bandwidth");
     d.compute_units = o.required<int>("compute_units", at_least(1));
 
     JsonObject peak = o.object("peak");
     for (Precision p : kAllPrecisions) {
-        if (auto rate = peak.maybe<FlopRate>(to_string(p))) {
-            if (rate->value() <= 0) peak.fail(to_string(p), "must be positive");
-            d.peak[static_cast<int>(p)] = rate;
-        }
+        if (peak.has(to_string(p))) d.peak[static_cast<int>(p)] = rate_of<FlopRate>(peak, to_string(p));
     }
     peak.finish();
     bool any_peak = false;
@@ -68,12 +86,14 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
     if (auto ic = o.maybe_object("interconnect")) {
         Interconnect i;
         i.name = ic->optional<std::string>("name", "");
-        i.links = ic->required<int>("links", at_least(1));
-        i.link_bandwidth = ic->required<Bandwidth>("link_bandwidth");
-        if (i.link_bandwidth.value() <= 0) ic->fail("link_bandwidth", "must be positive");
-        i.effective_link_bandwidth = ic->optional<Bandwidth>("effective_link_bandwidth", i.link_bandwidth);
-        if (i.effective_link_bandwidth.value() <= 0 || i.effective_link_bandwidth > i.link_bandwidth) {
-            ic->fail("effective_link_bandwidth", "must be positive and at most link_bandwidth");
+        i.links = ic->required<int>("links", between(1, 1 << 16));
+        i.link_bandwidth = rate_of<Bandwidth>(*ic, "link_bandwidth");
+        i.effective_link_bandwidth = i.link_bandwidth;
+        if (ic->has("effective_link_bandwidth")) {
+            i.effective_link_bandwidth = rate_of<Bandwidth>(*ic, "effective_link_bandwidth");
+            if (i.effective_link_bandwidth > i.link_bandwidth) {
+                ic->fail("effective_link_bandwidth", "must be at most link_bandwidth");
+            }
         }
         i.in_switch_reduction_efficiency = ic->optional<double>("in_switch_reduction_efficiency", 0.0, between(0.01, 1.0));
         ic->finish();
@@ -90,6 +110,7 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
             k->optional<double>("memory_efficiency", d.kernels.memory_efficiency, between(0.01, 1.0));
         d.kernels.launch_overhead = k->optional<Seconds>("launch_overhead", d.kernels.launch_overhead);
         if (d.kernels.launch_overhead.value() < 0) k->fail("launch_overhead", "must not be negative");
+        if (d.kernels.launch_overhead.value() > 1) k->fail("launch_overhead", "must be at most 1 s");
         if (auto tile = k->maybe_array("gemm_tile")) d.kernels.gemm_tiles = {parse_tile(*tile)};
         if (auto tiles = k->maybe_array("gemm_tiles")) {
             if (k->has("gemm_tile")) tiles->fail("give either gemm_tile or gemm_tiles");
@@ -101,9 +122,12 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
         }
         d.kernels.l2_bandwidth = k->optional<Bandwidth>("l2_bandwidth", d.kernels.l2_bandwidth);
         if (d.kernels.l2_bandwidth.value() < 0) k->fail("l2_bandwidth", "must not be negative");
+        if (d.kernels.l2_bandwidth.value() > 1e30) k->fail("l2_bandwidth", "must be at most 1e30 B/s");
         d.kernels.gemm_tile_overhead = k->optional<Seconds>("gemm_tile_overhead", d.kernels.gemm_tile_overhead);
         if (d.kernels.gemm_tile_overhead.value() < 0) k->fail("gemm_tile_overhead", "must not be negative");
+        if (d.kernels.gemm_tile_overhead.value() > 1) k->fail("gemm_tile_overhead", "must be at most 1 s");
         d.kernels.gemm_workspace = k->optional<Bytes>("gemm_workspace", d.kernels.gemm_workspace);
+        if (d.kernels.gemm_workspace > d.memory) k->fail("gemm_workspace", "must be at most the device's memory");
         d.kernels.overlap_slowdown = k->optional<double>("overlap_slowdown", d.kernels.overlap_slowdown, between(0.0, 10.0));
         if (auto kinds = k->maybe_object("per_kind")) {
             for (const auto& item : kinds->raw_items().items()) {
@@ -116,6 +140,7 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
                 if (f.compute_efficiency == 0 && f.memory_efficiency == 0) fit.fail("needs compute_efficiency or memory_efficiency");
                 f.launch_overhead = fit.required<Seconds>("launch_overhead");
                 if (f.launch_overhead.value() < 0) fit.fail("launch_overhead", "must not be negative");
+                if (f.launch_overhead.value() > 1) fit.fail("launch_overhead", "must be at most 1 s");
                 fit.finish();
                 d.kernels.per_kind[name] = f;
             }

@@ -9,18 +9,33 @@ int ModelSpec::moe_layer_count() const {
     return (layers + moe->layer_frequency - 1) / moe->layer_frequency;
 }
 
+namespace {
+
+// Upper bounds of a model's sizes: one to two orders of magnitude above the largest models
+// published (Megatron-LM's 1T GPT: 128 layers, hidden 25600; Llama 3 405B: FFN 53248, 128k
+// vocabulary; Switch-C: 2048 experts; contexts of 10M tokens), so that a typo such as an extra
+// digit is caught, and so that products of sizes stay within the integer types that hold them.
+constexpr int kMaxLayers = 1 << 14;
+constexpr int kMaxHidden = 1 << 20;
+constexpr int kMaxFfnHidden = 1 << 22;
+constexpr int kMaxVocab = 1 << 26;
+constexpr int kMaxSeqLen = 1 << 26;
+constexpr int kMaxExperts = 1 << 16;
+
+}  // namespace
+
 ModelSpec parse_model(const nlohmann::json& json, const std::string& file) {
     JsonObject o(json, file);
     ModelSpec m;
     m.name = o.required<std::string>("name");
     (void)o.optional<std::string>("source", "");  // citation of the configuration, for people
-    m.layers = o.required<int>("layers", at_least(1));
-    m.hidden = o.required<int>("hidden", at_least(1));
-    m.heads = o.required<int>("heads", at_least(1));
-    m.vocab = o.required<int>("vocab", at_least(1));
-    m.seq_len = o.required<int>("seq_len", at_least(1));
+    m.layers = o.required<int>("layers", between(1, kMaxLayers));
+    m.hidden = o.required<int>("hidden", between(1, kMaxHidden));
+    m.heads = o.required<int>("heads", between(1, m.hidden));
+    m.vocab = o.required<int>("vocab", between(1, kMaxVocab));
+    m.seq_len = o.required<int>("seq_len", between(1, kMaxSeqLen));
     m.kv_heads = o.optional<int>("kv_heads", m.heads, between(1, m.heads));
-    m.ffn_hidden = o.optional<int>("ffn_hidden", 4 * m.hidden, at_least(1));
+    m.ffn_hidden = o.optional<int>("ffn_hidden", 4 * m.hidden, between(1, kMaxFfnHidden));
     m.activation = o.choice<Activation>("activation", {{"gelu", Activation::gelu}, {"swiglu", Activation::swiglu}},
                                         Activation::gelu);
     m.norm = o.choice<Norm>("norm", {{"layernorm", Norm::layernorm}, {"rmsnorm", Norm::rmsnorm}}, Norm::layernorm);
@@ -41,9 +56,9 @@ ModelSpec parse_model(const nlohmann::json& json, const std::string& file) {
 
     if (auto moe = o.maybe_object("moe")) {
         MoeSpec s;
-        s.experts = moe->required<int>("experts", at_least(1));
+        s.experts = moe->required<int>("experts", between(1, kMaxExperts));
         s.top_k = moe->required<int>("top_k", between(1, s.experts));
-        s.expert_ffn_hidden = moe->optional<int>("expert_ffn_hidden", m.ffn_hidden, at_least(1));
+        s.expert_ffn_hidden = moe->optional<int>("expert_ffn_hidden", m.ffn_hidden, between(1, kMaxFfnHidden));
         s.layer_frequency = moe->optional<int>("layer_frequency", 1, between(1, m.layers));
         moe->finish();
         m.moe = s;

@@ -1,6 +1,7 @@
 #include "splitsim/plan/plan.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +14,7 @@ constexpr std::pair<std::string_view, Precision> kPrecisions[] = {
     {"bf16", Precision::bf16}, {"fp16", Precision::fp16}, {"fp8", Precision::fp8},
     {"fp32", Precision::fp32}, {"tf32", Precision::tf32}};
 
-std::string str(long v) { return std::to_string(v); }
+std::string str(std::int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
@@ -136,6 +137,13 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
 
     // Pipeline stages: even split, or a stated first/last stage with the rest even.
     if (p.pp > m.layers) fail("pp", str(p.pp) + " stages exceed the " + str(m.layers) + " layers");
+    if (p.vpp > m.layers) fail("vpp", str(p.vpp) + " model chunks per stage exceed the " + str(m.layers) + " layers");
+    if (p.first_stage_layers > m.layers) {
+        fail("first_stage_layers", str(p.first_stage_layers) + " exceeds the " + str(m.layers) + " layers");
+    }
+    if (p.last_stage_layers > m.layers) {
+        fail("last_stage_layers", str(p.last_stage_layers) + " exceeds the " + str(m.layers) + " layers");
+    }
     if (p.first_stage_layers || p.last_stage_layers) {
         if (p.vpp > 1) fail("first_stage_layers", "an uneven split cannot be combined with vpp > 1");
         if (p.pp < 2) fail("first_stage_layers", "an uneven split needs pp >= 2");
@@ -161,6 +169,7 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
     // Context parallelism: Megatron-Core splits the sequence into 2 cp chunks for causal load
     // balance and runs it only with fused attention (Transformer Engine).
     if (p.cp > 1) {
+        if (p.cp > m.seq_len) fail("cp", str(p.cp) + " exceeds seq_len (" + str(m.seq_len) + ")");
         if (m.seq_len % (2 * p.cp) != 0) {
             fail("cp", "2 x cp = " + str(2 * p.cp) + " does not divide seq_len (" + str(m.seq_len) + ")");
         }
@@ -173,20 +182,24 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
         fail("ep", str(p.ep) + " does not divide experts (" + str(m.moe->experts) + ")");
     }
 
-    // Data parallelism fills the cluster.
-    const int model_parallel = p.tp * p.pp * p.cp;
+    // Data parallelism fills the cluster. Each degree is at most 2^31 and the cluster at most 2^20
+    // devices, so the products below are formed in 64 bits and compared as soon as they may exceed it.
+    const std::int64_t model_parallel = std::int64_t{p.tp} * p.pp * p.cp;
+    if (model_parallel > gpus) {
+        fail("tp", "tp x pp x cp = " + str(model_parallel) + " exceeds the cluster's " + str(gpus) + " GPUs");
+    }
     if (p.dp == 0) {
         if (gpus % model_parallel != 0) {
             fail("tp", "tp x pp x cp = " + str(model_parallel) + " does not divide the cluster's " + str(gpus) + " GPUs");
         }
-        p.dp = gpus / model_parallel;
-    } else if (p.gpus() != gpus) {
-        fail("dp", "tp x pp x dp x cp = " + str(p.gpus()) + " but the cluster has " + str(gpus) + " GPUs");
+        p.dp = static_cast<int>(gpus / model_parallel);
+    } else if (model_parallel * p.dp != gpus) {
+        fail("dp", "tp x pp x dp x cp = " + str(model_parallel * p.dp) + " but the cluster has " + str(gpus) + " GPUs");
     }
     if (p.ep > 1 && p.dp % p.ep != 0) fail("ep", str(p.ep) + " does not divide dp (" + str(p.dp) + ")");
 
     // Batch: whole micro-batches on every data-parallel rank.
-    const long per_step = static_cast<long>(p.micro_batch) * p.dp;
+    const std::int64_t per_step = std::int64_t{p.micro_batch} * p.dp;
     if (p.global_batch % per_step != 0) {
         fail("global_batch", str(p.global_batch) + " is not a multiple of micro_batch x dp (" + str(p.micro_batch) +
                                  " x " + str(p.dp) + " = " + str(per_step) + ")");

@@ -30,10 +30,13 @@ nlohmann::json to_json(const search::Result& r, const model::ModelSpec& m, const
     j["cluster"] = c.name;
     j["enumerated"] = r.enumerated;
     j["fit"] = r.ranked.size();
-    j["threads"] = r.threads;
-    j["analytical_seconds"] = r.analytical_seconds;
-    j["candidates_per_second"] = candidates_per_second(r);
-    j["event_seconds"] = r.event_seconds;
+    j["simulated"] = r.simulated;
+    // How this run went: the only part of the document that differs between runs of the same
+    // inputs (thread count and wall times). Everything else is byte-identical.
+    j["run"] = {{"threads", r.threads},
+                {"analytical_seconds", r.analytical_seconds},
+                {"candidates_per_second", candidates_per_second(r)},
+                {"event_seconds", r.event_seconds}};
     const auto on = pareto_flags(r);
     nlohmann::json list = nlohmann::json::array();
     for (std::size_t i = 0; i < r.ranked.size(); ++i) {

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "splitsim/common/error.hpp"
+
 namespace splitsim::report {
 namespace {
 
@@ -15,6 +17,54 @@ using plan::Dim;
 constexpr Dim kDims[] = {Dim::tensor, Dim::context, Dim::expert, Dim::data, Dim::pipeline};
 
 std::int64_t whole(Bytes b) { return static_cast<std::int64_t>(std::llround(b.value())); }
+
+// Byte counts are reported as integers: a prediction must keep them below 2^62 (4 EiB), far above
+// any machine, and every time and ratio finite. A prediction outside that range comes from inputs
+// out of proportion with each other (a batch of 10^9 sequences on one GPU); it is reported as bad
+// input rather than as numbers that would read "null" or wrap around.
+void check_reportable(const sim::Scenario& sc, const sim::Prediction& r) {
+    auto fail = [&](const std::string& what, double value) {
+        char text[64];
+        std::snprintf(text, sizeof text, "%g", value);
+        throw InputError(sc.plan().origin, "",
+                         "the prediction leaves the range a report can state (" + what + " = " + text +
+                             "); the model, batch or hardware figures are out of range");
+    };
+    auto time = [&](const std::string& what, double value) {
+        if (!std::isfinite(value) || value < 0) fail(what, value);
+    };
+    auto bytes = [&](const std::string& what, Bytes b) {
+        if (!(b.value() >= 0 && b.value() <= 0x1p62)) fail(what, b.value());
+    };
+    time("iteration_time_s", r.iteration_time.value());
+    time("tokens_per_s", r.tokens_per_s);
+    time("model_tflops_per_gpu", r.model_tflops_per_gpu);
+    time("mfu", r.mfu);
+    time("hfu", r.hfu);
+    time("bubble_fraction", r.bubble_fraction);
+    time("compute_s", r.compute.value());
+    time("bubble_s", r.bubble.value());
+    time("optimizer_s", r.optimizer.value());
+    for (Dim d : kDims) {
+        const auto i = static_cast<std::size_t>(d);
+        time("exposed_communication_s", r.exposed_comm[i].value());
+        bytes("communication", r.comm_bytes[i]);
+    }
+    bytes("peak_bytes", r.memory.peak);
+    bytes("capacity_bytes", r.memory.capacity);
+    for (const auto& s : r.memory.stages) {
+        for (Bytes b : {s.bytes.weights, s.bytes.gradients, s.bytes.optimizer, s.bytes.activations, s.bytes.other}) {
+            bytes("memory of stage " + std::to_string(s.stage), b);
+        }
+        bytes("memory of stage " + std::to_string(s.stage), s.bytes.total());
+    }
+    for (const auto& t : r.stages) {
+        for (Seconds x : {t.forward, t.backward, t.exposed_comm, t.data_parallel, t.optimizer}) {
+            time("time of stage " + std::to_string(t.stage), x.value());
+        }
+    }
+    for (const auto& l : r.links) bytes("link bytes", l.bytes);
+}
 
 std::string fixed(double v, int digits) {
     char buf[64];
@@ -171,6 +221,7 @@ std::string render_csv(const sim::Scenario& sc, const sim::Prediction& r) {
 }  // namespace
 
 nlohmann::json to_json(const sim::Scenario& sc, const sim::Prediction& r) {
+    check_reportable(sc, r);
     nlohmann::json j;
     j["model"] = sc.model().name;
     j["cluster"] = sc.cluster().name;
@@ -244,6 +295,7 @@ nlohmann::json to_json(const sim::Scenario& sc, const sim::Prediction& r) {
 }
 
 std::string render(const sim::Scenario& sc, const sim::Prediction& r, Format format) {
+    check_reportable(sc, r);
     switch (format) {
         case Format::table: return render_table(sc, r);
         case Format::json: return to_json(sc, r).dump(2) + "\n";

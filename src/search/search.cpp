@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <exception>
 #include <limits>
 #include <chrono>
 #include <map>
@@ -17,15 +19,40 @@
 namespace splitsim::search {
 namespace {
 
+// The divisors of n in increasing order, by trial division up to sqrt(n).
 std::vector<int> divisors(int n) {
-    std::vector<int> out;
-    for (int d = 1; d <= n; ++d) {
-        if (n % d == 0) out.push_back(d);
+    std::vector<int> low, high;
+    for (int d = 1; static_cast<std::int64_t>(d) * d <= n; ++d) {
+        if (n % d != 0) continue;
+        low.push_back(d);
+        if (d != n / d) high.push_back(n / d);
     }
-    return out;
+    low.insert(low.end(), high.rbegin(), high.rend());
+    return low;
 }
 
 bool divides(int d, int n) { return n % d == 0; }
+
+// Runs work(t) for t = 0 .. threads - 1, t = 0 on this thread. An exception on any thread is
+// rethrown here once all have ended, rather than ending the process.
+template <class Work>
+void run_on_threads(int threads, const Work& work) {
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(threads));
+    auto guarded = [&](int t) {
+        try {
+            work(t);
+        } catch (...) {
+            errors[static_cast<std::size_t>(t)] = std::current_exception();
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(guarded, t);
+    guarded(0);
+    for (auto& th : pool) th.join();
+    for (const std::exception_ptr& e : errors) {
+        if (e) std::rethrow_exception(e);
+    }
+}
 
 double objective_value(const Candidate& c, Objective o, int seq_len) {
     if (o == Objective::time) return c.time().value();
@@ -125,6 +152,11 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
     std::vector<std::size_t> topology_of;
     for (int g : gpu_counts) {
         hardware::ClusterSpec c = cluster;
+        if (g < 1 || g > cluster.device_count()) {
+            throw InputError("command line", "--gpus", std::to_string(g) + " GPUs: the cluster has " +
+                                                           std::to_string(cluster.device_count()) +
+                                                           " (--nodes sets its size)");
+        }
         if (g % c.gpus_per_node != 0) {
             throw InputError("command line", "--gpus", std::to_string(g) + " is not a whole number of " +
                                                            std::to_string(c.gpus_per_node) + "-GPU nodes");
@@ -169,10 +201,7 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
             if (t == 0 && o.progress && (n % 4096 == 0 || n == plans.size())) o.progress(n, plans.size());
         }
     };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-    work(0);
-    for (auto& th : pool) th.join();
+    run_on_threads(threads, work);
     if (o.progress) o.progress(plans.size(), plans.size());
     result.analytical_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -190,7 +219,11 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
 
     // Event tier over the best candidates, spread over the threads. The analytical tier sees no
     // contention, so it rarely overestimates: candidates further down whose analytical time beats
-    // the best event time so far are simulated too (up to four times `rerank`).
+    // the best event time so far are simulated too (up to four times `rerank`), kRerankBatch at a
+    // time whatever the thread count, so that the same candidates are simulated on any machine.
+    // Candidates the event tier cannot play out (beyond sim::kMaxEventWork, or beyond its clock on
+    // absurd hardware figures) keep their analytical time.
+    constexpr std::size_t kRerankBatch = 8;
     const auto t1 = std::chrono::steady_clock::now();
     std::size_t simulated = 0;
     auto simulate = [&](std::size_t from, std::size_t to) {
@@ -198,27 +231,29 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
             for (std::size_t j = from + static_cast<std::size_t>(t); j < to; j += static_cast<std::size_t>(threads)) {
                 const std::size_t i = order[j];
                 const sim::Scenario sc(model, topologies[topology_of[i]], plans[i]);
-                evaluated[i].event_time = sim::predict_events(sc).iteration_time;
+                if (sim::event_work(sc) > sim::kMaxEventWork) continue;
+                try {
+                    evaluated[i].event_time = sim::predict_events(sc).iteration_time;
+                } catch (const InputError&) {
+                    continue;
+                }
             }
         };
-        pool.clear();
-        for (int t = 1; t < threads; ++t) pool.emplace_back(rerank, t);
-        rerank(0);
-        for (auto& th : pool) th.join();
+        run_on_threads(threads, rerank);
     };
     const std::size_t wanted = std::min<std::size_t>(order.size(), static_cast<std::size_t>(std::max(0, o.rerank)));
     const std::size_t cap = std::min<std::size_t>(order.size(), 4 * wanted);
     simulate(0, wanted);
     simulated = wanted;
-    // Candidates are simulated a batch (one per thread) at a time, but accepted one by one as a
-    // single thread would: the first whose analytical estimate does not beat the best so far ends
+    // Candidates are simulated kRerankBatch at a time, but accepted one by one as a single thread
+    // would: the first whose analytical estimate does not beat the best so far ends
     // the search, and the rest of its batch is forgotten, so the result does not depend on threads.
     double best = std::numeric_limits<double>::infinity();
     for (std::size_t j = 0; j < simulated; ++j) best = std::min(best, objective_value(evaluated[order[j]], o.objective, m.seq_len));
     bool stop = false;
     while (simulated < cap && !stop) {
         if (objective_value(evaluated[order[simulated]], o.objective, m.seq_len) >= best) break;
-        const std::size_t next = std::min(cap, simulated + static_cast<std::size_t>(threads));
+        const std::size_t next = std::min(cap, simulated + kRerankBatch);
         simulate(simulated, next);
         for (std::size_t j = simulated; j < next; ++j) {
             Candidate& c = evaluated[order[j]];

@@ -47,7 +47,7 @@ struct Progress {
         since = now;
     }
     [[nodiscard]] TimeNs finish(TimeNs now) const {
-        return now + TimeNs(static_cast<std::int64_t>(std::ceil(remaining / rate - 1e-9)));
+        return now + checked_ns(std::ceil(remaining / rate - 1e-9));
     }
 };
 
@@ -94,7 +94,12 @@ private:
         return out;
     }
 
-    void schedule(TimeNs at, Event e) { queue_.push({at, sequence_++, e}); }
+    // Event times stay within 2 kMaxDuration: with durations of at most kMaxDuration, now + duration
+    // cannot overflow.
+    void schedule(TimeNs at, Event e) {
+        if (at.count() > 2 * kMaxDuration) throw TimeRangeError();
+        queue_.push({at, sequence_++, e});
+    }
 
     [[nodiscard]] std::size_t slot(int rank, Stream s) const {
         return static_cast<std::size_t>(rank) * kStreams + static_cast<std::size_t>(s);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "splitsim/common/error.hpp"
 #include "splitsim/sim/analytical.hpp"
 #include "splitsim/sim/iteration.hpp"
 
@@ -52,21 +53,28 @@ void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Pre
         at = std::max(at, e);
     }
     if (end > at) gaps.emplace_back(at, end);
+    // One sweep over the gaps and the communication intervals in time order: each instant of a gap
+    // goes to the dimensions communicating then (shared equally), or to the bubble. Marks are
+    // (time, kind): kind 0 a gap ends, 1 a gap begins, d + 2 dimension d begins, -(d + 2) it ends.
+    std::vector<std::pair<std::int64_t, int>> marks;
+    marks.reserve(2 * (gaps.size() + comm.size()));
+    for (const auto& [g0, g1] : gaps) {
+        marks.emplace_back(g0, 1);
+        marks.emplace_back(g1, 0);
+    }
+    for (const auto& [c0, c1, d] : comm) {
+        marks.emplace_back(c0, static_cast<int>(d) + 2);
+        marks.emplace_back(c1, -(static_cast<int>(d) + 2));
+    }
+    std::sort(marks.begin(), marks.end());
     PerDim<double> exposed{};
     double bubble = 0;
-    for (const auto& [g0, g1] : gaps) {
-        // Sweep the gap: each instant goes to the dimensions communicating then (shared equally), or to the bubble.
-        std::vector<std::pair<std::int64_t, int>> marks;  // (time, +dim+1 start / -(dim+1) end)
-        for (const auto& [c0, c1, d] : comm) {
-            if (c1 <= g0 || c0 >= g1) continue;
-            marks.emplace_back(std::max(c0, g0), static_cast<int>(d) + 1);
-            marks.emplace_back(std::min(c1, g1), -(static_cast<int>(d) + 1));
-        }
-        std::sort(marks.begin(), marks.end());
-        PerDim<int> active{};
-        std::int64_t t = g0;
-        auto account = [&](std::int64_t until) {
-            const double span = static_cast<double>(until - t) * 1e-9;
+    PerDim<int> active{};
+    bool in_gap = false;
+    std::int64_t t = 0;
+    for (const auto& [time, kind] : marks) {
+        if (in_gap && time > t) {
+            const double span = static_cast<double>(time - t) * 1e-9;
             int n = 0;
             for (int a : active) n += a > 0 ? 1 : 0;
             if (n == 0) {
@@ -76,14 +84,11 @@ void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Pre
                     if (active[d] > 0) exposed[d] += span / n;
                 }
             }
-            t = until;
-        };
-        for (const auto& [time, delta] : marks) {
-            account(time);
-            if (delta > 0) ++active[static_cast<std::size_t>(delta - 1)];
-            else --active[static_cast<std::size_t>(-delta - 1)];
         }
-        account(g1);
+        t = time;
+        if (kind == 0 || kind == 1) in_gap = kind == 1;
+        else if (kind > 0) ++active[static_cast<std::size_t>(kind - 2)];
+        else --active[static_cast<std::size_t>(-kind - 2)];
     }
     out.compute = compute;
     out.optimizer = optimizer;
@@ -93,16 +98,33 @@ void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Pre
 
 }  // namespace
 
+std::int64_t event_work(const Scenario& sc, bool per_rank) {
+    const std::int64_t replicas = per_rank ? sc.plan().dp : 1;
+    return replicas * sc.plan().micro_batches() * sc.model().layers;
+}
+
 Prediction predict_events(const Scenario& sc, EventRun* keep, bool per_rank) {
+    if (const std::int64_t work = event_work(sc, per_rank); work > kMaxEventWork) {
+        throw InputError(sc.plan().origin, "/global_batch",
+                         "the event tier simulates at most " + std::to_string(kMaxEventWork) +
+                             " micro-batch layers (micro-batches x layers" + (per_rank ? " x replicas" : "") + "), this plan has " +
+                             std::to_string(work) + "; use the analytical tier or larger micro-batches");
+    }
     Prediction out = predict_analytical(sc);
     out.tier = Tier::event;
     EventRun local;
     EventRun& run = keep ? *keep : local;
-    run.graph = build_iteration(sc, per_rank);
     const std::vector<double> capacity = link_capacities(sc);
-    EngineOptions options;
-    options.overlap_slowdown = sc.cluster().device.kernels.overlap_slowdown;
-    run.result = sim::run(run.graph, capacity, options);
+    try {
+        run.graph = build_iteration(sc, per_rank);
+        EngineOptions options;
+        options.overlap_slowdown = sc.cluster().device.kernels.overlap_slowdown;
+        run.result = sim::run(run.graph, capacity, options);
+    } catch (const TimeRangeError& e) {
+        throw InputError(sc.plan().origin, "",
+                         std::string("the event tier cannot play this iteration out: ") + e.what() +
+                             "; the model, batch or hardware figures are out of range");
+    }
 
     const plan::Plan& p = sc.plan();
     out.iteration_time = run.result.end.seconds();

@@ -11,7 +11,8 @@
 namespace splitsim {
 
 // Bad user input. The message reads "file: /json/pointer: what is wrong", e.g.
-// "plan.json: /tp: 7 does not divide heads (96)".
+// "plan.json: /tp: 7 does not divide heads (96)". It is always one line: control characters that
+// came from the input (a key or value with a newline) are written as escapes (\n, \u001b).
 class InputError : public std::runtime_error {
 public:
     InputError(std::string file, std::string pointer, const std::string& detail)
@@ -26,10 +27,33 @@ public:
 
 private:
     static std::string compose(const std::string& file, const std::string& pointer, const std::string& detail) {
-        std::string out = file.empty() ? std::string("input") : file;
+        std::string out = one_line(file.empty() ? std::string("input") : file);
         out += ": ";
-        if (!pointer.empty()) out += pointer + ": ";
-        out += detail;
+        if (!pointer.empty()) out += one_line(pointer) + ": ";
+        out += one_line(detail);
+        return out;
+    }
+
+    static std::string one_line(const std::string& text) {
+        std::string out;
+        out.reserve(text.size());
+        for (const char c : text) {
+            const auto u = static_cast<unsigned char>(c);
+            if (c == '\n') {
+                out += "\\n";
+            } else if (c == '\r') {
+                out += "\\r";
+            } else if (c == '\t') {
+                out += "\\t";
+            } else if (u < 0x20 || u == 0x7f) {
+                static constexpr char kHex[] = "0123456789abcdef";
+                out += "\\u00";
+                out += kHex[u >> 4];
+                out += kHex[u & 0xf];
+            } else {
+                out += c;
+            }
+        }
         return out;
     }
 

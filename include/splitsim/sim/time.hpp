@@ -5,6 +5,7 @@
 #include <cmath>
 #include <compare>
 #include <cstdint>
+#include <stdexcept>
 
 #include "splitsim/common/units.hpp"
 
@@ -27,7 +28,24 @@ private:
 };
 
 constexpr TimeNs ns(std::int64_t v) { return TimeNs(v); }
+
+// The longest duration the event tier represents, 2^61 ns (73 years). Durations stay at most
+// kMaxDuration and event times at most 2 kMaxDuration, so the sum of a time and a duration never
+// leaves int64. Inputs that need more (a device of 1 FLOP/s) end in TimeRangeError.
+inline constexpr std::int64_t kMaxDuration = std::int64_t{1} << 61;
+
+class TimeRangeError : public std::range_error {
+public:
+    TimeRangeError() : std::range_error("a simulated time exceeds 2^61 ns (73 years)") {}
+};
+
+// Nanoseconds (a finite count, at most kMaxDuration in magnitude) as a duration.
+inline TimeNs checked_ns(double ns) {
+    if (!(std::fabs(ns) <= static_cast<double>(kMaxDuration))) throw TimeRangeError();
+    return TimeNs(static_cast<std::int64_t>(ns));
+}
+
 // A duration rounded to the nearest nanosecond.
-inline TimeNs to_time(Seconds s) { return TimeNs(static_cast<std::int64_t>(std::llround(s.value() * 1e9))); }
+inline TimeNs to_time(Seconds s) { return checked_ns(std::round(s.value() * 1e9)); }
 
 }  // namespace splitsim::sim
