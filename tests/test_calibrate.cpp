@@ -36,6 +36,30 @@ TEST_CASE("relative least squares recovers exact coefficients and keeps them non
     CHECK(c[1] > 0);
 }
 
+TEST_CASE("piecewise alpha-beta: one line stays one piece, a protocol switch is found") {
+    std::vector<double> bytes, t;
+    for (double b = 1024; b <= 1 << 20; b *= 2) bytes.push_back(b);
+    // One protocol: 5 us + bytes / 4 GB/s.
+    for (double b : bytes) t.push_back(5e-6 + b / 4e9);
+    auto pieces = calibrate::fit_pieces(bytes, t);
+    REQUIRE(pieces.size() == 1);
+    CHECK(pieces[0].latency == doctest::Approx(5e-6).epsilon(1e-6));
+    CHECK(pieces[0].seconds_per_byte == doctest::Approx(1 / 4e9).epsilon(1e-6));
+    // Eager sends up to 4 KiB (2 us + bytes / 1 GB/s), rendezvous above (12 us + bytes / 4 GB/s),
+    // with 1% alternating noise.
+    t.clear();
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const double b = bytes[i];
+        t.push_back((b <= 4096 ? 2e-6 + b / 1e9 : 12e-6 + b / 4e9) * (i % 2 ? 1.01 : 0.99));
+    }
+    pieces = calibrate::fit_pieces(bytes, t);
+    REQUIRE(pieces.size() == 2);
+    CHECK(pieces[0].min_bytes == 0);
+    CHECK(pieces[1].min_bytes == 8192);
+    CHECK(pieces[1].latency == doctest::Approx(12e-6).epsilon(0.05));
+    CHECK(1 / pieces[1].seconds_per_byte == doctest::Approx(4e9).epsilon(0.05));
+}
+
 TEST_CASE("bench, calibrate, predict: kernels within 15% and collectives within 20% (medians)") {
     const std::string mpirun = test::executable("MPIRUN"), harness = test::executable("HARNESS"),
                       splitsim = test::executable("SPLITSIM"), root = SPLITSIM_SOURCE_ROOT;

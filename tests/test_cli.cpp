@@ -249,6 +249,11 @@ TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON 
         {"disconnected torus-free graph", "simulate", "", "cluster.json: /graph: the topology is disconnected: device 2 cannot reach device 0",
          {{"cluster.json", R"({"name": "g", "nodes": 2, "gpus_per_node": 8, "device": "gpu", "graph": {"vertices": [)" + graph16 +
                                R"(], "links": [{"a": "d0", "b": "d1", "bandwidth": "1 GB/s", "latency": "1 us"}]}})"}}},
+        {"calibrated collective listed twice from one size", "simulate", "", "cluster.json: /collectives/1/min_bytes: a collective of this op, ranks and scope from this size is listed twice",
+         {{"cluster.json", R"({"name": "c", "nodes": 1, "gpus_per_node": 8, "device": "gpu",
+             "node": {"fabric": "nvswitch", "gpu_bandwidth": "300 GB/s", "latency": "0.6 us"},
+             "collectives": [{"op": "all_reduce", "ranks": 2, "scope": "node", "min_bytes": "4 KiB", "latency": "5 us", "bandwidth": "10 GB/s"},
+                             {"op": "all_reduce", "ranks": 2, "scope": "node", "min_bytes": "4096 B", "latency": "6 us", "bandwidth": "12 GB/s"}]})"}}},
         {"device name longer than a file name", "simulate", "", "cluster.json: /device: no device \"" + std::string(300, 'g') + "\"",
          {{"cluster.json", cluster_with("\"" + std::string(300, 'g') + "\"")}}},
         {"device file: zero memory bandwidth", "simulate", "", "devices/gpu.json: /memory_bandwidth: must be positive",

@@ -246,3 +246,21 @@ TEST_CASE("every shipped cluster file builds its topology and costs a collective
     const hardware::Topology nvl(hardware::load_cluster(test::source_root() + "/topologies/gb200-nvl72.json"));
     CHECK(busbw(place(nvl, {first(64)}), CollectiveKind::all_reduce, 1 << 30) > 400);
 }
+
+TEST_CASE("calibrated collectives: the piece whose size range holds the message, the smallest below all") {
+    const hardware::Topology t(cluster(R"("nodes": 1, "gpus_per_node": 4,
+        "node": {"fabric": "nvswitch", "gpu_bandwidth": "100 GB/s", "latency": "1 us"},
+        "collectives": [{"op": "all_reduce", "ranks": 2, "scope": "node", "min_bytes": "64 KiB", "latency": "20 us", "bandwidth": "10 GB/s"},
+                        {"op": "all_reduce", "ranks": 2, "scope": "node", "min_bytes": "1 KiB", "latency": "2 us", "bandwidth": "1 GB/s"},
+                        {"op": "all_reduce", "ranks": 2, "scope": "node", "min_bytes": "1 MiB", "latency": "50 us", "bandwidth": "20 GB/s"}])"));
+    const auto pair = place(t, {first(2)});
+    auto time = [&](double bytes) { return pair.estimate(CollectiveKind::all_reduce, Bytes(bytes)).time.value(); };
+    CHECK(rel(time(512), 2e-6 + 512 / 1e9) < 1e-12);               // below every piece: the smallest
+    CHECK(rel(time(4096), 2e-6 + 4096 / 1e9) < 1e-12);
+    CHECK(rel(time(65536), 20e-6 + 65536 / 10e9) < 1e-12);         // a piece starts at its min_bytes
+    CHECK(rel(time(1 << 20), 50e-6 + (1 << 20) / 20e9) < 1e-12);
+    CHECK(pair.estimate(CollectiveKind::all_reduce, Bytes(4096)).algorithm == Algorithm::calibrated);
+    // Other ops and group sizes keep NCCL's model.
+    CHECK(pair.estimate(CollectiveKind::all_gather, Bytes(4096)).algorithm != Algorithm::calibrated);
+    CHECK(place(t, {first(4)}).estimate(CollectiveKind::all_reduce, Bytes(4096)).algorithm != Algorithm::calibrated);
+}

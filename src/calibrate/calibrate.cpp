@@ -46,9 +46,12 @@ Seconds median_time(JsonObject& o) {
     return Seconds(m);
 }
 
-}  // namespace
+struct RelativeFit {
+    std::vector<double> coefficients;
+    double residual = std::numeric_limits<double>::infinity();  // sum of squared relative errors
+};
 
-std::vector<double> fit_relative(const std::vector<std::vector<double>>& x, const std::vector<double>& t) {
+RelativeFit fit_relative_with_residual(const std::vector<std::vector<double>>& x, const std::vector<double>& t) {
     const std::size_t terms = x.size();
     const auto n = static_cast<Eigen::Index>(t.size());
     std::vector<double> best(terms + 1, 0.0);
@@ -79,7 +82,75 @@ std::vector<double> fit_relative(const std::vector<std::vector<double>>& x, cons
             for (std::size_t k = 0; k < cols.size(); ++k) best[cols[k]] = c(static_cast<Eigen::Index>(k));
         }
     }
-    return best;
+    return {best, best_residual};
+}
+
+// Points (bytes, time) sorted by size; [from, to) is one segment.
+using Points = std::vector<std::pair<double, double>>;
+
+RelativeFit fit_line(const Points& p, std::size_t from, std::size_t to) {
+    std::vector<double> x, t;
+    for (std::size_t i = from; i < to; ++i) {
+        x.push_back(p[i].first);
+        t.push_back(p[i].second);
+    }
+    return fit_relative_with_residual({x}, t);
+}
+
+// Bayesian information criterion of a least-squares fit of n points with k parameters. Relative
+// errors below 1e-6 per point (beneath any timer's resolution) count as 1e-6, so that rounding in
+// exact data does not pass for structure.
+double bic(double residual, std::size_t n, int k) {
+    const double dn = static_cast<double>(n);
+    return dn * std::log(std::max(residual, dn * 1e-12) / dn) + k * std::log(dn);
+}
+
+std::size_t distinct_sizes(const Points& p, std::size_t from, std::size_t to) {
+    std::size_t d = 0;
+    for (std::size_t i = from; i < to; ++i) d += i == from || p[i].first != p[i - 1].first;
+    return d;
+}
+
+void split_segment(const Points& p, std::size_t from, std::size_t to, std::vector<Piece>& out) {
+    constexpr std::size_t kMinSizes = 3;
+    const RelativeFit whole = fit_line(p, from, to);
+    const std::size_t n = to - from;
+    double best_bic = bic(whole.residual, n, 2);
+    std::size_t best_split = 0;
+    for (std::size_t s = from + 1; s < to; ++s) {
+        if (p[s].first == p[s - 1].first) continue;  // split only between sizes
+        if (distinct_sizes(p, from, s) < kMinSizes || distinct_sizes(p, s, to) < kMinSizes) continue;
+        const RelativeFit low = fit_line(p, from, s), high = fit_line(p, s, to);
+        if (low.coefficients[1] <= 0 || high.coefficients[1] <= 0) continue;
+        const double b = bic(low.residual + high.residual, n, 5);
+        if (b < best_bic) {
+            best_bic = b;
+            best_split = s;
+        }
+    }
+    if (best_split == 0) {
+        if (whole.coefficients[1] > 0) out.push_back({p[from].first, whole.coefficients[0], whole.coefficients[1]});
+        return;
+    }
+    split_segment(p, from, best_split, out);
+    split_segment(p, best_split, to, out);
+}
+
+}  // namespace
+
+std::vector<double> fit_relative(const std::vector<std::vector<double>>& x, const std::vector<double>& t) {
+    return fit_relative_with_residual(x, t).coefficients;
+}
+
+std::vector<Piece> fit_pieces(const std::vector<double>& bytes, const std::vector<double>& t) {
+    Points p;
+    for (std::size_t i = 0; i < bytes.size(); ++i) p.emplace_back(bytes[i], t[i]);
+    std::sort(p.begin(), p.end());
+    std::vector<Piece> out;
+    if (p.empty()) return out;
+    split_segment(p, 0, p.size(), out);
+    if (!out.empty()) out.front().min_bytes = 0;  // the first piece also covers smaller sizes
+    return out;
 }
 
 Measurements load_measurements(const std::string& path) {
@@ -194,7 +265,7 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
     }
     const cost::ComputeModel after(out.cluster.device, device.peak_for(Precision::fp32) && ms.backend == "cpu" ? Precision::fp32 : precision);
 
-    // Collectives: per operation, group size and scope, t = latency + S / bandwidth.
+    // Collectives: per operation, group size and scope, t = latency + S / bandwidth in pieces over S.
     const auto topology = std::make_shared<const hardware::Topology>(cluster);
     std::map<std::tuple<int, int, bool>, std::pair<std::vector<double>, std::vector<double>>> coll;
     std::vector<bool> across(ms.collectives.size());
@@ -216,16 +287,16 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
         d.second.push_back(c.time.value());
     }
     for (const auto& [key, data] : coll) {
-        const std::vector<double> c = fit_relative({data.first}, data.second);
-        const double a = c[0], b = c[1];
-        if (b <= 0) continue;
-        hardware::CalibratedCollective k;
-        k.op = static_cast<CollectiveKind>(std::get<0>(key));
-        k.ranks = std::get<1>(key);
-        k.across_nodes = std::get<2>(key);
-        k.latency = Seconds(a);
-        k.bandwidth = Bandwidth(1.0 / b);
-        out.cluster.collectives.push_back(k);
+        for (const Piece& piece : fit_pieces(data.first, data.second)) {
+            hardware::CalibratedCollective k;
+            k.op = static_cast<CollectiveKind>(std::get<0>(key));
+            k.ranks = std::get<1>(key);
+            k.across_nodes = std::get<2>(key);
+            k.min_bytes = Bytes(piece.min_bytes);
+            k.latency = Seconds(piece.latency);
+            k.bandwidth = Bandwidth(1.0 / piece.seconds_per_byte);
+            out.cluster.collectives.push_back(k);
+        }
     }
     const auto calibrated = std::make_shared<const hardware::Topology>(out.cluster);
 
@@ -274,6 +345,7 @@ nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibra
         list.push_back({{"op", to_string(k.op)},
                         {"ranks", k.ranks},
                         {"scope", k.across_nodes ? "network" : "node"},
+                        {"min_bytes", quantity(k.min_bytes.value(), "B")},
                         {"latency", quantity(k.latency.value(), "s")},
                         {"bandwidth", quantity(k.bandwidth.value(), "B/s")},
                         {"source", "fitted by splitsim calibrate from " + measurements_file}});

@@ -473,12 +473,21 @@ const LinkUsage& PlacedGroups::usage(CollectiveKind kind) const {
 }
 
 CollectiveEstimate PlacedGroups::estimate(CollectiveKind kind, Bytes bytes) const {
-    // A fitted collective of this size of group, inside a node or across nodes, replaces the model.
+    // A fitted collective of this size of group, inside a node or across nodes, replaces the model:
+    // the entry of the largest min_bytes at most `bytes`, or the smallest entry below all of them.
     const bool across = placement_.nodes > 1;
+    const hardware::CalibratedCollective* fitted = nullptr;
     for (const hardware::CalibratedCollective& c : topology_->cluster().collectives) {
-        if (c.op == kind && c.ranks == placement_.ranks && c.across_nodes == across && placement_.ranks > 1 && bytes.value() > 0) {
-            return {c.latency + bytes / c.bandwidth, c.latency, Algorithm::calibrated, Protocol::simple};
+        if (c.op != kind || c.ranks != placement_.ranks || c.across_nodes != across) continue;
+        const bool covers = c.min_bytes <= bytes;
+        const bool fitted_covers = fitted && fitted->min_bytes <= bytes;
+        if (!fitted || (covers && (!fitted_covers || c.min_bytes > fitted->min_bytes)) ||
+            (!covers && !fitted_covers && c.min_bytes < fitted->min_bytes)) {
+            fitted = &c;
         }
+    }
+    if (fitted && placement_.ranks > 1 && bytes.value() > 0) {
+        return {fitted->latency + bytes / fitted->bandwidth, fitted->latency, Algorithm::calibrated, Protocol::simple};
     }
     CollectiveEstimate best{Seconds(std::numeric_limits<double>::infinity()), Seconds(0), Algorithm::ring, Protocol::simple};
     for (Algorithm a : {Algorithm::ring, Algorithm::tree, Algorithm::hierarchical, Algorithm::nvls, Algorithm::torus,

@@ -214,6 +214,13 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
                                                    {"send_recv", CollectiveKind::send_recv}});
             k.ranks = e.required<int>("ranks", at_least(2));
             k.across_nodes = e.choice<bool>("scope", {{"node", false}, {"network", true}});
+            k.min_bytes = e.optional<Bytes>("min_bytes", Bytes(0));
+            if (k.min_bytes.value() < 0 || k.min_bytes.value() > 1e18) e.fail("min_bytes", "must be between 0 B and 1e18 B");
+            for (const CalibratedCollective& other : c.collectives) {
+                if (other.op == k.op && other.ranks == k.ranks && other.across_nodes == k.across_nodes && other.min_bytes == k.min_bytes) {
+                    e.fail("min_bytes", "a collective of this op, ranks and scope from this size is listed twice");
+                }
+            }
             k.latency = latency(e, "latency");
             k.bandwidth = positive_bandwidth(e, "bandwidth");
             (void)e.optional<std::string>("source", "");

@@ -73,4 +73,21 @@ nlohmann::json calibrated_cluster_file(const nlohmann::json& cluster_file, const
 // best non-negative one). Returns {c0, c1, ..., cn}.
 std::vector<double> fit_relative(const std::vector<std::vector<double>>& x, const std::vector<double>& t);
 
+// One piece of a piecewise alpha-beta fit: t = latency + bytes * seconds_per_byte for sizes from
+// min_bytes up to the next piece's.
+struct Piece {
+    double min_bytes = 0;
+    double latency = 0;
+    double seconds_per_byte = 0;
+};
+
+// Fits t = latency + bytes * seconds_per_byte piecewise over sizes: a transport switches protocol
+// with the message size (MPI's eager and rendezvous sends, NCCL's LL, LL128 and Simple), and each
+// protocol has its own latency and bandwidth. Segments are split in two where the split (two lines
+// and a breakpoint, 5 parameters) lowers the Bayesian information criterion
+// n ln(RSS / n) + parameters x ln n of the relative residuals below that of one line (2 parameters),
+// recursively; a piece holds at least 3 distinct sizes and a positive seconds_per_byte. The sizes
+// need not be sorted. Returns the pieces in order of size.
+std::vector<Piece> fit_pieces(const std::vector<double>& bytes, const std::vector<double>& t);
+
 }  // namespace splitsim::calibrate

@@ -71,11 +71,14 @@ struct ExplicitGraph {
 };
 
 // A collective measured and fitted by splitsim calibrate: time = latency + bytes / bandwidth for
-// groups of `ranks` inside one node or across nodes (bytes as nccl-tests' size S).
+// groups of `ranks` inside one node or across nodes (bytes as nccl-tests' size S), for sizes from
+// min_bytes up to the next entry's min_bytes of the same op, ranks and scope (the smallest entry
+// also covers smaller sizes): one entry per protocol the transport switches to.
 struct CalibratedCollective {
     CollectiveKind op = CollectiveKind::all_reduce;
     int ranks = 2;
     bool across_nodes = false;
+    Bytes min_bytes;
     Seconds latency;
     Bandwidth bandwidth;
 };
