@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "splitsim/common/error.hpp"
+#include "splitsim/common/output.hpp"
 #include "splitsim/common/units.hpp"
 #include "splitsim/kernels/comm.hpp"
 #include "splitsim/validate/bench.hpp"
@@ -27,21 +28,6 @@
 namespace {
 
 using namespace splitsim;
-
-// Writes the whole text or nothing (a partial file is removed).
-void write_file(const std::string& path, const std::string& text) {
-    const std::string partial = path + ".partial";
-    {
-        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-        if (!out) throw InputError(path, "", "cannot write file");
-        out << text;
-        if (!out.flush()) throw InputError(path, "", "cannot write file");
-    }
-    if (std::rename(partial.c_str(), path.c_str()) != 0) {
-        std::remove(partial.c_str());
-        throw InputError(path, "", "cannot write file");
-    }
-}
 
 // Collective sizes: whole bytes from 1 B to 16 GiB (nccl-tests' sweeps end at a few GiB; the
 // harness allocates two buffers of the largest size per GPU).
@@ -151,7 +137,7 @@ int main(int argc, char** argv) {
             const validate::ExecuteResult result = validate::run_execute(exec, *world);
             if (rank0) {
                 std::cout << result.report << std::flush;
-                if (!exec_out.empty()) write_file(exec_out, result.execution.dump(1) + "\n");
+                if (!exec_out.empty()) write_text_file(exec_out, result.execution.dump(1) + "\n");
                 if (!result.passed) std::cerr << "splitsim-harness: steps differ from the unsharded run beyond the tolerance\n";
             }
             return result.passed ? 0 : 1;
@@ -159,7 +145,7 @@ int main(int argc, char** argv) {
         opts.min_bytes = parse_size(min_bytes, "--min-bytes");
         if (!max_bytes.empty()) opts.max_bytes = parse_size(max_bytes, "--max-bytes");
         const validate::BenchResult result = validate::run_bench(opts, *world);
-        if (rank0) write_file(out, result.measurements.dump(1) + "\n");
+        if (rank0) write_text_file(out, result.measurements.dump(1) + "\n");
         if (result.failed_checks > 0) {
             if (rank0) std::cerr << "splitsim-harness: " << result.failed_checks << " data checks failed (see " << out << ")\n";
             return 1;

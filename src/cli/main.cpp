@@ -1,13 +1,12 @@
 // splitsim: predicts iteration time, memory and communication of parallel training plans.
 // Exit codes: 0 success, 2 bad input (one line naming the file and JSON path), 1 internal error.
-#include <cstdio>
 #include <exception>
-#include <fstream>
 #include <iostream>
 #include <vector>
 
 #include "commands.hpp"
 #include "splitsim/common/error.hpp"
+#include "splitsim/common/output.hpp"
 
 namespace splitsim::cli {
 
@@ -27,21 +26,7 @@ void write_output(const std::string& path, const std::string& text) {
         std::cout << text << std::flush;
         return;
     }
-    const std::string partial = path + ".partial";
-    bool opened = false;
-    bool written = false;
-    {
-        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-        opened = static_cast<bool>(out);
-        if (opened) {
-            out << text;
-            written = static_cast<bool>(out.flush());
-        }
-    }
-    if (!written || std::rename(partial.c_str(), path.c_str()) != 0) {
-        if (opened) std::remove(partial.c_str());  // only what this call created
-        throw InputError(path, "", "cannot write file");
-    }
+    write_text_file(path, text);
 }
 
 }  // namespace splitsim::cli
