@@ -80,6 +80,10 @@ NetworkSpec parse_network(JsonObject o, int nodes, int gpus_per_node) {
     n.latency = latency(o, "latency");
     n.oversubscription = o.optional<double>("oversubscription", 1.0, between(1.0, 1000.0));
     n.nodes_per_leaf = o.optional<int>("nodes_per_leaf", 0, at_least(0));
+    // Without nodes_per_leaf every node hangs off one leaf: there is no uplink to oversubscribe.
+    if (n.nodes_per_leaf == 0 && n.oversubscription != 1.0) {
+        o.fail("oversubscription", "needs nodes_per_leaf: without it every node is under one leaf and no uplink is shared");
+    }
     if (n.nodes_per_leaf > nodes) n.nodes_per_leaf = nodes;
     o.finish();
     return n;
