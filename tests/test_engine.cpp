@@ -72,13 +72,21 @@ TEST_CASE("max-min fair sharing: progressive filling (SimGrid's maxmin tests)") 
     const auto fc = net.start(a, 1.0);
     CHECK(net.rate(fa) == doctest::Approx(5.0));
     CHECK(net.rate(fc) == doctest::Approx(5.0));
-    // A flow that puts twice the load per unit of work progresses at half the rate.
-    sim::FlowNetwork heavy({12.0});
-    cost::LinkUsage h{{{0, 2.0}}, 0};
-    const auto f1 = heavy.start(a, 1.0);
-    const auto f2 = heavy.start(h, 1.0);
-    CHECK(heavy.rate(f1) == doctest::Approx(4.0));  // equal rates x: x + 2x = 12
-    CHECK(heavy.rate(f2) == doctest::Approx(4.0));
+    // Sharing is per transfer, not per byte: a 100-byte and a 1-byte flow on one link get the
+    // same bandwidth, 6 B/ns each, so the small one progresses 100 times faster.
+    sim::FlowNetwork sizes({12.0});
+    const auto big = sizes.start(a, 100.0);
+    const auto small = sizes.start(a, 1.0);
+    CHECK(sizes.rate(big) * 100.0 == doctest::Approx(6.0));
+    CHECK(sizes.rate(small) == doctest::Approx(6.0));
+    // A flow that stands for two transfers on link 1 (load 2 there, 1 on its lightest link 0)
+    // takes two shares of link 1 against a single transfer: 2/3 and 1/3 of 9 B/ns.
+    sim::FlowNetwork shares({100.0, 9.0});
+    cost::LinkUsage two{{{0, 1.0}, {1, 2.0}}, 0}, one{{{1, 1.0}}, 0};
+    const auto f2 = shares.start(two, 1.0);
+    const auto f1 = shares.start(one, 1.0);
+    CHECK(shares.rate(f2) * 2.0 == doctest::Approx(6.0));  // 2 shares of 3 B/ns, 2 bytes per unit
+    CHECK(shares.rate(f1) == doctest::Approx(3.0));
 }
 
 TEST_CASE("engine: streams run in program order; compute slows while communication overlaps it") {

@@ -16,7 +16,9 @@ FlowNetwork::FlowNetwork(std::vector<double> capacity)
 
 FlowNetwork::FlowId FlowNetwork::start(const cost::LinkUsage& usage, double scale) {
     const auto id = static_cast<FlowId>(flows_.size());
-    flows_.push_back({&usage, scale, 0.0, true});
+    double lightest = std::numeric_limits<double>::infinity();
+    for (const auto& [link, load] : usage.loads) lightest = std::min(lightest, load);
+    flows_.push_back({&usage, scale, lightest * scale, 0.0, true});
     flow_mark_.push_back(0);
     bool alone = true;
     for (const auto& [link, load] : usage.loads) {
@@ -54,8 +56,9 @@ void FlowNetwork::stop(FlowId id) {
     recompute(*f.usage);
 }
 
-// Progressive filling over the component of flows reachable from the seed links: all unfrozen
-// flows' rates rise together until a link saturates; the flows crossing it freeze; repeat.
+// Progressive filling over the component of flows reachable from the seed links: the bandwidth of
+// every unfrozen transfer rises together until a link saturates; the flows crossing it freeze;
+// repeat. A flow at level x (bytes per ns per transfer) progresses at x / unit units of work per ns.
 void FlowNetwork::recompute(const cost::LinkUsage& seed) {
     changed_.clear();
     ++epoch_;
@@ -92,12 +95,12 @@ void FlowNetwork::recompute(const cost::LinkUsage& seed) {
 
     auto& unfrozen = unfrozen_;
     unfrozen = members;
-    double level = 0;  // the common rate of the unfrozen flows
+    double level = 0;  // the common bandwidth of the unfrozen transfers, bytes per ns
     while (!unfrozen.empty()) {
         for (hardware::LinkId l : links) weight_[l] = 0;
         for (FlowId f : unfrozen) {
             const Flow& flow = flows_[static_cast<std::size_t>(f)];
-            for (const auto& [l, load] : flow.usage->loads) weight_[l] += load * flow.scale;
+            for (const auto& [l, load] : flow.usage->loads) weight_[l] += load * flow.scale / flow.unit;
         }
         double step = std::numeric_limits<double>::infinity();
         for (hardware::LinkId l : links) {
@@ -120,8 +123,8 @@ void FlowNetwork::recompute(const cost::LinkUsage& seed) {
             }
             if (!saturated) {
                 still.push_back(f);
-            } else if (flow.rate != level) {
-                flow.rate = level;
+            } else if (flow.rate != level / flow.unit) {
+                flow.rate = level / flow.unit;
                 changed_.push_back(f);
             }
         }

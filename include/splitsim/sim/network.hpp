@@ -1,6 +1,9 @@
 // Flow-level network: concurrent transfers share link bandwidth max-min fairly (progressive
 // filling, as SimGrid's LMM solver does), recomputed only for the transfers connected to a change
-// through shared links.
+// through shared links. A flow is one transfer task, which may stand for several concurrent
+// point-to-point transfers (the rings of a collective, the groups of folded replicas): on each link
+// it counts as load / (its lightest link's load) transfers, and every transfer on a link gets an
+// equal share, whatever its size.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +24,7 @@ public:
     FlowId start(const cost::LinkUsage& usage, double scale);
     void stop(FlowId id);
 
-    // Units of work per nanosecond the flow progresses at.
+    // Units of work per nanosecond the flow progresses at (a flow's work is one unit).
     [[nodiscard]] double rate(FlowId id) const { return flows_[static_cast<std::size_t>(id)].rate; }
     // Flows whose rate the last start() or stop() changed (the started flow included).
     [[nodiscard]] const std::vector<FlowId>& changed() const { return changed_; }
@@ -30,6 +33,7 @@ private:
     struct Flow {
         const cost::LinkUsage* usage = nullptr;
         double scale = 0;
+        double unit = 0;  // bytes on its lightest link per unit of work: one transfer's share
         double rate = 0;
         bool active = false;
     };
