@@ -45,6 +45,31 @@ TEST_CASE("every enumerated candidate is a valid plan") {
     }
 }
 
+TEST_CASE("pipeline depths that do not divide the layers get an uneven first and last stage") {
+    // Llama 3 405B has 126 layers; its published plan runs 16 stages as 7 + 14 x 8 + 7
+    // (arXiv 2407.21783, Sec. 3.3), which the search must reach.
+    const auto m = model::load_model(test::source_root() + "/models/llama3-405b.json");
+    const auto cluster = hardware::load_cluster(test::source_root() + "/topologies/dgx-h100-superpod.json", 16);
+    const auto plans = search::enumerate(m, cluster, cluster.device_count(), 128, Precision::bf16);
+    bool published = false;
+    for (plan::Plan p : plans) {
+        CAPTURE(plan::to_json(p).dump());
+        const bool uneven = p.first_stage_layers > 0;
+        CHECK(uneven == (m.layers % p.pp != 0));
+        if (uneven) {
+            // Inner stages take ceil(126 / pp) layers; the first and last split the rest.
+            const int inner = (m.layers + p.pp - 1) / p.pp;
+            CHECK(p.first_stage_layers + p.last_stage_layers + (p.pp - 2) * inner == m.layers);
+            CHECK(p.first_stage_layers <= p.last_stage_layers);
+            CHECK(p.last_stage_layers <= inner);
+            CHECK(p.vpp == 1);
+        }
+        published = published || (p.tp == 8 && p.pp == 16 && p.first_stage_layers == 7 && p.last_stage_layers == 7);
+        REQUIRE_NOTHROW(plan::validate(p, m, cluster));
+    }
+    CHECK(published);
+}
+
 TEST_CASE("the search's best plan is at least as fast as the weak-scaling table's configuration") {
     // Narayanan et al. 2021, Table 1 (validate/published/megatron-2021-weak-scaling.json): rows with
     // few GPUs, run as the paper ran them (fp16, full recomputation; micro-batch 1, 1F1B assumed).

@@ -82,6 +82,8 @@ std::string plan_summary(const plan::Plan& p) {
     if (p.cp > 1) s << " cp=" << p.cp;
     if (p.ep > 1) s << " ep=" << p.ep;
     if (p.vpp > 1) s << " vpp=" << p.vpp;
+    if (p.first_stage_layers) s << " first=" << p.first_stage_layers;
+    if (p.last_stage_layers) s << " last=" << p.last_stage_layers;
     s << " mb=" << p.micro_batch << " gb=" << p.global_batch << " " << plan::to_string(p.schedule);
     if (p.sequence_parallel) s << " sp";
     if (p.zero) s << " zero=" << p.zero;

@@ -8,7 +8,10 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <thread>
+#include <tuple>
 
 #include "splitsim/common/error.hpp"
 #include "splitsim/hardware/topology.hpp"
@@ -32,6 +35,18 @@ std::vector<int> divisors(int n) {
 }
 
 bool divides(int d, int n) { return n % d == 0; }
+
+// Layers of the first and last stage when pp does not divide the layers: the inner stages take
+// ceil(layers / pp) each and the first and last split the rest, the first the smaller half, as
+// Megatron-LM's --decoder-first/last-pipeline-num-layers let one do (Llama 3 405B: 126 layers on
+// 16 stages as 7 + 14 x 8 + 7). Nothing when pp divides the layers or no such split exists.
+std::optional<std::pair<int, int>> uneven_split(int layers, int pp) {
+    if (pp < 2 || layers % pp == 0) return std::nullopt;
+    const int inner = (layers + pp - 1) / pp;
+    const int rest = layers - (pp - 2) * inner;
+    if (rest < 2 || rest > 2 * inner) return std::nullopt;
+    return std::make_pair(rest / 2, rest - rest / 2);
+}
 
 // Runs work(t) for t = 0 .. threads - 1, t = 0 on this thread. An exception on any thread is
 // rethrown here once all have ended, rather than ending the process.
@@ -70,8 +85,10 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
     const int expert_ffn = m.moe ? m.moe->expert_ffn_hidden : m.ffn_hidden;
     for (int tp : divisors(gpus)) {
         if (!divides(tp, m.heads) || !divides(tp, m.kv_heads) || !divides(tp, m.ffn_hidden) || !divides(tp, expert_ffn)) continue;
-        for (int pp : divisors(m.layers)) {
-            if (!divides(tp * pp, gpus)) continue;
+        for (int pp : divisors(gpus / tp)) {
+            if (pp > m.layers) break;
+            const std::optional<std::pair<int, int>> uneven = uneven_split(m.layers, pp);
+            if (!divides(pp, m.layers) && !uneven) continue;
             for (int cp : divisors(gpus / (tp * pp))) {
                 if (cp > 1 && !divides(2 * cp, m.seq_len)) continue;
                 const int dp = gpus / (tp * pp * cp);
@@ -85,7 +102,7 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
                         if (pp > 1) {
                             schedules.emplace_back(Schedule::gpipe, 1);
                             schedules.emplace_back(Schedule::zb_h1, 1);
-                            if (micro_batches % pp == 0) {
+                            if (micro_batches % pp == 0 && !uneven) {
                                 for (int v : divisors(m.layers / pp)) {
                                     if (v > 1) schedules.emplace_back(Schedule::interleaved, v);
                                 }
@@ -124,6 +141,7 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
                                                 p.overlap_grad_reduce = true;
                                                 p.overlap_param_gather = zero >= 1;
                                                 p.order = order;
+                                                if (uneven) std::tie(p.first_stage_layers, p.last_stage_layers) = *uneven;
                                                 out.push_back(p);
                                             }
                                         }
