@@ -10,6 +10,8 @@
 #include "splitsim/report/export.hpp"
 #include "splitsim/search/search.hpp"
 #include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/event_tier.hpp"
+#include "splitsim/sim/scenario.hpp"
 #include "support.hpp"
 
 using namespace splitsim;
@@ -123,6 +125,18 @@ TEST_CASE("search results are identical with 1 and 2 threads") {
     }
     CHECK(one.pareto == two.pareto);
     CHECK(one.simulated == two.simulated);
+    // A re-simulated candidate reports the MFU and tokens/s of its event time, as simulate does.
+    int checked = 0;
+    for (const search::Candidate& c : one.ranked) {
+        if (!c.event_time || checked == 3) continue;
+        plan::Plan p = c.plan;
+        plan::validate(p, m, cluster);
+        const sim::Prediction r = sim::predict_events(sim::Scenario(m, cluster, p));
+        CHECK(c.mfu == doctest::Approx(r.mfu).epsilon(1e-9));
+        CHECK(c.tokens_per_s == doctest::Approx(r.tokens_per_s).epsilon(1e-9));
+        ++checked;
+    }
+    CHECK(checked == 3);
 }
 
 TEST_CASE("the Pareto front holds no dominated plan and dominates every other plan") {

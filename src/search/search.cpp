@@ -292,6 +292,13 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
     }
     result.simulated = simulated;
     result.event_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    // MFU and tokens/s follow the best estimate too: both are inversely proportional to the time.
+    for (Candidate& c : evaluated) {
+        if (!c.event_time) continue;
+        const double faster = c.analytical_time.value() / c.event_time->value();
+        c.mfu *= faster;
+        c.tokens_per_s *= faster;
+    }
     // The final ranking uses each candidate's best estimate: the event tier's where it ran.
     std::stable_sort(order.begin(), order.end(), by_objective);
 
