@@ -20,7 +20,7 @@ namespace {
 //    (Dao 2023, arXiv 2307.08691, abstract and Fig. 4).
 //  - gemm_efficiency 0.80, memory_efficiency 0.85: nominal fractions of datasheet peak for large
 //    GEMMs and streaming kernels.
-//  - overlap_slowdown 0: compute is not slowed by concurrent communication until calibrated.
+//  - overlap_slowdown 0: compute is not slowed by concurrent communication unless the device file says so.
 KernelModel default_kernels() {
     KernelModel k;
     k.gemm_efficiency = 0.80;
