@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <utility>
+#include <vector>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -104,4 +106,23 @@ TEST_CASE("bad measurements are named by file and JSON path") {
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("m.json: /kernels/0/kind: \"gemmm\" is not a kernel kind") != std::string::npos);
     CHECK_FALSE(std::ifstream(dir.path("out.json")).good());
+
+    // Nothing that passed its data check, or a backend the harness does not have: no profile.
+    const std::string kernel = R"({"op": "qkv", "kind": "gemm", "pass": "forward", "shape": {"m": 1, "n": 1, "k": 1},
+                                   "flops": 2, "bytes": 12, "check": "failed"})";
+    for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+             {R"({"harness": {"backend": "cpu"}, "model": "m", "plan": {}, "kernels": [)" + kernel + R"(], "collectives": []})",
+              "m2.json: /: no kernel or collective passed its data check: nothing to calibrate"},
+             {R"({"harness": {"backend": "cpu"}, "model": "m", "plan": {}, "kernels": [], "collectives": []})",
+              "m2.json: /: no kernel or collective passed its data check: nothing to calibrate"},
+             {R"({"harness": {"backend": "tpu"}, "kernels": [], "collectives": []})",
+              "m2.json: /harness/backend: \"tpu\" is not one of cpu | cuda"}}) {
+        CAPTURE(text);
+        const std::string bad = dir.write("m2.json", text);
+        const auto b = test::run_command(test::executable("SPLITSIM") + " calibrate --measurements " + bad + " --cluster " + root +
+                                         "/topologies/localhost-cpu.json --out " + dir.path("out.json"));
+        CHECK(b.exit_code == 2);
+        CHECK(b.output.find(expected) != std::string::npos);
+        CHECK_FALSE(std::ifstream(dir.path("out.json")).good());
+    }
 }

@@ -161,6 +161,7 @@ Measurements load_measurements(const std::string& path) {
     {
         JsonObject h = o.object("harness");
         m.backend = h.required<std::string>("backend");
+        if (m.backend != "cpu" && m.backend != "cuda") h.fail("backend", "\"" + m.backend + "\" is not one of cpu | cuda");
         m.device = h.optional<std::string>("device", "");
         // The rest of the header describes the run for people.
         for (const char* k : {"version", "device_details", "hostname", "timestamp", "libraries", "ranks", "processes",
@@ -232,6 +233,9 @@ Measurements load_measurements(const std::string& path) {
         m.collectives.push_back(e);
     }
     o.finish();
+    if (m.kernels.empty() && m.collectives.empty()) {
+        o.fail("no kernel or collective passed its data check: nothing to calibrate");
+    }
     return m;
 }
 
