@@ -325,6 +325,10 @@ TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON 
         // search: the files and every option.
         {"search: duplicate model key", "search", "--global-batch 32", "model.json: /layers: duplicate key",
          {{"model.json", model_with + R"(, "layers": 4})"}}},
+        {"search: a report that cannot be written leaves no best plan and no table", "search",
+         "--global-batch 32 --rerank 1 --report {dir}missing/r.html", "missing/r.html: cannot write file"},
+        {"simulate: a report that cannot be written leaves no trace and no table", "simulate",
+         "--trace {dir}trace.json --report {dir}missing/r.html", "missing/r.html: cannot write file"},
         {"search: kv_heads that do not divide heads", "search", "--global-batch 32", "model.json: /kv_heads: 5 does not divide heads (96)",
          {{"model.json", model_with + R"(, "kv_heads": 5})"}}},
         {"search: zero global batch", "search", "--global-batch 0", "--global-batch"},

@@ -45,7 +45,7 @@ Subcommand add_calibrate(CLI::App& app) {
         nlohmann::json file = read_json_file(opts->cluster);
         if (opts->nodes) file["nodes"] = *opts->nodes;
         // A device named in the cluster file lives next to it; the calibrated file carries it inline.
-        write_output(opts->out, calibrate::calibrated_cluster_file(file, c, opts->measurements).dump(2) + "\n");
+        const std::string profile = calibrate::calibrated_cluster_file(file, c, opts->measurements).dump(2) + "\n";
 
         if (opts->format == "json") {
             nlohmann::json rows = nlohmann::json::array();
@@ -62,7 +62,7 @@ Subcommand add_calibrate(CLI::App& app) {
                                    {"collective_median_error_before", c.collective_error_before},
                                    {"collective_median_error_after", c.collective_error_after},
                                    {"calibrated_cluster", opts->out}};
-            write_output(opts->report, j.dump(2) + "\n");
+            write_outputs({{opts->out, profile}, {opts->report, j.dump(2) + "\n"}});
             return;
         }
         std::ostringstream t;
@@ -79,7 +79,7 @@ Subcommand add_calibrate(CLI::App& app) {
                       100 * c.kernel_error_before, 100 * c.kernel_error_after, 100 * c.collective_error_before,
                       100 * c.collective_error_after);
         t << line << "calibrated cluster written to " << opts->out << "\n";
-        write_output(opts->report, t.str());
+        write_outputs({{opts->out, profile}, {opts->report, t.str()}});
     }};
 }
 

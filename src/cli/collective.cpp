@@ -177,12 +177,12 @@ Subcommand add_collective(CLI::App& app) {
                              {"nodes", nodes},
                              {"bottleneck_GBps", pl.bottleneck.value() / 1e9},
                              {"rows", rows}};
-            write_output(opts->out, j.dump(2) + "\n");
+            write_outputs({{opts->out, j.dump(2) + "\n"}});
         } else {
             std::snprintf(line, sizeof line, "# ring bottleneck %.1f GB/s per direction, longest hop %.2f us\n",
                           pl.bottleneck.value() / 1e9, pl.hop_latency.value() * 1e6);
             table << line;
-            write_output(opts->out, table.str());
+            write_outputs({{opts->out, table.str()}});
         }
     }};
 }

@@ -4,6 +4,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -28,8 +30,9 @@ Subcommand add_validate_published(CLI::App& app);
 CLI::Option* add_format_option(CLI::App& app, std::string& format);
 report::Format parse_format(const std::string& name);
 
-// Writes `text` to `path` ("-" for standard output) only once it is complete, so a failure leaves
-// no partial file behind.
-void write_output(const std::string& path, const std::string& text);
+// Writes a command's outputs, each (path, text) with "-" or "" for standard output: the files all
+// or none (write_text_files), then standard output, so a command that cannot write one output
+// leaves none behind.
+void write_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
 }  // namespace splitsim::cli

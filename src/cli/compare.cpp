@@ -53,16 +53,17 @@ Subcommand add_compare(CLI::App& app) {
                                 opts->tier == "event" ? sim::predict_events(sc, i == 0 ? &first_run : nullptr)
                                                       : sim::predict_analytical(sc)});
         }
+        std::vector<std::pair<std::string, std::string>> outputs;
         if (!opts->report.empty()) {
             std::vector<report::ReportPlan> entries;
             for (std::size_t i = 0; i < compared.size(); ++i) {
                 entries.push_back({compared[i].name, compared[i].scenario, compared[i].prediction,
                                    i == 0 && opts->tier == "event" ? &first_run : nullptr});
             }
-            write_output(opts->report, report::html_report("splitsim compare", entries));
+            outputs.emplace_back(opts->report, report::html_report("splitsim compare", entries));
         }
-        const report::Format format = parse_format(opts->format);
-        write_output(opts->out, report::render(compared, format));
+        outputs.emplace_back(opts->out, report::render(compared, parse_format(opts->format)));
+        write_outputs(outputs);
     }};
 }
 

@@ -48,7 +48,7 @@ Subcommand add_export(CLI::App& app) {
         const report::Framework f = opts->to == "megatron"    ? report::Framework::megatron
                                     : opts->to == "deepspeed" ? report::Framework::deepspeed
                                                               : report::Framework::torchtitan;
-        write_output(opts->out, report::export_plan(plan, model, f));
+        write_outputs({{opts->out, report::export_plan(plan, model, f)}});
     }};
 }
 

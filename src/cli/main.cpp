@@ -21,12 +21,15 @@ report::Format parse_format(const std::string& name) {
     return report::Format::table;
 }
 
-void write_output(const std::string& path, const std::string& text) {
-    if (path == "-" || path.empty()) {
-        std::cout << text << std::flush;
-        return;
+void write_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+    std::vector<std::pair<std::string, std::string>> files;
+    for (const auto& [path, text] : outputs) {
+        if (path != "-" && !path.empty()) files.emplace_back(path, text);
     }
-    write_text_file(path, text);
+    write_text_files(files);
+    for (const auto& [path, text] : outputs) {
+        if (path == "-" || path.empty()) std::cout << text << std::flush;
+    }
 }
 
 }  // namespace splitsim::cli

@@ -118,9 +118,9 @@ Subcommand add_search(CLI::App& app) {
             best["name"] = "best plan of splitsim search for " + model.name + " on " + cluster.name;
             best_text = best.dump(2) + "\n";
         }
-        const std::string text = report::render(result, model, cluster, parse_format(opts->format), opts->top);
-        if (!best_text.empty()) write_output(opts->best_plan, best_text);
-        write_output(opts->out, text);
+        std::vector<std::pair<std::string, std::string>> outputs;
+        if (!best_text.empty()) outputs.emplace_back(opts->best_plan, best_text);
+        outputs.emplace_back(opts->out, report::render(result, model, cluster, parse_format(opts->format), opts->top));
         if (!opts->report.empty()) {
             // The best plans (up to ten) played out by the event tier, the best one with its timeline.
             const auto shared_model = std::make_shared<const model::ModelSpec>(model);
@@ -140,8 +140,9 @@ Subcommand add_search(CLI::App& app) {
                 entries.push_back({"#" + std::to_string(i + 1), scenarios.back().get(),
                                    sim::predict_events(*scenarios.back(), i == 0 ? &best_run : nullptr), i == 0 ? &best_run : nullptr});
             }
-            write_output(opts->report, report::html_report("splitsim search", entries, &result));
+            outputs.emplace_back(opts->report, report::html_report("splitsim search", entries, &result));
         }
+        write_outputs(outputs);
     }};
 }
 

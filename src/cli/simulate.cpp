@@ -62,14 +62,15 @@ Subcommand add_simulate(CLI::App& app) {
         sim::EventRun run;
         const sim::Prediction prediction =
             opts->tier == "analytical" ? sim::predict_analytical(scenario) : sim::predict_events(scenario, &run, opts->per_rank);
-        const std::string report = report::render(scenario, prediction, parse_format(opts->format));
-        if (!opts->trace.empty()) write_output(opts->trace, report::chrome_trace(scenario, run));
+        std::vector<std::pair<std::string, std::string>> outputs;
+        if (!opts->trace.empty()) outputs.emplace_back(opts->trace, report::chrome_trace(scenario, run));
         if (!opts->report.empty()) {
             const std::string name = scenario.plan().name.empty() ? opts->plan : scenario.plan().name;
             const report::ReportPlan entry{name, &scenario, prediction, opts->tier == "event" ? &run : nullptr};
-            write_output(opts->report, report::html_report("splitsim simulate", {entry}));
+            outputs.emplace_back(opts->report, report::html_report("splitsim simulate", {entry}));
         }
-        write_output(opts->out, report);
+        outputs.emplace_back(opts->out, report::render(scenario, prediction, parse_format(opts->format)));
+        write_outputs(outputs);
     }};
 }
 

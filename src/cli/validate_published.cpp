@@ -28,7 +28,7 @@ Subcommand add_validate_published(CLI::App& app) {
     return {sub, [opts] {
         const report::PublishedValidation v =
             report::validate_published(opts->root, opts->tier == "event" ? sim::Tier::event : sim::Tier::analytical);
-        write_output(opts->out, report::render(v, opts->format == "json" ? report::Format::json : report::Format::table));
+        write_outputs({{opts->out, report::render(v, opts->format == "json" ? report::Format::json : report::Format::table)}});
     }};
 }
 
