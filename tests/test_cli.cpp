@@ -393,6 +393,16 @@ TEST_CASE("a directory or an unreadable file given as input is bad input") {
     CHECK(run_command(checker + " " + dir.path("plan.json") + " --min-kernels many").exit_code == 2);
 }
 
+TEST_CASE("execute refuses a plan beyond this machine's memory before allocating it") {
+    test::TempDir dir;
+    const std::string plan = dir.write("plan.json", R"({"tp": 1, "pp": 1, "dp": 1, "micro_batch": 1, "global_batch": 1, "precision": "fp32"})");
+    const auto r = run_command(test::executable("SPLITSIM_HARNESS") + " execute --model " + std::string(SPLITSIM_SOURCE_ROOT) +
+                               "/models/gpt3-175b.json --plan " + plan + " --steps 1 --backend cpu --out " + dir.path("out.json"));
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("plan.json: /: executing this plan on the CPU needs about") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.path("out.json")));
+}
+
 TEST_CASE("an output that cannot be written is bad input, and leaves nothing behind") {
     test::TempDir dir;
     dir.write("model.json", kModel);

@@ -7,7 +7,6 @@
 
 #include "machine.hpp"
 
-#include <unistd.h>
 
 
 #include <algorithm>
@@ -73,12 +72,6 @@ double kernel_case_bytes(const model::ModelSpec& m, const plan::Plan& p) {
         for (const model::Op& op : *ops) worst = std::max(worst, op.forward_bytes.value() / shard.element_bytes);
     }
     return 2.0 * worst * (4.0 + shard.element_bytes) * 2.0;
-}
-
-double physical_memory_bytes() {
-    const long pages = sysconf(_SC_PHYS_PAGES);
-    const long page = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
 }
 
 DType activation_dtype(const plan::Plan& p, bool cuda) {

@@ -17,6 +17,7 @@
 #include "machine.hpp"
 #include "splitsim/common/error.hpp"
 #include "splitsim/kernels/cpu.hpp"
+#include "splitsim/model/layer_graph.hpp"
 #include "splitsim/model/model_spec.hpp"
 #include "splitsim/plan/plan.hpp"
 #if SPLITSIM_HAVE_SIMULATOR
@@ -171,6 +172,27 @@ std::string mebibytes(double b) {
     return o.str();
 }
 
+// On the CPU every rank, and rank 0's unsharded reference, share this machine's memory. What they
+// hold, estimated: per parameter 18 B (fp32 master weight, gradient and two AdamW moments, a 16-bit
+// working copy) in each data-parallel replica and in the reference, and per replica the fp32
+// activations of one micro-batch through all layers, twice Korthikanti's 16-bit s b h (34 + 5 a s / h)
+// per layer. A plan beyond half the machine is refused before anything is allocated.
+void refuse_beyond_memory(const model::ModelSpec& m, const plan::Plan& p, bool reference) {
+    const double copies = static_cast<double>(p.dp) + (reference ? 1.0 : 0.0);
+    const double s = m.seq_len, b = p.micro_batch, h = m.hidden, a = m.heads;
+    const double activations = 2.0 * s * b * h * (34.0 + 5.0 * a * s / h) * m.layers;
+    const double needed = copies * (18.0 * model::parameter_count(m) + activations);
+    const double available = physical_memory_bytes();
+    if (available > 0 && needed > available / 2) {
+        char text[200];
+        std::snprintf(text, sizeof text,
+                      "executing this plan on the CPU needs about %.3g GiB, more than half of this machine's %.3g GiB "
+                      "(a smaller model or micro_batch)",
+                      needed / 1073741824.0, available / 1073741824.0);
+        throw InputError(p.origin, "/", text);
+    }
+}
+
 }  // namespace
 
 ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world) {
@@ -185,6 +207,7 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         throw InputError(plan.origin, "", "tp x pp x dp = " + std::to_string(plan.gpus()) + " ranks but this run has " +
                                               std::to_string(world.size()) + " processes (mpirun -np)");
     }
+    if (!cuda) refuse_beyond_memory(model, plan, o.reference);
     // The model as executed: no dropout (the harness has no dropout kernel), and predicted so.
     model::ModelSpec executed = model;
     executed.dropout = false;

@@ -33,6 +33,12 @@ void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
     plan::validate(p, m, stand_in);
 }
 
+double physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
 std::string hostname() {
     char name[256] = {};
     if (gethostname(name, sizeof name - 1) != 0) return "unknown";

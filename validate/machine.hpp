@@ -16,6 +16,9 @@ namespace splitsim::validate {
 inline constexpr std::int64_t kMaxPlanRanks = std::int64_t{1} << 20;
 void validate_plan(plan::Plan& p, const model::ModelSpec& m);
 
+// Physical memory of this machine in bytes, 0 when the system does not say.
+double physical_memory_bytes();
+
 std::string hostname();
 std::string utc_timestamp();  // ISO 8601, UTC
 
