@@ -87,7 +87,16 @@ std::shared_ptr<const plan::LayerPrograms> ScenarioCache::layer_programs(const p
 }
 
 std::shared_ptr<const Placement> ScenarioCache::placement(const plan::Plan& p, const hardware::Topology& t) {
-    auto& slot = placements_[layout_key(p)];
+    // A placement holds every device's groups and the links they load: on a 32,768-GPU cluster a
+    // few megabytes each. A search meets thousands of layouts, but in enumeration order, so a cache
+    // that forgets them all when it holds kPlacementBudget device entries keeps its hits and bounds
+    // its memory (scenarios keep the placements they use).
+    const auto key = layout_key(p);
+    if (!placements_.contains(key) &&
+        (placements_.size() + 1) * static_cast<std::size_t>(t.cluster().device_count()) > kPlacementBudget) {
+        placements_.clear();
+    }
+    auto& slot = placements_[key];
     if (!slot) {
         auto placed = std::make_shared<Placement>();
         auto sets = place_groups(p);

@@ -60,6 +60,7 @@ private:
     static LayoutKey layout_key(const plan::Plan& p);
 
     std::map<ShardKey, std::shared_ptr<const plan::LayerPrograms>> programs_;
+    static constexpr std::size_t kPlacementBudget = std::size_t{1} << 20;  // devices over all cached placements
     std::map<LayoutKey, std::shared_ptr<const Placement>> placements_;
     std::map<decltype(std::tuple_cat(ShardKey{}, LayoutKey{}, std::tuple<int, int>{})), BlockCosts> blocks_;
     std::map<std::pair<int, int>, Flops> flops_;
