@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     bench->add_option("--min-bytes", min_bytes, "smallest collective (\"1 KiB\")");
     bench->add_option("--max-bytes", max_bytes, "largest collective (default 4 MiB on cpu, 1 GiB on cuda)");
     bench->add_option("--devices", opts.devices, "cuda, one process: local GPUs to drive (default all)")->check(CLI::Range(1, 1024));
-    bench->add_option("--timeout", opts.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::PositiveNumber);
+    bench->add_option("--timeout", opts.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::Range(0.001, 1e6));
     bool no_kernels = false, no_collectives = false;
     bench->add_flag("--no-kernels", no_kernels, "measure collectives only");
     bench->add_flag("--no-collectives", no_collectives, "measure kernels only");
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         execute->add_option("--cluster", cluster, "cluster JSON for the prediction (default for cpu: topologies/localhost-cpu.json)");
     execute->add_option("--seed", exec.seed, "seed of the weights and tokens");
     execute->add_flag("--no-reference", no_reference, "skip the unsharded run on rank 0");
-    execute->add_option("--timeout", exec.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::PositiveNumber);
+    execute->add_option("--timeout", exec.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::Range(0.001, 1e6));
 
     try {
         app.parse(argc, argv);
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
             if (!std::ofstream(out + ".partial")) throw InputError(out, "", "cannot write file");
             std::remove((out + ".partial").c_str());
         }
-        // CLI11's PositiveNumber lets NaN through.
+        // CLI11's Range lets NaN through.
         if (!((execute->parsed() ? exec.timeout_s : opts.timeout_s) > 0)) {
             throw InputError("command line", "--timeout", "must be a positive number of seconds");
         }

@@ -94,7 +94,7 @@ Subcommand add_collective(CLI::App& app) {
     sub->add_option("--op", opts->op, "allreduce | allgather | reducescatter | alltoall | broadcast | sendrecv");
     sub->add_option("--ranks", opts->ranks, "ranks in the communicator")->check(CLI::Range(2, 1 << 20));
     sub->add_option("--nodes", opts->nodes, "nodes the ranks spread over evenly (default: as few as hold them)")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1 << 20));
     sub->add_option("--min", opts->min, "smallest size (nccl-tests -b; K, M, G are powers of 1024)");
     sub->add_option("--max", opts->max, "largest size (nccl-tests -e)");
     sub->add_option("--factor", opts->factor, "size multiplier between rows (nccl-tests -f)")->check(CLI::Range(1.01, 1024.0));

@@ -71,13 +71,13 @@ Subcommand add_search(CLI::App& app) {
     // published global batch and keeps the enumeration finite.
     sub->add_option("--global-batch", opts->global_batch, "sequences per iteration")->required()->check(CLI::Range(1, 1 << 24));
     sub->add_option("--gpus", opts->gpus, "GPU count, or a comma-separated list to compare (default: the cluster's)");
-    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::PositiveNumber);
-    sub->add_option("--top", opts->top, "plans to list")->check(CLI::NonNegativeNumber);
+    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+    sub->add_option("--top", opts->top, "plans to list")->check(CLI::Range(0, 1 << 24));
     sub->add_option("--max-memory", opts->max_memory, "memory per GPU a plan may use (default: the device's), e.g. \"70 GiB\"");
     sub->add_option("--objective", opts->objective, "time (iteration time) | cost (GPU-seconds per token)")
         ->check(CLI::IsMember({"time", "cost"}));
     sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
-    sub->add_option("--rerank", opts->rerank, "best candidates re-simulated by the event tier")->check(CLI::NonNegativeNumber);
+    sub->add_option("--rerank", opts->rerank, "best candidates re-simulated by the event tier")->check(CLI::Range(0, 1 << 24));
     sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the ranking to this file instead of standard output");
