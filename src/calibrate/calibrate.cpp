@@ -153,8 +153,9 @@ std::vector<Piece> fit_pieces(const std::vector<double>& bytes, const std::vecto
     return out;
 }
 
-Measurements load_measurements(const std::string& path) {
-    const nlohmann::json json = read_json_file(path);
+Measurements load_measurements(const std::string& path) { return parse_measurements(read_json_file(path), path); }
+
+Measurements parse_measurements(const nlohmann::json& json, const std::string& path) {
     JsonObject o(json, path);
     Measurements m;
     m.file = path;

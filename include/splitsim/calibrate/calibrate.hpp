@@ -44,6 +44,7 @@ struct Measurements {
 
 // Reads measurements.json (the harness's format); InputError names the file and JSON path.
 Measurements load_measurements(const std::string& path);
+Measurements parse_measurements(const nlohmann::json& json, const std::string& file);
 
 struct Residual {
     std::string name;
