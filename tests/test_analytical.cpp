@@ -5,6 +5,7 @@
 
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/sim/analytical.hpp"
+#include "splitsim/sim/scenario.hpp"
 #include "support.hpp"
 
 using namespace splitsim;
@@ -145,4 +146,52 @@ TEST_CASE("the same plan on a fat tree oversubscribed 4:1 reduces gradients 4x s
     const auto data = static_cast<std::size_t>(plan::Dim::data);
     // Bottleneck per byte: max(NIC 1/25 GB/s, uplink 8/(200/4 GB/s)) = 4x max(1/25, 8/200).
     CHECK(over.exposed_comm[data].value() / full.exposed_comm[data].value() == doctest::Approx(4.0).epsilon(0.02));
+}
+
+TEST_CASE("placement: tensor ranks innermost, then data, then pipeline (Megatron-LM's order), or as the plan orders") {
+    const model::ModelSpec m = test::gpt(8, 1024, 16);
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 2;
+    p.pp = 2;
+    p.dp = 2;
+    p.micro_batch = 1;
+    p.global_batch = 8;
+    auto groups = [](const plan::Plan& plan, sim::GroupKind kind) { return sim::place_groups(plan)[static_cast<std::size_t>(kind)].groups; };
+    using Groups = std::vector<std::vector<int>>;
+    CHECK(groups(p, sim::GroupKind::tensor) == Groups{{0, 1}, {2, 3}, {4, 5}, {6, 7}});
+    CHECK(groups(p, sim::GroupKind::dense_data) == Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}});
+    CHECK(groups(p, sim::GroupKind::pipeline) == Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}});
+    p.order = {plan::Dim::tensor, plan::Dim::context, plan::Dim::expert, plan::Dim::pipeline, plan::Dim::data};
+    CHECK(groups(p, sim::GroupKind::tensor) == Groups{{0, 1}, {2, 3}, {4, 5}, {6, 7}});
+    CHECK(groups(p, sim::GroupKind::pipeline) == Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}});
+    CHECK(groups(p, sim::GroupKind::dense_data) == Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}});
+}
+
+TEST_CASE("placement: each group knows its nodes, bottleneck link, sharing and hop latency") {
+    // Two DGX A100 nodes (NVSwitch at 12 x 20 GB/s per GPU, eight 200 Gb/s rails): tp 8 inside a
+    // node, dp 2 across the two, one rail per data-parallel group.
+    const model::ModelSpec m = test::gpt(8, 1024, 16);
+    hardware::ClusterSpec c = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 2);
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 8;
+    p.pp = 1;
+    p.dp = 2;
+    p.micro_batch = 1;
+    p.global_batch = 2;
+    plan::validate(p, m, c);
+    const sim::Scenario sc(m, std::move(c), std::move(p));
+    const cost::GroupPlacement& tensor = sc.groups(sim::GroupKind::tensor).placement();
+    CHECK(tensor.ranks == 8);
+    CHECK(tensor.nodes == 1);
+    CHECK(tensor.ranks_per_node == 8);
+    CHECK(tensor.bottleneck.value() == doctest::Approx(240e9));  // NCCL's 20 GB/s x 12 NVLinks
+    const cost::GroupPlacement& data = sc.groups(sim::GroupKind::dense_data).placement();
+    CHECK(data.ranks == 2);
+    CHECK(data.nodes == 2);
+    CHECK(data.ranks_per_node == 1);
+    CHECK(data.bottleneck.value() == doctest::Approx(25e9));  // one 200 Gb/s NIC
+    CHECK(data.sharing_groups == 1);                          // a rail of its own
+    CHECK(data.hop_latency > tensor.hop_latency);
 }
