@@ -86,6 +86,16 @@ TEST_CASE("bench, calibrate, predict: kernels within 15% and collectives within 
     CHECK(r["collective_median_error_after"].get<double>() <= 0.20);
     CHECK(r["residuals"].size() > 200);
 
+    // The written profile, as simulate reads it, predicts what the fit claimed: costed against the
+    // same measurements its "before" errors are the fit's "after" errors.
+    const auto again = test::run_command(splitsim + " calibrate --measurements " + measurements + " --cluster " + calibrated +
+                                         " --out " + dir.path("again.json") + " --format json");
+    REQUIRE_MESSAGE(again.exit_code == 0, again.output);
+    const auto a = nlohmann::json::parse(again.output);
+    CHECK(a["kernel_median_error_before"].get<double>() == doctest::Approx(r["kernel_median_error_after"].get<double>()).epsilon(1e-9));
+    CHECK(a["collective_median_error_before"].get<double>() ==
+          doctest::Approx(r["collective_median_error_after"].get<double>()).epsilon(1e-9));
+
     // simulate accepts the calibrated profile, and uses its fitted collectives.
     const auto sim = test::run_command(splitsim + " simulate --model " + root + "/models/gpt-tiny.json --cluster " + calibrated +
                                        " --plan " + root + "/plans/tiny-tp2-dp2.json --format json");
