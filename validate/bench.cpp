@@ -535,16 +535,8 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
     }
     // Refuse shapes this machine cannot hold before allocating any of them.
     if (o.kernels) {
-        const double needed = kernel_case_bytes(model, plan);
-        const double available = physical_memory_bytes();
-        if (available > 0 && needed > available / 2) {
-            char text[160];
-            std::snprintf(text, sizeof text,
-                          "the kernels at this plan's shapes need about %.3g GiB, more than half of this machine's "
-                          "%.3g GiB (lower micro_batch, raise tp, or --no-kernels)",
-                          needed / 1073741824.0, available / 1073741824.0);
-            throw InputError(plan.origin, "/micro_batch", text);
-        }
+        require_memory(kernel_case_bytes(model, plan), "the kernels at this plan's shapes",
+                       "lower micro_batch, raise tp, or --no-kernels", plan.origin, "/micro_batch");
     }
 
     // Backends: one per rank this process drives.

@@ -181,16 +181,8 @@ void refuse_beyond_memory(const model::ModelSpec& m, const plan::Plan& p, bool r
     const double copies = static_cast<double>(p.dp) + (reference ? 1.0 : 0.0);
     const double s = m.seq_len, b = p.micro_batch, h = m.hidden, a = m.heads;
     const double activations = 2.0 * s * b * h * (34.0 + 5.0 * a * s / h) * m.layers;
-    const double needed = copies * (18.0 * model::parameter_count(m) + activations);
-    const double available = physical_memory_bytes();
-    if (available > 0 && needed > available / 2) {
-        char text[200];
-        std::snprintf(text, sizeof text,
-                      "executing this plan on the CPU needs about %.3g GiB, more than half of this machine's %.3g GiB "
-                      "(a smaller model or micro_batch)",
-                      needed / 1073741824.0, available / 1073741824.0);
-        throw InputError(p.origin, "/", text);
-    }
+    require_memory(copies * (18.0 * model::parameter_count(m) + activations), "this plan's ranks and reference on the CPU",
+                   "a smaller model or micro_batch", p.origin, "/");
 }
 
 }  // namespace

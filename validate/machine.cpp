@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <ctime>
@@ -37,6 +38,16 @@ double physical_memory_bytes() {
     const long pages = sysconf(_SC_PHYS_PAGES);
     const long page = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+void require_memory(double needed, const std::string& what, const std::string& advice, const std::string& file,
+                    const std::string& pointer) {
+    const double available = physical_memory_bytes();
+    if (available <= 0 || needed <= available / 2) return;
+    char amounts[96];
+    std::snprintf(amounts, sizeof amounts, "about %.3g GiB, more than half of this machine's %.3g GiB", needed / 1073741824.0,
+                  available / 1073741824.0);
+    throw InputError(file, pointer, what + " need " + amounts + " (" + advice + ")");
 }
 
 std::string hostname() {
