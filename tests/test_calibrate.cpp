@@ -120,13 +120,15 @@ TEST_CASE("bad measurements are named by file and JSON path") {
     // Nothing that passed its data check, or a backend the harness does not have: no profile.
     const std::string kernel = R"({"op": "qkv", "kind": "gemm", "pass": "forward", "shape": {"m": 1, "n": 1, "k": 1},
                                    "flops": 2, "bytes": 12, "check": "failed"})";
-    for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& bad_case : std::vector<std::pair<std::string, std::string>>{
              {R"({"harness": {"backend": "cpu"}, "model": "m", "plan": {}, "kernels": [)" + kernel + R"(], "collectives": []})",
               "m2.json: /: no kernel or collective passed its data check: nothing to calibrate"},
              {R"({"harness": {"backend": "cpu"}, "model": "m", "plan": {}, "kernels": [], "collectives": []})",
               "m2.json: /: no kernel or collective passed its data check: nothing to calibrate"},
              {R"({"harness": {"backend": "tpu"}, "kernels": [], "collectives": []})",
               "m2.json: /harness/backend: \"tpu\" is not one of cpu | cuda"}}) {
+        const std::string& text = bad_case.first;
+        const std::string& expected = bad_case.second;
         CAPTURE(text);
         const std::string bad = dir.write("m2.json", text);
         const auto b = test::run_command(test::executable("SPLITSIM") + " calibrate --measurements " + bad + " --cluster " + root +
