@@ -113,6 +113,24 @@ TEST_CASE("collective groups: tensor groups are consecutive, data groups tp apar
     CHECK(data.group_of(0) != data.group_of(1));
     for (int r = 0; r < 4; ++r) CHECK(data.rank_at(data.group_of(r), data.position_of(r)) == r);
 
+    // A pipeline plan: tensor pairs, then pipeline pairs 2 apart (dp = 1); placed pipeline-first,
+    // the data groups move out instead.
+    plan::Plan pp = tiny_plan();
+    pp.dp = 1;
+    pp.pp = 2;
+    const auto piped = group_cases(pp, 4, nullptr);
+    REQUIRE(piped.size() == 3);
+    CHECK(piped[1].name == "pipeline");
+    CHECK((piped[1].layout.size == 2 && piped[1].layout.stride == 2));
+    plan::Plan both = tiny_plan();
+    both.tp = 1;
+    both.pp = 2;
+    both.order = {plan::Dim::tensor, plan::Dim::context, plan::Dim::expert, plan::Dim::pipeline, plan::Dim::data};
+    const auto ordered = group_cases(both, 4, nullptr);
+    REQUIRE(ordered.size() == 3);
+    CHECK((ordered[0].name == "data" && ordered[0].layout.stride == 2));
+    CHECK((ordered[1].name == "pipeline" && ordered[1].layout.stride == 1));
+
     // On two ranks the data groups (2 ranks, 2 apart) do not fit; the world equals a tensor group.
     skipped.clear();
     const auto two = group_cases(tiny_plan(), 2, &skipped);

@@ -648,7 +648,7 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
         std::vector<Backend*> local;
         for (auto& b : backends) local.push_back(b.get());
         for (const GroupCase& g : groups) {
-            const DType dtype = g.name == "tensor" ? act : (g.name == "data" ? grad : DType::fp32);
+            const DType dtype = g.name == "tensor" || g.name == "pipeline" ? act : (g.name == "data" ? grad : DType::fp32);
             const auto esize = static_cast<std::int64_t>(kernels::size_of(dtype));
             std::unique_ptr<kernels::Communicator> comm;
             if (!cuda) {

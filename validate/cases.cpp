@@ -142,9 +142,23 @@ std::vector<KernelCase> kernel_cases(const model::ModelSpec& model, const plan::
 }
 
 std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vector<std::string>* skipped) {
+    // A dimension's ranks lie the product of the dimensions before it in the plan's order apart
+    // (expert parallelism subdivides the data-parallel ranks).
+    auto stride = [&](plan::Dim dim) {
+        int s = 1;
+        for (plan::Dim d : plan.order) {
+            if (d == dim) break;
+            if (d == plan::Dim::tensor) s *= plan.tp;
+            if (d == plan::Dim::context) s *= plan.cp;
+            if (d == plan::Dim::data) s *= plan.dp;
+            if (d == plan::Dim::pipeline) s *= plan.pp;
+        }
+        return s;
+    };
     const std::vector<GroupCase> wanted = {
-        {"tensor", {plan.tp, 1}},
-        {"data", {plan.dp, plan.tp * plan.cp}},
+        {"tensor", {plan.tp, stride(plan::Dim::tensor)}},
+        {"data", {plan.dp, stride(plan::Dim::data)}},
+        {"pipeline", {plan.pp, stride(plan::Dim::pipeline)}},
         {"world", {ranks, 1}},
     };
     std::vector<GroupCase> out;

@@ -55,13 +55,14 @@ std::vector<KernelCase> kernel_cases(const model::ModelSpec& model, const plan::
 
 // A parallel dimension's collective groups in a world of `ranks` ranks.
 struct GroupCase {
-    std::string name;  // "tensor", "data", "world"
+    std::string name;  // "tensor", "data", "pipeline", "world"
     kernels::GroupLayout layout;
 };
 
-// Tensor-parallel groups (tp consecutive ranks), data-parallel groups (dp ranks tp x cp apart) and
-// the whole world, each once, skipping groups of one rank. Groups that do not tile `ranks` are
-// returned in `skipped` with the reason.
+// Tensor-parallel, data-parallel and pipeline groups laid out in the plan's order (by default tp
+// consecutive ranks, dp ranks tp x cp apart, pp ranks tp x cp x dp apart) and the whole world,
+// each layout once, skipping groups of one rank. Groups that do not tile `ranks` are returned in
+// `skipped` with the reason.
 std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vector<std::string>* skipped);
 
 // Powers of two from `min_bytes` to `max_bytes`, inclusive.
