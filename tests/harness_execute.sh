@@ -2,19 +2,26 @@
 # splitsim-harness execute as CI runs it: gpt-tiny (4 layers, hidden 128) on 4 CPU ranks
 # (oversubscribed on small machines) under TP 2 x PP 2 (sequence parallel, GPipe, selective
 # recomputation), DP 2 x TP 2 (ZeRO-1, full recomputation) and PP 4 (1F1B), 3 steps each; every
-# step's loss must be within 1e-5 (fp32) of the unsharded run on one rank. check-execution
-# re-derives that from the JSON and prints the measured-vs-predicted tables. Then bad input: a plan
-# the harness does not execute, and a plan whose ranks do not match the run, each exit code 2.
-# Usage: harness_execute.sh MPIRUN HARNESS CHECKER SOURCE_ROOT OUT_DIR
+# step's loss must be within 1e-5 (fp32) of the unsharded run on one rank. The prediction beside
+# each run is made on this machine's calibrated profile: a bench of TP 2 x PP 2 (tensor, pipeline
+# and world groups) fitted by splitsim calibrate. check-execution re-derives the check from the
+# JSON and prints the measured-vs-predicted tables. Then bad input: a plan the harness does not
+# execute, and a plan whose ranks do not match the run, each exit code 2.
+# Usage: harness_execute.sh MPIRUN HARNESS CHECKER SPLITSIM SOURCE_ROOT OUT_DIR
 set -euo pipefail
-mpirun=$1 harness=$2 checker=$3 root=$4 out=$5
+mpirun=$1 harness=$2 checker=$3 splitsim=$4 root=$5 out=$6
 mkdir -p "$out"
+"$mpirun" -np 4 --oversubscribe --timeout 100 "$harness" bench --model "$root/models/gpt-tiny.json" \
+  --plan "$root/plans/tiny-tp2-pp2.json" --backend cpu --out "$out/measurements.json" --repetitions 10 --warmup 3 \
+  --max-bytes "1 MiB" > /dev/null
+"$splitsim" calibrate --measurements "$out/measurements.json" --cluster "$root/topologies/localhost-cpu.json" \
+  --out "$out/calibrated.json" | tail -2
 files=()
 for plan in tiny-tp2-pp2 tiny-dp2-tp2-zero1 tiny-pp4-1f1b; do
   rm -f "$out/execution-$plan.json"
   "$mpirun" -np 4 --oversubscribe --timeout 100 "$harness" execute \
     --model "$root/models/gpt-tiny.json" --plan "$root/plans/$plan.json" --steps 3 --backend cpu \
-    --cluster "$root/topologies/localhost-cpu.json" --out "$out/execution-$plan.json"
+    --cluster "$out/calibrated.json" --out "$out/execution-$plan.json"
   files+=("$out/execution-$plan.json")
 done
 "$checker" "${files[@]}" --steps 3 --loss-tolerance 1e-5 --grad-tolerance 1e-4 --require-prediction
