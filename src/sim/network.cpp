@@ -17,7 +17,10 @@ FlowNetwork::FlowNetwork(std::vector<double> capacity)
 FlowNetwork::FlowId FlowNetwork::start(const cost::LinkUsage& usage, double scale) {
     const auto id = static_cast<FlowId>(flows_.size());
     double lightest = std::numeric_limits<double>::infinity();
-    for (const auto& [link, load] : usage.loads) lightest = std::min(lightest, load);
+    for (const auto& [link, load] : usage.loads) {
+        if (load > 0) lightest = std::min(lightest, load);
+    }
+    assert(std::isfinite(lightest) && "a flow loads at least one link");
     flows_.push_back({&usage, scale, lightest * scale, 0.0, true});
     flow_mark_.push_back(0);
     bool alone = true;
