@@ -191,6 +191,9 @@ TEST_CASE("event tier: overlapping gradient reduction with the backward pass sav
     p.overlap_grad_reduce = true;
     const auto overlapped = events(p, m, cluster);
     CHECK(overlapped.iteration_time < plain.iteration_time);
+    // One stage: the compute slowed by the overlapped reduction (A100 overlap_slowdown) is no bubble.
+    CHECK(overlapped.bubble_fraction == 0.0);
+    CHECK(overlapped.bubble.value() == 0.0);
 }
 
 TEST_CASE("same inputs give byte-identical JSON and trace; the trace opens in Perfetto") {
