@@ -131,6 +131,26 @@ TEST_CASE("collective groups: tensor groups are consecutive, data groups tp apar
     CHECK((ordered[0].name == "data" && ordered[0].layout.stride == 2));
     CHECK((ordered[1].name == "pipeline" && ordered[1].layout.stride == 1));
 
+    // Expert parallelism inside the data dimension: the data group is the dense one, expert ranks
+    // included. Placed tensor, expert, pipeline, data, the pipeline ranks lie ep apart and the
+    // dense data group is the two expert ranks.
+    plan::Plan moe = tiny_plan();
+    moe.tp = 1;
+    moe.pp = 2;
+    moe.ep = 2;
+    moe.order = {plan::Dim::tensor, plan::Dim::context, plan::Dim::expert, plan::Dim::pipeline, plan::Dim::data};
+    const auto experts = group_cases(moe, 4, nullptr);
+    REQUIRE(experts.size() == 3);
+    CHECK((experts[0].name == "data" && experts[0].layout.size == 2 && experts[0].layout.stride == 1));
+    CHECK((experts[1].name == "pipeline" && experts[1].layout.size == 2 && experts[1].layout.stride == 2));
+    // With dp = 4 the pipeline dimension splits the dense data group: not one strided run.
+    moe.dp = 4;
+    skipped.clear();
+    const auto split = group_cases(moe, 8, &skipped);
+    CHECK(std::none_of(split.begin(), split.end(), [](const GroupCase& g) { return g.name == "data"; }));
+    REQUIRE(skipped.size() == 1);
+    CHECK(skipped[0].find("data groups are not one strided run") == 0);
+
     // On two ranks the data groups (2 ranks, 2 apart) do not fit; the world equals a tensor group.
     skipped.clear();
     const auto two = group_cases(tiny_plan(), 2, &skipped);

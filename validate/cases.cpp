@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "splitsim/model/layer_graph.hpp"
 #include "splitsim/plan/partition.hpp"
+#include "splitsim/plan/rank_layout.hpp"
 
 namespace splitsim::validate {
 namespace {
@@ -142,27 +144,26 @@ std::vector<KernelCase> kernel_cases(const model::ModelSpec& model, const plan::
 }
 
 std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vector<std::string>* skipped) {
-    // A dimension's ranks lie the product of the dimensions before it in the plan's order apart
-    // (expert parallelism subdivides the data-parallel ranks).
-    auto stride = [&](plan::Dim dim) {
-        int s = 1;
-        for (plan::Dim d : plan.order) {
-            if (d == dim) break;
-            if (d == plan::Dim::tensor) s *= plan.tp;
-            if (d == plan::Dim::context) s *= plan.cp;
-            if (d == plan::Dim::data) s *= plan.dp;
-            if (d == plan::Dim::pipeline) s *= plan.pp;
-        }
-        return s;
+    // Each group as one strided run of ranks in the plan's layout; the data-parallel group is the
+    // dense one (dp ranks, its expert part included), the group the gradients are reduced over.
+    const plan::RankLayout placed(plan);
+    struct Wanted {
+        std::string name;
+        std::optional<plan::StridedGroup> run;
     };
-    const std::vector<GroupCase> wanted = {
-        {"tensor", {plan.tp, stride(plan::Dim::tensor)}},
-        {"data", {plan.dp, stride(plan::Dim::data)}},
-        {"pipeline", {plan.pp, stride(plan::Dim::pipeline)}},
-        {"world", {ranks, 1}},
+    const std::vector<Wanted> wanted = {
+        {"tensor", placed.run({plan::Dim::tensor})},
+        {"data", placed.run({plan::Dim::expert, plan::Dim::data})},
+        {"pipeline", placed.run({plan::Dim::pipeline})},
+        {"world", plan::StridedGroup{ranks, 1}},
     };
     std::vector<GroupCase> out;
-    for (const GroupCase& g : wanted) {
+    for (const Wanted& w : wanted) {
+        if (!w.run) {
+            if (skipped != nullptr) skipped->push_back(w.name + " groups are not one strided run of ranks in the plan's order");
+            continue;
+        }
+        const GroupCase g{w.name, {w.run->size, w.run->stride}};
         if (g.layout.size <= 1) continue;
         const bool duplicate = std::any_of(out.begin(), out.end(), [&](const GroupCase& o) {
             return o.layout.size == g.layout.size && o.layout.stride == g.layout.stride;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "splitsim/plan/partition.hpp"
+#include "splitsim/plan/rank_layout.hpp"
 
 namespace splitsim::validate::gpt {
 namespace {
@@ -67,20 +68,13 @@ float initial_normal(std::uint64_t seed, const std::string& name, std::uint64_t 
 }
 
 Coords coords_of(const plan::Plan& p, int rank) {
+    const plan::RankLayout placed(p);
+    auto group = [&](plan::Dim d) { return kernels::GroupLayout{placed.size(d), placed.stride(d)}; };
     Coords c;
     c.rank = rank;
-    int stride = 1;
-    for (const plan::Dim d : p.order) {
-        int size = 1;
-        switch (d) {
-            case plan::Dim::tensor: size = p.tp; c.tensor = {size, stride}; break;
-            case plan::Dim::data: size = p.dp / p.ep; c.data = {size, stride}; break;
-            case plan::Dim::pipeline: size = p.pp; c.pipeline = {size, stride}; break;
-            case plan::Dim::context: size = p.cp; break;
-            case plan::Dim::expert: size = p.ep; break;
-        }
-        stride *= size;
-    }
+    c.tensor = group(plan::Dim::tensor);
+    c.data = group(plan::Dim::data);
+    c.pipeline = group(plan::Dim::pipeline);
     c.tp_size = p.tp;
     c.dp_size = p.dp;
     c.pp_size = p.pp;

@@ -1,35 +1,13 @@
 #include "splitsim/sim/scenario.hpp"
 
-#include "splitsim/hardware/layout.hpp"
+#include "splitsim/plan/rank_layout.hpp"
 
 namespace splitsim::sim {
 
-namespace {
-
-// The plan's layout: dimensions in its order; data parallelism splits into its expert part (ep)
-// and the rest (dp / ep). `position` gives each dimension's place in the layout.
-hardware::Layout layout_of(const plan::Plan& p, std::array<int, plan::kDimCount>& position) {
-    std::vector<int> sizes;
-    for (std::size_t i = 0; i < p.order.size(); ++i) {
-        const plan::Dim d = p.order[i];
-        position[static_cast<std::size_t>(d)] = static_cast<int>(i);
-        switch (d) {
-            case plan::Dim::tensor: sizes.push_back(p.tp); break;
-            case plan::Dim::context: sizes.push_back(p.cp); break;
-            case plan::Dim::expert: sizes.push_back(p.ep); break;
-            case plan::Dim::data: sizes.push_back(p.dp / p.ep); break;
-            case plan::Dim::pipeline: sizes.push_back(p.pp); break;
-        }
-    }
-    return hardware::Layout(sizes);
-}
-
-}  // namespace
-
 std::vector<int> rank_coordinates(const plan::Plan& p, plan::Dim dim) {
-    std::array<int, plan::kDimCount> position{};
-    const hardware::Layout layout = layout_of(p, position);
-    auto at = [&](plan::Dim d) { return position[static_cast<std::size_t>(d)]; };
+    const plan::RankLayout placed(p);
+    const hardware::Layout& layout = placed.layout();
+    auto at = [&](plan::Dim d) { return placed.position(d); };
     std::vector<int> out(static_cast<std::size_t>(layout.ranks()));
     for (int r = 0; r < layout.ranks(); ++r) {
         out[static_cast<std::size_t>(r)] = dim == plan::Dim::data
@@ -40,9 +18,9 @@ std::vector<int> rank_coordinates(const plan::Plan& p, plan::Dim dim) {
 }
 
 std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
-    std::array<int, plan::kDimCount> position{};
-    const hardware::Layout layout = layout_of(p, position);
-    auto at = [&](plan::Dim d) { return position[static_cast<std::size_t>(d)]; };
+    const plan::RankLayout placed(p);
+    const hardware::Layout& layout = placed.layout();
+    auto at = [&](plan::Dim d) { return placed.position(d); };
     std::array<cost::GroupSet, kGroupKinds> out;
     auto set = [&](GroupKind kind, std::vector<int> varying, bool rings, bool all_to_all, bool p2p) {
         cost::GroupSet& s = out[static_cast<std::size_t>(kind)];

@@ -59,10 +59,11 @@ struct GroupCase {
     kernels::GroupLayout layout;
 };
 
-// Tensor-parallel, data-parallel and pipeline groups laid out in the plan's order (by default tp
-// consecutive ranks, dp ranks tp x cp apart, pp ranks tp x cp x dp apart) and the whole world,
-// each layout once, skipping groups of one rank. Groups that do not tile `ranks` are returned in
-// `skipped` with the reason.
+// Tensor-parallel, dense data-parallel (dp ranks, expert ranks included) and pipeline groups laid
+// out in the plan's order by plan::RankLayout (by default tp consecutive ranks, dp ranks tp x cp
+// apart, pp ranks tp x cp x dp apart) and the whole world, each layout once, skipping groups of one
+// rank. Groups that do not tile `ranks`, or are not one strided run, are returned in `skipped` with
+// the reason.
 std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vector<std::string>* skipped);
 
 // Powers of two from `min_bytes` to `max_bytes`, inclusive.

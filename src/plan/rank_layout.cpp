@@ -1,0 +1,51 @@
+#include "splitsim/plan/rank_layout.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace splitsim::plan {
+
+namespace {
+
+std::array<int, kDimCount> dimension_sizes(const Plan& p) {
+    std::array<int, kDimCount> s{};
+    s[static_cast<std::size_t>(Dim::tensor)] = p.tp;
+    s[static_cast<std::size_t>(Dim::context)] = p.cp;
+    s[static_cast<std::size_t>(Dim::expert)] = p.ep;
+    s[static_cast<std::size_t>(Dim::data)] = p.dp / p.ep;
+    s[static_cast<std::size_t>(Dim::pipeline)] = p.pp;
+    return s;
+}
+
+hardware::Layout layout_in_order(const Plan& p, const std::array<int, kDimCount>& sizes) {
+    std::vector<int> ordered;
+    for (const Dim d : p.order) ordered.push_back(sizes[static_cast<std::size_t>(d)]);
+    return hardware::Layout(std::move(ordered));
+}
+
+}  // namespace
+
+RankLayout::RankLayout(const Plan& plan)
+    : layout_(layout_in_order(plan, dimension_sizes(plan))), sizes_(dimension_sizes(plan)), order_(plan.order) {
+    for (std::size_t i = 0; i < order_.size(); ++i) position_[static_cast<std::size_t>(order_[i])] = static_cast<int>(i);
+}
+
+std::optional<StridedGroup> RankLayout::run(std::initializer_list<Dim> dims) const {
+    auto member = [&](Dim d) { return std::find(dims.begin(), dims.end(), d) != dims.end(); };
+    StridedGroup g;
+    bool started = false, ended = false;
+    for (const Dim d : order_) {
+        if (size(d) == 1) continue;  // a dimension of one rank separates nothing
+        if (member(d)) {
+            if (ended) return std::nullopt;
+            if (!started) g.stride = stride(d);
+            started = true;
+            g.size *= size(d);
+        } else if (started) {
+            ended = true;
+        }
+    }
+    return g;
+}
+
+}  // namespace splitsim::plan
