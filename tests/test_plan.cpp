@@ -3,10 +3,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <numeric>
+
 #include "splitsim/common/error.hpp"
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/plan/partition.hpp"
 #include "splitsim/plan/plan.hpp"
+#include "splitsim/plan/rank_layout.hpp"
 #include "support.hpp"
 
 using namespace splitsim;
@@ -89,6 +93,69 @@ TEST_CASE("interleaved chunks follow Megatron-LM: chunk c of stage s holds layer
     const plan::Partition part = plan::partition(p, gpt);
     CHECK(part.stages[1].chunks[0] == std::vector<int>{2, 3});
     CHECK(part.stages[1].chunks[1] == std::vector<int>{10, 11});
+}
+
+TEST_CASE("interleaved uneven split: every stage's layers in vpp chunks, chunk c at c L/v plus the chunks of the stages before") {
+    // 30 layers on pp 4: 6 + 8 + 8 + 8, two chunks per stage of 3, 4, 4, 4 layers; chunk 0 of all
+    // stages holds layers 0-14, chunk 1 layers 15-29 (Megatron-Core get_transformer_layer_offset).
+    const auto gpt = test::gpt(30, 4096, 32);
+    plan::Plan p = parse(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
+                             "first_stage_layers": 6})");
+    plan::validate(p, gpt, cluster(1));
+    const plan::Partition part = plan::partition(p, gpt);
+    CHECK(part.stages[0].chunks[0] == std::vector<int>{0, 1, 2});
+    CHECK(part.stages[0].chunks[1] == std::vector<int>{15, 16, 17});
+    CHECK(part.stages[1].chunks[0] == std::vector<int>{3, 4, 5, 6});
+    CHECK(part.stages[3].chunks[0] == std::vector<int>{11, 12, 13, 14});
+    CHECK(part.stages[3].chunks[1] == std::vector<int>{26, 27, 28, 29});
+    std::vector<int> all;
+    for (const auto& st : part.stages) {
+        for (const auto& chunk : st.chunks) all.insert(all.end(), chunk.begin(), chunk.end());
+    }
+    std::sort(all.begin(), all.end());
+    CHECK(all == [] { std::vector<int> v(30); std::iota(v.begin(), v.end(), 0); return v; }());
+    CHECK(validate_error(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
+                             "first_stage_layers": 7, "last_stage_layers": 7})", gpt, 1) ==
+          "plan.json: /first_stage_layers: 7 layers do not split into vpp = 2 chunks");
+    CHECK(validate_error(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
+                             "first_stage_layers": 8, "last_stage_layers": 8})", gpt, 1) ==
+          "plan.json: /vpp: the 7 layers of an inner stage do not split into 2 chunks");
+}
+
+TEST_CASE("rank layout: dimensions in the plan's order, innermost first; data splits into expert and the rest") {
+    plan::Plan p;
+    p.tp = 2;
+    p.cp = 2;
+    p.ep = 2;
+    p.dp = 4;
+    p.pp = 3;
+    const plan::RankLayout d(p);  // tp-cp-ep-dp-pp
+    CHECK(d.layout().ranks() == 48);
+    CHECK(d.size(plan::Dim::data) == 2);
+    CHECK(d.stride(plan::Dim::tensor) == 1);
+    CHECK(d.stride(plan::Dim::context) == 2);
+    CHECK(d.stride(plan::Dim::expert) == 4);
+    CHECK(d.stride(plan::Dim::data) == 8);
+    CHECK(d.stride(plan::Dim::pipeline) == 16);
+    // The dense data group: ep x dp / ep = dp ranks, 4 apart.
+    const auto dense = d.run({plan::Dim::expert, plan::Dim::data});
+    REQUIRE(dense);
+    CHECK((dense->size == 4 && dense->stride == 4));
+    // Context with data is one run too; tensor with data is not (context lies between).
+    CHECK(d.run({plan::Dim::context, plan::Dim::expert, plan::Dim::data})->size == 8);
+    CHECK_FALSE(d.run({plan::Dim::tensor, plan::Dim::data}));
+    // A dimension of one rank separates nothing.
+    p.cp = 1;
+    p.dp = 8;
+    const auto joined = plan::RankLayout(p).run({plan::Dim::tensor, plan::Dim::expert});
+    REQUIRE(joined);
+    CHECK((joined->size == 4 && joined->stride == 1));
+    // Pipeline placed between expert and data splits the dense data group.
+    p.order = {plan::Dim::tensor, plan::Dim::context, plan::Dim::expert, plan::Dim::pipeline, plan::Dim::data};
+    const plan::RankLayout q(p);
+    CHECK(q.stride(plan::Dim::pipeline) == 4);
+    CHECK(q.stride(plan::Dim::data) == 12);
+    CHECK_FALSE(q.run({plan::Dim::expert, plan::Dim::data}));
 }
 
 TEST_CASE("tensor-parallel collectives: 2 all-reduces per pass without, 2 all-gathers + 2 reduce-scatters with sequence parallelism") {

@@ -47,7 +47,7 @@ TEST_CASE("every enumerated candidate is a valid plan") {
     }
 }
 
-TEST_CASE("pipeline depths that do not divide the layers get an uneven first and last stage") {
+TEST_CASE("pipeline depths that do not divide the layers get an uneven first and last stage, interleaved too") {
     // Llama 3 405B has 126 layers; its published plan runs 16 stages as 7 + 14 x 8 + 7
     // (arXiv 2407.21783, Sec. 3.3), which the search must reach.
     const auto m = model::load_model(test::source_root() + "/models/llama3-405b.json");
@@ -64,12 +64,26 @@ TEST_CASE("pipeline depths that do not divide the layers get an uneven first and
             CHECK(p.first_stage_layers + p.last_stage_layers + (p.pp - 2) * inner == m.layers);
             CHECK(p.first_stage_layers <= p.last_stage_layers);
             CHECK(p.last_stage_layers <= inner);
-            CHECK(p.vpp == 1);
+            // Interleaved, every stage's layers split into the vpp chunks.
+            CHECK(p.first_stage_layers % p.vpp == 0);
+            CHECK(p.last_stage_layers % p.vpp == 0);
+            CHECK(inner % p.vpp == 0);
         }
         published = published || (p.tp == 8 && p.pp == 16 && p.first_stage_layers == 7 && p.last_stage_layers == 7);
         REQUIRE_NOTHROW(plan::validate(p, m, cluster));
     }
     CHECK(published);
+
+    // 44 layers on 8 stages: 4 + 6 x 6 + 4, which also splits into 2 chunks per stage.
+    const auto even_chunks = test::gpt(44, 1024, 16);
+    const auto node = hardware::load_cluster(test::source_root() + "/topologies/dgx-h100-superpod.json", 1);
+    bool interleaved_uneven = false;
+    for (const plan::Plan& p : search::enumerate(even_chunks, node, node.device_count(), 64, Precision::bf16)) {
+        if (p.pp != 8 || p.vpp == 1) continue;
+        CHECK((p.first_stage_layers == 4 && p.last_stage_layers == 4 && p.vpp == 2));
+        interleaved_uneven = true;
+    }
+    CHECK(interleaved_uneven);
 }
 
 TEST_CASE("the search's best plan is at least as fast as the weak-scaling table's configuration") {
@@ -206,4 +220,26 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     CHECK(ds["zero_optimization"]["stage"] == 1);
     CHECK(ds["gradient_accumulation_steps"] == 1536 / 128);
     CHECK(ds["train_micro_batch_size_per_gpu"] == 1);
+
+    // An uneven split: Megatron-Core counts the interleaved chunks per rank; DeepSpeed and
+    // torchtitan split the layers themselves.
+    plan::Plan uneven = plan::load_plan(test::source_root() + "/plans/gpt3-175b-1024gpu.json");
+    uneven.pp = 16;
+    uneven.dp = 8;
+    uneven.vpp = 2;
+    uneven.first_stage_layers = 4;
+    uneven.last_stage_layers = 8;
+    plan::validate(uneven, m, a100(128));
+    const std::string megatron_uneven = report::export_plan(uneven, m, report::Framework::megatron);
+    for (const char* flag : {"--num-virtual-stages-per-pipeline-rank 2", "--decoder-first-pipeline-num-layers 4",
+                             "--decoder-last-pipeline-num-layers 8"}) {
+        CAPTURE(flag);
+        CHECK(megatron_uneven.find(flag) != std::string::npos);
+    }
+    CHECK(megatron_uneven.find("--num-layers-per-virtual-pipeline-stage") == std::string::npos);
+    uneven.schedule = plan::Schedule::one_f_one_b;
+    uneven.vpp = 1;
+    uneven.zero = 3;
+    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, report::Framework::torchtitan), doctest::Contains("/first_stage_layers: torchtitan"),
+                         InputError);
 }

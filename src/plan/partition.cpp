@@ -160,24 +160,24 @@ Partition partition(const Plan& p, const model::ModelSpec& m, std::shared_ptr<co
 
     const model::OpTotals& dense = lp.dense;
     const model::OpTotals& moe = lp.moe;
-    const int chunk_layers = m.layers / (p.pp * p.vpp);
-    int next_layer = 0;
+    // Model chunks: stage s's layers split into vpp chunks of per_stage[s] / vpp layers; chunk c
+    // of every stage together holds the c-th of vpp consecutive runs of L / vpp layers, stage by
+    // stage. Evenly split, chunk c of stage s starts at layer (c p + s) L / (p v); under an uneven
+    // split it starts at c L / v plus the chunk layers of the stages before s (Megatron-Core
+    // get_transformer_layer_offset, interleaved uneven pipeline parallelism).
+    int stage_offset = 0;  // chunk layers of the stages before s
     for (int s = 0; s < p.pp; ++s) {
         Stage st;
         st.index = s;
         st.first = s == 0;
         st.last = s == p.pp - 1;
-        if (p.vpp > 1) {
-            for (int c = 0; c < p.vpp; ++c) {
-                std::vector<int> chunk;
-                for (int l = 0; l < chunk_layers; ++l) chunk.push_back((c * p.pp + s) * chunk_layers + l);
-                st.chunks.push_back(std::move(chunk));
-            }
-        } else {
+        const int chunk_layers = per_stage[static_cast<std::size_t>(s)] / p.vpp;
+        for (int c = 0; c < p.vpp; ++c) {
             std::vector<int> chunk;
-            for (int l = 0; l < per_stage[static_cast<std::size_t>(s)]; ++l) chunk.push_back(next_layer++);
+            for (int l = 0; l < chunk_layers; ++l) chunk.push_back(c * (m.layers / p.vpp) + stage_offset + l);
             st.chunks.push_back(std::move(chunk));
         }
+        stage_offset += chunk_layers;
         for (const auto& chunk : st.chunks) {
             for (int layer : chunk) {
                 const model::OpTotals& t = m.is_moe_layer(layer) ? moe : dense;
@@ -193,7 +193,7 @@ Partition partition(const Plan& p, const model::ModelSpec& m, std::shared_ptr<co
         }
         part.stages.push_back(std::move(st));
     }
-    assert(p.vpp > 1 || next_layer == m.layers);
+    assert(stage_offset * p.vpp == m.layers);
     return part;
 }
 

@@ -145,7 +145,6 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
         fail("last_stage_layers", str(p.last_stage_layers) + " exceeds the " + str(m.layers) + " layers");
     }
     if (p.first_stage_layers || p.last_stage_layers) {
-        if (p.vpp > 1) fail("first_stage_layers", "an uneven split cannot be combined with vpp > 1");
         if (p.pp < 2) fail("first_stage_layers", "an uneven split needs pp >= 2");
         const int first = p.first_stage_layers;
         const int last = p.last_stage_layers;
@@ -154,6 +153,14 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
         if (rest < 0 || (inner_stages == 0 && rest != 0) || (inner_stages > 0 && (rest <= 0 || rest % inner_stages != 0))) {
             fail(first ? "first_stage_layers" : "last_stage_layers",
                  "the remaining " + str(rest) + " layers do not split evenly over " + str(inner_stages) + " stages");
+        }
+        // Interleaved, every stage's layers split into vpp equal model chunks (Megatron-Core).
+        if (p.vpp > 1) {
+            if (first % p.vpp != 0) fail("first_stage_layers", str(first) + " layers do not split into vpp = " + str(p.vpp) + " chunks");
+            if (last % p.vpp != 0) fail("last_stage_layers", str(last) + " layers do not split into vpp = " + str(p.vpp) + " chunks");
+            if (inner_stages > 0 && (rest / inner_stages) % p.vpp != 0) {
+                fail("vpp", "the " + str(rest / inner_stages) + " layers of an inner stage do not split into " + str(p.vpp) + " chunks");
+            }
         }
     } else if (m.layers % (p.pp * p.vpp) != 0) {
         if (p.vpp > 1) {

@@ -59,7 +59,14 @@ std::string megatron(const Plan& p, const model::ModelSpec& m) {
     if (p.sequence_parallel && p.tp > 1) a.push_back("--sequence-parallel");
     switch (p.schedule) {
         case Schedule::one_f_one_b: break;  // Megatron's pipeline schedule without interleaving
-        case Schedule::interleaved: arg("--num-layers-per-virtual-pipeline-stage", m.layers / (p.pp * p.vpp)); break;
+        case Schedule::interleaved:
+            // Under an uneven split the chunks differ between stages: Megatron-Core counts them per rank.
+            if (p.first_stage_layers || p.last_stage_layers) {
+                arg("--num-virtual-stages-per-pipeline-rank", p.vpp);
+            } else {
+                arg("--num-layers-per-virtual-pipeline-stage", m.layers / (p.pp * p.vpp));
+            }
+            break;
         case Schedule::gpipe: unsupported(p, "schedule", "Megatron-LM has no GPipe schedule (it runs 1F1B)");
         case Schedule::zb_h1: unsupported(p, "schedule", "Megatron-LM has no ZB-H1 schedule");
     }
@@ -125,6 +132,10 @@ std::string deepspeed(const Plan& p, const model::ModelSpec& m) {
         unsupported(p, "schedule", "DeepSpeed's pipeline engine runs its own 1F1B schedule (TrainSchedule)");
     }
     if (p.recompute == Recompute::selective) unsupported(p, "recompute", "Megatron-DeepSpeed checkpoints whole layers only");
+    if (p.first_stage_layers || p.last_stage_layers) {
+        unsupported(p, p.first_stage_layers ? "first_stage_layers" : "last_stage_layers",
+                    "DeepSpeed's pipeline engine partitions the layers itself (partition_method)");
+    }
     if (p.precision == Precision::fp8) unsupported(p, "precision", "DeepSpeed trains in fp32, fp16 or bf16");
     nlohmann::json c;
     c["train_batch_size"] = p.global_batch;
@@ -152,6 +163,10 @@ std::string deepspeed(const Plan& p, const model::ModelSpec& m) {
 std::string torchtitan(const Plan& p, const model::ModelSpec& m) {
     if (p.tp > 1 && !p.sequence_parallel) unsupported(p, "sequence_parallel", "torchtitan's tensor parallelism always shards norms along the sequence");
     if (p.zero == 1) unsupported(p, "zero", "torchtitan replicates (zero 0, DDP) or shards with FSDP (zero 2: no resharding after forward, zero 3)");
+    if (p.first_stage_layers || p.last_stage_layers) {
+        unsupported(p, p.first_stage_layers ? "first_stage_layers" : "last_stage_layers",
+                    "torchtitan's pipeline_parallel_layers_per_stage splits the layers evenly");
+    }
     std::string schedule;
     switch (p.schedule) {
         case Schedule::one_f_one_b: schedule = "1F1B"; break;

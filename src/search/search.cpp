@@ -102,9 +102,13 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
                         if (pp > 1) {
                             schedules.emplace_back(Schedule::gpipe, 1);
                             schedules.emplace_back(Schedule::zb_h1, 1);
-                            if (micro_batches % pp == 0 && !uneven) {
-                                for (int v : divisors(m.layers / pp)) {
-                                    if (v > 1) schedules.emplace_back(Schedule::interleaved, v);
+                            // Interleaved: every stage's layers split into v chunks (the first and
+                            // last stage's too, under an uneven split).
+                            if (micro_batches % pp == 0) {
+                                const int inner = uneven ? (m.layers + pp - 1) / pp : m.layers / pp;
+                                for (int v : divisors(inner)) {
+                                    if (v < 2 || (uneven && (uneven->first % v != 0 || uneven->second % v != 0))) continue;
+                                    schedules.emplace_back(Schedule::interleaved, v);
                                 }
                             }
                         }
