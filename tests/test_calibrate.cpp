@@ -120,6 +120,8 @@ TEST_CASE("bad measurements are named by file and JSON path") {
     // Nothing that passed its data check, or a backend the harness does not have: no profile.
     const std::string kernel = R"({"op": "qkv", "kind": "gemm", "pass": "forward", "shape": {"m": 1, "n": 1, "k": 1},
                                    "flops": 2, "bytes": 12, "check": "failed"})";
+    const std::string passed = R"({"op": "qkv", "kind": "gemm", "pass": "forward", "shape": {"m": 1, "n": 1, "k": 1},
+                                   "flops": 2, "bytes": 12, "check": "passed", "time_s": {"median": 1e-6}})";
     for (const auto& bad_case : std::vector<std::pair<std::string, std::string>>{
              {R"({"harness": {"backend": "cpu"}, "model": "m", "plan": {}, "kernels": [)" + kernel + R"(], "collectives": []})",
               "m2.json: /: no kernel or collective passed its data check: nothing to calibrate"},
@@ -136,5 +138,22 @@ TEST_CASE("bad measurements are named by file and JSON path") {
         CHECK(b.exit_code == 2);
         CHECK(b.output.find(expected) != std::string::npos);
         CHECK_FALSE(std::ifstream(dir.path("out.json")).good());
+    }
+
+    // GPU measurements calibrate the GPU model they were taken on.
+    for (const char* device : {"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB"}) {
+        CAPTURE(device);
+        const std::string gpu = dir.write("m3.json", std::string(R"({"harness": {"backend": "cuda", "device": ")") + device +
+                                                         R"("}, "model": "m", "plan": {}, "kernels": [)" + passed +
+                                                         R"(], "collectives": []})");
+        const auto g = test::run_command(test::executable("SPLITSIM") + " calibrate --measurements " + gpu + " --cluster " + root +
+                                         "/topologies/dgx-a100-superpod.json --out " + dir.path("gpu.json"));
+        const bool a100 = std::string(device).find("A100") != std::string::npos;
+        CHECK(g.exit_code == (a100 ? 0 : 2));
+        if (!a100) {
+            CHECK(g.output.find("m3.json: /harness/device: measured on \"NVIDIA H100 80GB HBM3\", not the cluster's device "
+                                "A100-SXM4-80GB") != std::string::npos);
+        }
+        CHECK(std::ifstream(dir.path("gpu.json")).good() == a100);
     }
 }

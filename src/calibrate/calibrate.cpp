@@ -1,10 +1,12 @@
 #include "splitsim/calibrate/calibrate.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
-#include <limits>
+#include <regex>
 #include <tuple>
 
 #include <Eigen/Dense>
@@ -240,7 +242,34 @@ Measurements parse_measurements(const nlohmann::json& json, const std::string& p
     return m;
 }
 
+namespace {
+
+// A GPU's model in its name: the first letters-then-digits token ("A100" in "A100-SXM4-80GB",
+// "H100" in "H100-SXM5-80GB"), as the CUDA device name also carries it ("NVIDIA A100-SXM4-80GB",
+// "NVIDIA H100 80GB HBM3"). Empty when the name has none.
+std::string gpu_model(const std::string& name) {
+    static const std::regex token("[A-Za-z]+[0-9]+");
+    std::smatch m;
+    return std::regex_search(name, m, token) ? m.str() : std::string();
+}
+
+bool contains_word(const std::string& text, const std::string& word) {
+    auto lower = [](std::string t) {
+        std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return t;
+    };
+    return !word.empty() && lower(text).find(lower(word)) != std::string::npos;
+}
+
+}  // namespace
+
 Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& cluster) {
+    // GPU measurements calibrate the GPU they were taken on (a CPU run's device is whatever
+    // machine ran it, so only the backend is checked there).
+    if (ms.backend == "cuda" && !contains_word(ms.device, gpu_model(cluster.device.name))) {
+        throw InputError(ms.file, "/harness/device",
+                         "measured on \"" + ms.device + "\", not the cluster's device " + cluster.device.name);
+    }
     Calibration out;
     out.cluster = cluster;
     const hardware::DeviceSpec& device = cluster.device;
