@@ -143,6 +143,14 @@ TEST_CASE("collective groups: tensor groups are consecutive, data groups tp apar
     REQUIRE(experts.size() == 3);
     CHECK((experts[0].name == "data" && experts[0].layout.size == 2 && experts[0].layout.stride == 1));
     CHECK((experts[1].name == "pipeline" && experts[1].layout.size == 2 && experts[1].layout.stride == 2));
+    // Context parallelism: its groups lie tp apart; expert groups are measured on their own where
+    // they differ from the data group.
+    plan::Plan ring = tiny_plan();
+    ring.dp = 1;
+    ring.cp = 2;
+    const auto context = group_cases(ring, 4, nullptr);
+    REQUIRE(context.size() == 3);
+    CHECK((context[1].name == "context" && context[1].layout.size == 2 && context[1].layout.stride == 2));
     // With dp = 4 the pipeline dimension splits the dense data group: not one strided run.
     moe.dp = 4;
     skipped.clear();
@@ -150,6 +158,8 @@ TEST_CASE("collective groups: tensor groups are consecutive, data groups tp apar
     CHECK(std::none_of(split.begin(), split.end(), [](const GroupCase& g) { return g.name == "data"; }));
     REQUIRE(skipped.size() == 1);
     CHECK(skipped[0].find("data groups are not one strided run") == 0);
+    CHECK(std::any_of(split.begin(), split.end(),
+                      [](const GroupCase& g) { return g.name == "expert" && g.layout.size == 2 && g.layout.stride == 1; }));
 
     // On two ranks the data groups (2 ranks, 2 apart) do not fit; the world equals a tensor group.
     skipped.clear();

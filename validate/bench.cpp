@@ -648,7 +648,8 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
         std::vector<Backend*> local;
         for (auto& b : backends) local.push_back(b.get());
         for (const GroupCase& g : groups) {
-            const DType dtype = g.name == "tensor" || g.name == "pipeline" ? act : (g.name == "data" ? grad : DType::fp32);
+            // Gradients in their reduction format, the whole world in fp32, activations elsewhere.
+            const DType dtype = g.name == "data" ? grad : (g.name == "world" ? DType::fp32 : act);
             const auto esize = static_cast<std::int64_t>(kernels::size_of(dtype));
             std::unique_ptr<kernels::Communicator> comm;
             if (!cuda) {

@@ -155,6 +155,8 @@ std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vecto
         {"tensor", placed.run({plan::Dim::tensor})},
         {"data", placed.run({plan::Dim::expert, plan::Dim::data})},
         {"pipeline", placed.run({plan::Dim::pipeline})},
+        {"context", placed.run({plan::Dim::context})},
+        {"expert", placed.run({plan::Dim::expert})},
         {"world", plan::StridedGroup{ranks, 1}},
     };
     std::vector<GroupCase> out;

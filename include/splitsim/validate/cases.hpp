@@ -55,12 +55,12 @@ std::vector<KernelCase> kernel_cases(const model::ModelSpec& model, const plan::
 
 // A parallel dimension's collective groups in a world of `ranks` ranks.
 struct GroupCase {
-    std::string name;  // "tensor", "data", "pipeline", "world"
+    std::string name;  // "tensor", "data", "pipeline", "context", "expert", "world"
     kernels::GroupLayout layout;
 };
 
-// Tensor-parallel, dense data-parallel (dp ranks, expert ranks included) and pipeline groups laid
-// out in the plan's order by plan::RankLayout (by default tp consecutive ranks, dp ranks tp x cp
+// Tensor-parallel, dense data-parallel (dp ranks, expert ranks included), pipeline, context-parallel
+// and expert-parallel groups laid out in the plan's order by plan::RankLayout (by default tp consecutive ranks, dp ranks tp x cp
 // apart, pp ranks tp x cp x dp apart) and the whole world, each layout once, skipping groups of one
 // rank. Groups that do not tile `ranks`, or are not one strided run, are returned in `skipped` with
 // the reason.
