@@ -166,6 +166,25 @@ TEST_CASE("placement: tensor ranks innermost, then data, then pipeline (Megatron
     CHECK(groups(p, sim::GroupKind::tensor) == Groups{{0, 1}, {2, 3}, {4, 5}, {6, 7}});
     CHECK(groups(p, sim::GroupKind::pipeline) == Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}});
     CHECK(groups(p, sim::GroupKind::dense_data) == Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}});
+
+    // Expert layers as Megatron-Core lays them out: a second generator without context
+    // parallelism, so under cp 2 the expert ranks lie tp apart (not tp x cp) and expert data
+    // parallelism takes the context ranks in (dp x cp / ep).
+    plan::Plan moe;
+    moe.origin = "test";
+    moe.tp = 2;
+    moe.cp = 2;
+    moe.dp = 2;
+    moe.ep = 2;
+    moe.pp = 1;
+    CHECK(groups(moe, sim::GroupKind::context) == Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}});
+    CHECK(groups(moe, sim::GroupKind::dense_data) == Groups{{0, 2, 4, 6}, {1, 3, 5, 7}});
+    CHECK(groups(moe, sim::GroupKind::expert) == Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}});
+    CHECK(groups(moe, sim::GroupKind::expert_data) == Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}});
+    moe.cp = 1;
+    moe.dp = 4;
+    CHECK(groups(moe, sim::GroupKind::expert) == Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}});
+    CHECK(groups(moe, sim::GroupKind::expert_data) == Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}});
 }
 
 TEST_CASE("placement: each group knows its nodes, bottleneck link, sharing and hop latency") {

@@ -143,14 +143,16 @@ TEST_CASE("collective groups: tensor groups are consecutive, data groups tp apar
     REQUIRE(experts.size() == 3);
     CHECK((experts[0].name == "data" && experts[0].layout.size == 2 && experts[0].layout.stride == 1));
     CHECK((experts[1].name == "pipeline" && experts[1].layout.size == 2 && experts[1].layout.stride == 2));
-    // Context parallelism: its groups lie tp apart; expert groups are measured on their own where
+    // Context parallelism: the data group gradients are reduced over spans the context ranks too
+    // (dp x cp); the context groups lie tp apart. Expert groups are measured on their own where
     // they differ from the data group.
     plan::Plan ring = tiny_plan();
-    ring.dp = 1;
+    ring.tp = 1;
     ring.cp = 2;
     const auto context = group_cases(ring, 4, nullptr);
-    REQUIRE(context.size() == 3);
-    CHECK((context[1].name == "context" && context[1].layout.size == 2 && context[1].layout.stride == 2));
+    REQUIRE(context.size() == 2);
+    CHECK((context[0].name == "data" && context[0].layout.size == 4 && context[0].layout.stride == 1));
+    CHECK((context[1].name == "context" && context[1].layout.size == 2 && context[1].layout.stride == 1));
     // With dp = 4 the pipeline dimension splits the dense data group: not one strided run.
     moe.dp = 4;
     skipped.clear();

@@ -120,6 +120,26 @@ TEST_CASE("interleaved uneven split: every stage's layers in vpp chunks, chunk c
     CHECK(validate_error(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
                              "first_stage_layers": 8, "last_stage_layers": 8})", gpt, 1) ==
           "plan.json: /vpp: the 7 layers of an inner stage do not split into 2 chunks");
+    CHECK(validate_error(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
+                             "last_stage_layers": 9})", gpt, 1) ==
+          "plan.json: /last_stage_layers: 9 layers do not split into vpp = 2 chunks");
+
+    // Only the last stage stated: 8 + 8 + 8 + 6, chunks of 4, 4, 4, 3; chunk 1 starts at layer 15.
+    plan::Plan last = parse(R"({"tp": 1, "pp": 4, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
+                                "last_stage_layers": 6})");
+    plan::validate(last, gpt, cluster(1));
+    const plan::Partition tail = plan::partition(last, gpt);
+    CHECK(tail.stages[0].chunks[1] == std::vector<int>{15, 16, 17, 18});
+    CHECK(tail.stages[3].chunks[0] == std::vector<int>{12, 13, 14});
+    CHECK(tail.stages[3].chunks[1] == std::vector<int>{27, 28, 29});
+    // Two stages, the first stated: 10 + 20 in chunks of 5 and 10.
+    plan::Plan two = parse(R"({"tp": 1, "pp": 2, "vpp": 2, "schedule": "interleaved", "micro_batch": 1, "global_batch": 8,
+                               "first_stage_layers": 10})");
+    plan::validate(two, gpt, cluster(1));
+    const plan::Partition pair = plan::partition(two, gpt);
+    CHECK(pair.stages[0].chunks[1] == std::vector<int>{15, 16, 17, 18, 19});
+    CHECK(pair.stages[1].chunks[0].size() == 10);
+    CHECK(pair.stages[1].chunks[0].front() == 5);
 }
 
 TEST_CASE("rank layout: dimensions in the plan's order, innermost first; data splits into expert and the rest") {

@@ -237,9 +237,22 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
         CHECK(megatron_uneven.find(flag) != std::string::npos);
     }
     CHECK(megatron_uneven.find("--num-layers-per-virtual-pipeline-stage") == std::string::npos);
+    // Megatron-Core divides by the stages between the first and the last: none on two stages.
+    plan::Plan two_stages = uneven;
+    two_stages.pp = 2;
+    two_stages.dp = 64;
+    two_stages.first_stage_layers = 48;
+    two_stages.last_stage_layers = 48;
+    plan::validate(two_stages, m, a100(128));
+    CHECK_THROWS_WITH_AS(report::export_plan(two_stages, m, report::Framework::megatron), doctest::Contains("/vpp: Megatron-Core"),
+                         InputError);
     uneven.schedule = plan::Schedule::one_f_one_b;
     uneven.vpp = 1;
     uneven.zero = 3;
     CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, report::Framework::torchtitan), doctest::Contains("/first_stage_layers: torchtitan"),
+                         InputError);
+    uneven.zero = 1;
+    uneven.recompute = model::Recompute::full;
+    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, report::Framework::deepspeed), doctest::Contains("/first_stage_layers: DeepSpeed"),
                          InputError);
 }

@@ -145,7 +145,7 @@ std::vector<KernelCase> kernel_cases(const model::ModelSpec& model, const plan::
 
 std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vector<std::string>* skipped) {
     // Each group as one strided run of ranks in the plan's layout; the data-parallel group is the
-    // dense one (dp ranks, its expert part included), the group the gradients are reduced over.
+    // one dense gradients are reduced over: dp x cp ranks, expert and context ranks included.
     const plan::RankLayout placed(plan);
     struct Wanted {
         std::string name;
@@ -153,10 +153,10 @@ std::vector<GroupCase> group_cases(const plan::Plan& plan, int ranks, std::vecto
     };
     const std::vector<Wanted> wanted = {
         {"tensor", placed.run({plan::Dim::tensor})},
-        {"data", placed.run({plan::Dim::expert, plan::Dim::data})},
+        {"data", placed.run({plan::Dim::context, plan::Dim::expert, plan::Dim::data})},
         {"pipeline", placed.run({plan::Dim::pipeline})},
         {"context", placed.run({plan::Dim::context})},
-        {"expert", placed.run({plan::Dim::expert})},
+        {"expert", placed.expert_run()},
         {"world", plan::StridedGroup{ranks, 1}},
     };
     std::vector<GroupCase> out;

@@ -17,6 +17,14 @@ std::array<int, kDimCount> dimension_sizes(const Plan& p) {
     return s;
 }
 
+// Megatron-Core's expert RankGenerator: cp = 1, expert data parallelism dp x cp / ep.
+std::array<int, kDimCount> expert_sizes(const Plan& p) {
+    std::array<int, kDimCount> s = dimension_sizes(p);
+    s[static_cast<std::size_t>(Dim::context)] = 1;
+    s[static_cast<std::size_t>(Dim::data)] = p.dp * p.cp / p.ep;
+    return s;
+}
+
 hardware::Layout layout_in_order(const Plan& p, const std::array<int, kDimCount>& sizes) {
     std::vector<int> ordered;
     for (const Dim d : p.order) ordered.push_back(sizes[static_cast<std::size_t>(d)]);
@@ -26,7 +34,10 @@ hardware::Layout layout_in_order(const Plan& p, const std::array<int, kDimCount>
 }  // namespace
 
 RankLayout::RankLayout(const Plan& plan)
-    : layout_(layout_in_order(plan, dimension_sizes(plan))), sizes_(dimension_sizes(plan)), order_(plan.order) {
+    : layout_(layout_in_order(plan, dimension_sizes(plan))),
+      expert_layout_(layout_in_order(plan, expert_sizes(plan))),
+      sizes_(dimension_sizes(plan)),
+      order_(plan.order) {
     for (std::size_t i = 0; i < order_.size(); ++i) position_[static_cast<std::size_t>(order_[i])] = static_cast<int>(i);
 }
 
@@ -46,6 +57,10 @@ std::optional<StridedGroup> RankLayout::run(std::initializer_list<Dim> dims) con
         }
     }
     return g;
+}
+
+StridedGroup RankLayout::expert_run() const {
+    return {size(Dim::expert), expert_layout_.stride(position(Dim::expert))};
 }
 
 }  // namespace splitsim::plan

@@ -62,6 +62,10 @@ std::string megatron(const Plan& p, const model::ModelSpec& m) {
         case Schedule::interleaved:
             // Under an uneven split the chunks differ between stages: Megatron-Core counts them per rank.
             if (p.first_stage_layers || p.last_stage_layers) {
+                // get_transformer_layer_offset divides by the stages between the first and the last.
+                if (p.first_stage_layers && p.last_stage_layers && p.pp == 2) {
+                    unsupported(p, "vpp", "Megatron-Core interleaves an uneven split only with a stage between the first and the last (pp >= 3)");
+                }
                 arg("--num-virtual-stages-per-pipeline-rank", p.vpp);
             } else {
                 arg("--num-layers-per-virtual-pipeline-stage", m.layers / (p.pp * p.vpp));

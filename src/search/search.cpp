@@ -114,7 +114,11 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
                         }
                         std::vector<std::array<Dim, plan::kDimCount>> orders{
                             {Dim::tensor, Dim::context, Dim::expert, Dim::data, Dim::pipeline}};
-                        if (pp > 1 && dp > 1) orders.push_back({Dim::tensor, Dim::context, Dim::expert, Dim::pipeline, Dim::data});
+                        // Pipeline inside data parallelism, as Megatron-LM's --use-tp-pp-dp-mapping
+                        // places it (without cp or ep, which that mapping refuses).
+                        if (pp > 1 && dp > 1 && cp == 1 && ep == 1) {
+                            orders.push_back({Dim::tensor, Dim::context, Dim::expert, Dim::pipeline, Dim::data});
+                        }
                         for (const auto& [schedule, vpp] : schedules) {
                             for (int zero = 0; zero <= (dp * cp > 1 ? 3 : 0); ++zero) {
                                 for (bool flash : {false, true}) {

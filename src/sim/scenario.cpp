@@ -24,7 +24,8 @@ std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
     std::array<cost::GroupSet, kGroupKinds> out;
     auto set = [&](GroupKind kind, std::vector<int> varying, bool rings, bool all_to_all, bool p2p) {
         cost::GroupSet& s = out[static_cast<std::size_t>(kind)];
-        s.groups = layout.groups(varying);
+        const bool expert_layers = kind == GroupKind::expert || kind == GroupKind::expert_data;
+        s.groups = (expert_layers ? placed.expert_layout() : layout).groups(varying);
         s.rings = rings;
         s.all_to_all = all_to_all;
         s.p2p = p2p;
@@ -34,7 +35,7 @@ std::array<cost::GroupSet, kGroupKinds> place_groups(const plan::Plan& p) {
     set(GroupKind::context, {at(Dim::context)}, false, false, true);
     set(GroupKind::expert, {at(Dim::expert)}, false, true, false);
     set(GroupKind::dense_data, {at(Dim::context), at(Dim::expert), at(Dim::data)}, true, false, false);
-    set(GroupKind::expert_data, {at(Dim::context), at(Dim::data)}, true, false, false);
+    set(GroupKind::expert_data, {at(Dim::data)}, true, false, false);  // context lies folded into data
     set(GroupKind::pipeline, {at(Dim::pipeline)}, true, false, true);
     return out;
 }

@@ -59,7 +59,7 @@ struct GroupCase {
     kernels::GroupLayout layout;
 };
 
-// Tensor-parallel, dense data-parallel (dp ranks, expert ranks included), pipeline, context-parallel
+// Tensor-parallel, dense data-parallel (the dp x cp ranks gradients are reduced over), pipeline, context-parallel
 // and expert-parallel groups laid out in the plan's order by plan::RankLayout (by default tp consecutive ranks, dp ranks tp x cp
 // apart, pp ranks tp x cp x dp apart) and the whole world, each layout once, skipping groups of one
 // rank. Groups that do not tile `ranks`, or are not one strided run, are returned in `skipped` with
