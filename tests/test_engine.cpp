@@ -87,6 +87,29 @@ TEST_CASE("max-min fair sharing: progressive filling (SimGrid's maxmin tests)") 
     const auto f1 = shares.start(one, 1.0);
     CHECK(shares.rate(f2) * 2.0 == doctest::Approx(6.0));  // 2 shares of 3 B/ns, 2 bytes per unit
     CHECK(shares.rate(f1) == doctest::Approx(3.0));
+
+    // Flows that started alone join the sharing when a flow bridging them starts: x on link 0
+    // (10 B/ns) and z on link 2 (6 B/ns) are alone; y crosses links 0, 1 (4 B/ns) and 2. Link 2
+    // saturates first (y and z at 3), then link 0 gives x the remaining 10 - 3 = 7. A flow on a
+    // link of its own (w, link 3) is untouched throughout.
+    sim::FlowNetwork chain({10.0, 4.0, 6.0, 8.0});
+    cost::LinkUsage x{{{0, 1.0}}, 0}, y{{{0, 1.0}, {1, 1.0}, {2, 1.0}}, 0}, z{{{2, 1.0}}, 0}, w{{{3, 1.0}}, 0};
+    const auto fx = chain.start(x, 1.0);
+    const auto fz = chain.start(z, 1.0);
+    const auto fw = chain.start(w, 1.0);
+    CHECK(chain.rate(fx) == doctest::Approx(10.0));
+    CHECK(chain.rate(fz) == doctest::Approx(6.0));
+    const auto fy = chain.start(y, 1.0);
+    CHECK(chain.rate(fy) == doctest::Approx(3.0));
+    CHECK(chain.rate(fz) == doctest::Approx(3.0));
+    CHECK(chain.rate(fx) == doctest::Approx(7.0));
+    CHECK(chain.rate(fw) == doctest::Approx(8.0));
+    chain.stop(fy);
+    CHECK(chain.rate(fx) == doctest::Approx(10.0));
+    CHECK(chain.rate(fz) == doctest::Approx(6.0));
+    chain.stop(fw);
+    CHECK(chain.changed().empty());
+    CHECK(chain.rate(fx) == doctest::Approx(10.0));
 }
 
 TEST_CASE("engine: streams run in program order; compute slows while communication overlaps it") {

@@ -67,6 +67,7 @@ public:
           active_transfers_(static_cast<std::size_t>(graph.ranks()), 0) {
         result_.tasks.resize(graph.size());
         result_.link_bytes.assign(capacity.size(), 0.0);
+        carried_.assign(graph_.usage_count(), 0.0);
         for (std::size_t i = 0; i < graph.size(); ++i) predecessors_[i] = graph.task(static_cast<TaskId>(i)).predecessors;
     }
 
@@ -84,6 +85,11 @@ public:
             std::visit([this](const auto& e) { handle(e); }, next.event);
         }
         result_.end = now_;
+        // Bytes per link: every finished flow of a usage put its loads x scale on the usage's links.
+        for (std::size_t u = 0; u < carried_.size(); ++u) {
+            if (carried_[u] <= 0) continue;
+            for (const auto& [link, load] : graph_.usage(static_cast<std::int32_t>(u)).loads) result_.link_bytes[link] += load * carried_[u];
+        }
         return std::move(result_);
     }
 
@@ -175,7 +181,7 @@ private:
         Progress& p = progress_[static_cast<std::size_t>(e.task)];
         if (p.version != e.version) return;
         const Task& t = graph_.task(e.task);
-        for (const auto& [link, load] : graph_.usage(t.usage).loads) result_.link_bytes[link] += load * t.scale;
+        carried_[static_cast<std::size_t>(t.usage)] += t.scale;  // spread over the links at the end
         network_.stop(flow_of_[static_cast<std::size_t>(e.task)]);
         ++p.version;
         apply_rates();
@@ -223,6 +229,7 @@ private:
     std::vector<bool> busy_;
     std::vector<TaskId> running_compute_;
     std::vector<int> active_transfers_;
+    std::vector<double> carried_;  // per usage: the scales of its finished flows, summed
     EngineResult result_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace splitsim::sim {
@@ -14,29 +15,70 @@ FlowNetwork::FlowNetwork(std::vector<double> capacity)
       remaining_(capacity_.size(), 0.0),
       weight_(capacity_.size(), 0.0) {}
 
+const FlowNetwork::UsageSummary& FlowNetwork::summary(const cost::LinkUsage& usage) {
+    auto [it, fresh] = summaries_.try_emplace(&usage);
+    if (fresh) {
+        double lightest = std::numeric_limits<double>::infinity();
+        double least = std::numeric_limits<double>::infinity();
+        for (const auto& [link, load] : usage.loads) {
+            if (load <= 0) continue;
+            lightest = std::min(lightest, load);
+            if (const double r = capacity_[link] / load; r < least) {
+                least = r;
+                it->second.limiting = link;
+            }
+        }
+        assert(std::isfinite(lightest) && "a flow loads at least one link");
+        it->second.lightest = lightest;
+    }
+    return it->second;
+}
+
+bool FlowNetwork::overlap(const cost::LinkUsage& a, const cost::LinkUsage& b) {
+    if (&a == &b) return true;  // a usage loads at least one link
+    const auto key = std::less<const cost::LinkUsage*>{}(&a, &b) ? std::make_pair(&a, &b) : std::make_pair(&b, &a);
+    auto [it, fresh] = overlaps_.try_emplace(key, false);
+    if (fresh) {
+        ++epoch_;
+        for (const auto& [link, load] : a.loads) link_mark_[link] = epoch_;
+        it->second = std::any_of(b.loads.begin(), b.loads.end(), [&](const auto& e) { return link_mark_[e.first] == epoch_; });
+    }
+    return it->second;
+}
+
+void FlowNetwork::list_on_links(FlowId id) {
+    Flow& f = flows_[static_cast<std::size_t>(id)];
+    for (const auto& [link, load] : f.usage->loads) on_link_[link].push_back(id);
+    f.on_links = true;
+}
+
 FlowNetwork::FlowId FlowNetwork::start(const cost::LinkUsage& usage, double scale) {
     const auto id = static_cast<FlowId>(flows_.size());
-    double lightest = std::numeric_limits<double>::infinity();
-    for (const auto& [link, load] : usage.loads) {
-        if (load > 0) lightest = std::min(lightest, load);
-    }
-    assert(std::isfinite(lightest) && "a flow loads at least one link");
-    flows_.push_back({&usage, scale, lightest * scale, 0.0, true});
+    const UsageSummary& s = summary(usage);
+    flows_.push_back({&usage, scale, s.lightest * scale, 0.0, true, false});
     flow_mark_.push_back(0);
+    // Flows of usages that share a link with this one are listed on their links (if they were not
+    // yet); flows of other usages cannot be connected to it.
     bool alone = true;
-    for (const auto& [link, load] : usage.loads) {
-        auto& list = on_link_[link];
-        alone = alone && list.empty();
-        list.push_back(id);
+    Active* same = nullptr;
+    for (Active& a : active_) {
+        if (a.usage == &usage) same = &a;
+        if (a.flows.empty() || !overlap(usage, *a.usage)) continue;
+        alone = false;
+        for (FlowId other : a.flows) {
+            if (!flows_[static_cast<std::size_t>(other)].on_links) list_on_links(other);
+        }
     }
+    if (same == nullptr) same = &active_.emplace_back(Active{&usage, {}});
+    same->flows.push_back(id);
     if (alone) {
         // Nothing else shares its links: the busiest link sets its rate.
-        double rate = std::numeric_limits<double>::infinity();
-        for (const auto& [link, load] : usage.loads) rate = std::min(rate, capacity_[link] / (load * scale));
-        flows_.back().rate = rate;
+        const auto load = std::find_if(usage.loads.begin(), usage.loads.end(), [&](const auto& e) { return e.first == s.limiting; });
+        flows_.back().rate = capacity_[s.limiting] / (load->second * scale);
         changed_.assign(1, id);
         return id;
     }
+    list_on_links(id);
     recompute(usage);
     return id;
 }
@@ -46,6 +88,15 @@ void FlowNetwork::stop(FlowId id) {
     assert(f.active);
     f.active = false;
     f.rate = 0;
+    for (Active& a : active_) {
+        if (a.usage != f.usage) continue;
+        a.flows.erase(std::find(a.flows.begin(), a.flows.end(), id));
+        break;
+    }
+    if (!f.on_links) {  // it never shared a link: no other rate depends on it
+        changed_.clear();
+        return;
+    }
     bool shared = false;
     for (const auto& [link, load] : f.usage->loads) {
         auto& list = on_link_[link];

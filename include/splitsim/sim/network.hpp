@@ -7,6 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "splitsim/cost/collective.hpp"
@@ -36,13 +39,35 @@ private:
         double unit = 0;  // bytes on its lightest link per unit of work: one transfer's share
         double rate = 0;
         bool active = false;
+        bool on_links = false;  // listed in on_link_ (it has shared a link with another flow)
+    };
+    // What start() needs of a usage, computed once: its lightest load and the link that limits a
+    // flow alone on its links (the least capacity over load).
+    struct UsageSummary {
+        double lightest = 0;
+        hardware::LinkId limiting = 0;
+    };
+    // The active flows of one usage.
+    struct Active {
+        const cost::LinkUsage* usage = nullptr;
+        std::vector<FlowId> flows;
     };
     // Recomputes the rates of the flows connected to `seed`'s links.
     void recompute(const cost::LinkUsage& seed);
+    const UsageSummary& summary(const cost::LinkUsage& usage);
+    // Whether two usages load a common link (cached per pair).
+    bool overlap(const cost::LinkUsage& a, const cost::LinkUsage& b);
+    void list_on_links(FlowId id);
 
     std::vector<double> capacity_;
     std::vector<Flow> flows_;
-    std::vector<std::vector<FlowId>> on_link_;  // active flows per link
+    // Active flows per link, only for flows that share: a flow that shares no link with any other
+    // active flow is not listed (most flows of a large cluster, whose usages span thousands of
+    // links), and is listed the moment another flow starts on one of its links.
+    std::vector<std::vector<FlowId>> on_link_;
+    std::vector<Active> active_;  // by usage; few usages are active at once
+    std::unordered_map<const cost::LinkUsage*, UsageSummary> summaries_;
+    std::map<std::pair<const cost::LinkUsage*, const cost::LinkUsage*>, bool> overlaps_;
     std::vector<FlowId> changed_;
     // Scratch space for recompute().
     std::vector<std::uint32_t> link_mark_;
