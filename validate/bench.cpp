@@ -654,7 +654,7 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
             std::unique_ptr<kernels::Communicator> comm;
             if (!cuda) {
 #if SPLITSIM_HAVE_MPI
-                comm = kernels::mpi::make_communicator(world, g.layout);
+                comm = kernels::mpi::make_communicator(world, g.layout, o.timeout_s);
 #else
                 throw std::logic_error("groups of several ranks without MPI");
 #endif

@@ -103,10 +103,9 @@ std::unique_ptr<Backend> make_backend(bool cuda, int world_rank) {
 std::unique_ptr<kernels::Communicator> make_group(kernels::ProcessGroup& world, Backend& backend,
                                                   kernels::GroupLayout layout, bool cuda, double timeout_s) {
     (void)backend;
-    (void)timeout_s;
     if (!cuda) {
 #if SPLITSIM_HAVE_MPI
-        return kernels::mpi::make_communicator(world, layout, kernels::mpi::Waiting::yield);
+        return kernels::mpi::make_communicator(world, layout, timeout_s, kernels::mpi::Waiting::yield);
 #endif
     } else {
 #if SPLITSIM_HAVE_NCCL

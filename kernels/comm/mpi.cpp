@@ -4,8 +4,13 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -110,6 +115,82 @@ private:
     int size_ = 1;
 };
 
+// Ends the process when communication outlasts its deadline: a rank waiting for a peer that never
+// arrives would otherwise hang the job until mpirun's own timeout, if any. A thread of its own
+// watches the clock (MPI calls stay on the main thread, as MPI_THREAD_FUNNELED requires); on expiry
+// it writes what was waited for and exits the process with status 1, and mpirun then ends the
+// other ranks. One per process; communication arms it for the length of one call.
+class Watchdog {
+public:
+    static Watchdog& instance() {
+        static Watchdog w;
+        return w;
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+    void arm(double seconds, int rank, std::string what) {
+        std::lock_guard lock(mutex_);
+        deadline_ = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+        seconds_ = seconds;
+        rank_ = rank;
+        what_ = std::move(what);
+        if (!thread_.joinable()) thread_ = std::thread([this] { watch(); });
+        wake_.notify_one();
+    }
+    void disarm() {
+        std::lock_guard lock(mutex_);
+        deadline_.reset();
+    }
+
+private:
+    Watchdog() = default;
+    ~Watchdog() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+    void watch() {
+        std::unique_lock lock(mutex_);
+        while (!stop_) {
+            if (!deadline_) {
+                wake_.wait(lock);
+                continue;
+            }
+            if (std::chrono::steady_clock::now() < *deadline_) {
+                wake_.wait_until(lock, *deadline_);
+                continue;
+            }
+            std::fprintf(stderr, "splitsim-harness: rank %d: %s did not complete within %g s (--timeout); ending the job\n", rank_,
+                         what_.c_str(), seconds_);
+            std::fflush(stderr);
+            std::_Exit(1);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
+    double seconds_ = 0;
+    int rank_ = 0;
+    std::string what_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+// Arms the watchdog for one communication call.
+class Deadline {
+public:
+    Deadline(double seconds, int rank, std::string what) { Watchdog::instance().arm(seconds, rank, std::move(what)); }
+    ~Deadline() { Watchdog::instance().disarm(); }
+    Deadline(const Deadline&) = delete;
+    Deadline& operator=(const Deadline&) = delete;
+};
+
 float* host_f32(Tensor& t) {
     if (t.location() != Location::host || t.dtype() != DType::fp32) {
         throw std::invalid_argument("MPI collectives take host fp32 tensors (the CPU backend's)");
@@ -141,8 +222,8 @@ std::unique_ptr<ProcessGroup> split(MpiProcessGroup& world, GroupLayout layout) 
 
 class MpiCommunicator final : public Communicator {
 public:
-    MpiCommunicator(MpiProcessGroup& world, GroupLayout layout, Waiting waiting)
-        : layout_(layout), waiting_(waiting), world_(world), group_(split(world, layout)) {
+    MpiCommunicator(MpiProcessGroup& world, GroupLayout layout, double timeout_s, Waiting waiting)
+        : layout_(layout), waiting_(waiting), timeout_s_(timeout_s), world_(world), group_(split(world, layout)) {
         comm_ = static_cast<MpiProcessGroup&>(*group_).comm();
     }
 
@@ -166,6 +247,9 @@ public:
                               (kind == CollectiveKind::all_gather && in == out + static_cast<std::size_t>(position) * static_cast<std::size_t>(chunk));
         const void* source = in_place ? MPI_IN_PLACE : static_cast<const void*>(in);
         const bool yield = waiting_ == Waiting::yield;
+        const Deadline deadline(timeout_s_, world_.rank(),
+                                std::string(to_string(kind)) + " of " + std::to_string(elements) + " elements over " +
+                                    std::to_string(n) + " ranks");
         MPI_Request request = MPI_REQUEST_NULL;
         switch (kind) {
             case CollectiveKind::all_reduce:
@@ -209,6 +293,7 @@ public:
             if (buffer->elements() < t.elements) throw std::invalid_argument("transfer buffer smaller than the message");
             (void)count(t.elements);
         }
+        const Deadline deadline(timeout_s_, world_.rank(), std::to_string(transfers.size()) + " point-to-point transfers");
         std::vector<MPI_Request> requests(transfers.size(), MPI_REQUEST_NULL);
         for (std::size_t i = 0; i < transfers.size(); ++i) {
             const Transfer& t = transfers[i];
@@ -267,6 +352,7 @@ private:
 
     GroupLayout layout_;
     Waiting waiting_;
+    double timeout_s_;
     MpiProcessGroup& world_;
     std::unique_ptr<ProcessGroup> group_;
     MPI_Comm comm_ = MPI_COMM_NULL;
@@ -280,10 +366,11 @@ std::unique_ptr<ProcessGroup> init_world(int* argc, char*** argv) {
     return std::make_unique<MpiProcessGroup>(MPI_COMM_WORLD, true);
 }
 
-std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout, Waiting waiting) {
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout, double timeout_s, Waiting waiting) {
     auto* mpi_world = dynamic_cast<MpiProcessGroup*>(&world);
     if (mpi_world == nullptr) throw std::invalid_argument("an MPI communicator needs the MPI world");
-    return std::make_unique<MpiCommunicator>(*mpi_world, layout, waiting);
+    if (!(timeout_s > 0)) throw std::invalid_argument("an MPI communicator needs a positive timeout");
+    return std::make_unique<MpiCommunicator>(*mpi_world, layout, timeout_s, waiting);
 }
 
 }  // namespace splitsim::kernels::mpi

@@ -18,8 +18,10 @@ enum class Waiting { block, yield };
 
 // Collectives of the CPU backend over MPI on host fp32 tensors, one group per `layout` group.
 // `world` must come from init_world; every process of the world calls this together. Point-to-
-// point transfers (exchange) always use nonblocking calls and wait as `waiting` says.
-std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout,
+// point transfers (exchange) always use nonblocking calls and wait as `waiting` says. A collective
+// or exchange still running after `timeout_s` seconds ends the process (status 1) with a message
+// naming it, so that a missing peer cannot hang the job.
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& world, GroupLayout layout, double timeout_s,
                                                 Waiting waiting = Waiting::block);
 
 }  // namespace splitsim::kernels::mpi

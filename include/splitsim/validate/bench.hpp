@@ -19,7 +19,7 @@ struct BenchOptions {
     std::int64_t min_bytes = 1024;
     std::int64_t max_bytes = 0;     // 0: 4 MiB on the CPU, 1 GiB on CUDA
     int devices = 0;                // CUDA, one process: local GPUs to drive (0 = all)
-    double timeout_s = 300;         // per wait for a collective (NCCL)
+    double timeout_s = 300;         // per wait for a collective (NCCL) or communication call (MPI)
     bool kernels = true;
     bool collectives = true;
 };

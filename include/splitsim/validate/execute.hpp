@@ -19,7 +19,7 @@ struct ExecuteOptions {
     int steps = 3;
     std::uint64_t seed = 1234;    // weights and tokens
     bool reference = true;        // run the unsharded reference on rank 0
-    double timeout_s = 300;       // per wait for a collective (NCCL)
+    double timeout_s = 300;       // per wait for a collective (NCCL) or communication call (MPI)
 };
 
 // Relative tolerances of the check against the unsharded run, per precision the steps compute in:
