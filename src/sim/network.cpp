@@ -26,6 +26,7 @@ const FlowNetwork::UsageSummary& FlowNetwork::summary(const cost::LinkUsage& usa
             if (const double r = capacity_[link] / load; r < least) {
                 least = r;
                 it->second.limiting = link;
+                it->second.limiting_load = load;
             }
         }
         assert(std::isfinite(lightest) && "a flow loads at least one link");
@@ -73,8 +74,7 @@ FlowNetwork::FlowId FlowNetwork::start(const cost::LinkUsage& usage, double scal
     same->flows.push_back(id);
     if (alone) {
         // Nothing else shares its links: the busiest link sets its rate.
-        const auto load = std::find_if(usage.loads.begin(), usage.loads.end(), [&](const auto& e) { return e.first == s.limiting; });
-        flows_.back().rate = capacity_[s.limiting] / (load->second * scale);
+        flows_.back().rate = capacity_[s.limiting] / (s.limiting_load * scale);
         changed_.assign(1, id);
         return id;
     }

@@ -46,6 +46,7 @@ private:
     struct UsageSummary {
         double lightest = 0;
         hardware::LinkId limiting = 0;
+        double limiting_load = 0;  // the usage's load on that link
     };
     // The active flows of one usage.
     struct Active {
