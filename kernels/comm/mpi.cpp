@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -115,11 +116,25 @@ private:
     int size_ = 1;
 };
 
+// What a communication call waits for, described only if it times out (arming stays cheap inside
+// the timed repetitions): a collective of `elements` over `ranks` ranks, or `elements` transfers.
+struct Waited {
+    std::string_view op;  // a collective's name, or "point-to-point transfers"
+    std::size_t elements = 0;
+    int ranks = 0;        // 0 for point-to-point transfers
+    [[nodiscard]] std::string describe() const {
+        if (ranks == 0) return std::to_string(elements) + " " + std::string(op);
+        return std::string(op) + " of " + std::to_string(elements) + " elements over " + std::to_string(ranks) + " ranks";
+    }
+};
+
 // Ends the process when communication outlasts its deadline: a rank waiting for a peer that never
 // arrives would otherwise hang the job until mpirun's own timeout, if any. A thread of its own
 // watches the clock (MPI calls stay on the main thread, as MPI_THREAD_FUNNELED requires); on expiry
 // it writes what was waited for and exits the process with status 1, and mpirun then ends the
-// other ranks. One per process; communication arms it for the length of one call.
+// other ranks. One per process; communication arms it for the length of one call. Arming takes
+// the lock and reads the clock; it wakes the thread only when the thread would otherwise sleep past
+// the new deadline (a thread sleeping until an earlier deadline wakes then and finds the new one).
 class Watchdog {
 public:
     static Watchdog& instance() {
@@ -129,15 +144,18 @@ public:
     Watchdog(const Watchdog&) = delete;
     Watchdog& operator=(const Watchdog&) = delete;
 
-    void arm(double seconds, int rank, std::string what) {
+    void arm(double seconds, int rank, Waited waited) {
         std::lock_guard lock(mutex_);
         deadline_ = std::chrono::steady_clock::now() +
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
         seconds_ = seconds;
         rank_ = rank;
-        what_ = std::move(what);
-        if (!thread_.joinable()) thread_ = std::thread([this] { watch(); });
-        wake_.notify_one();
+        waited_ = waited;
+        if (!thread_.joinable()) {
+            thread_ = std::thread([this] { watch(); });
+        } else if (!sleeps_until_ || *deadline_ < *sleeps_until_) {
+            wake_.notify_one();
+        }
     }
     void disarm() {
         std::lock_guard lock(mutex_);
@@ -158,15 +176,17 @@ private:
         std::unique_lock lock(mutex_);
         while (!stop_) {
             if (!deadline_) {
+                sleeps_until_.reset();
                 wake_.wait(lock);
                 continue;
             }
             if (std::chrono::steady_clock::now() < *deadline_) {
+                sleeps_until_ = deadline_;
                 wake_.wait_until(lock, *deadline_);
                 continue;
             }
             std::fprintf(stderr, "splitsim-harness: rank %d: %s did not complete within %g s (--timeout); ending the job\n", rank_,
-                         what_.c_str(), seconds_);
+                         waited_.describe().c_str(), seconds_);
             std::fflush(stderr);
             std::_Exit(1);
         }
@@ -177,7 +197,9 @@ private:
     std::optional<std::chrono::steady_clock::time_point> deadline_;
     double seconds_ = 0;
     int rank_ = 0;
-    std::string what_;
+    Waited waited_;
+    // When the thread's sleep ends by itself; none while it sleeps until woken.
+    std::optional<std::chrono::steady_clock::time_point> sleeps_until_;
     bool stop_ = false;
     std::thread thread_;
 };
@@ -185,7 +207,7 @@ private:
 // Arms the watchdog for one communication call.
 class Deadline {
 public:
-    Deadline(double seconds, int rank, std::string what) { Watchdog::instance().arm(seconds, rank, std::move(what)); }
+    Deadline(double seconds, int rank, Waited waited) { Watchdog::instance().arm(seconds, rank, waited); }
     ~Deadline() { Watchdog::instance().disarm(); }
     Deadline(const Deadline&) = delete;
     Deadline& operator=(const Deadline&) = delete;
@@ -247,9 +269,7 @@ public:
                               (kind == CollectiveKind::all_gather && in == out + static_cast<std::size_t>(position) * static_cast<std::size_t>(chunk));
         const void* source = in_place ? MPI_IN_PLACE : static_cast<const void*>(in);
         const bool yield = waiting_ == Waiting::yield;
-        const Deadline deadline(timeout_s_, world_.rank(),
-                                std::string(to_string(kind)) + " of " + std::to_string(elements) + " elements over " +
-                                    std::to_string(n) + " ranks");
+        const Deadline deadline(timeout_s_, world_.rank(), {to_string(kind), elements, n});
         MPI_Request request = MPI_REQUEST_NULL;
         switch (kind) {
             case CollectiveKind::all_reduce:
@@ -293,7 +313,7 @@ public:
             if (buffer->elements() < t.elements) throw std::invalid_argument("transfer buffer smaller than the message");
             (void)count(t.elements);
         }
-        const Deadline deadline(timeout_s_, world_.rank(), std::to_string(transfers.size()) + " point-to-point transfers");
+        const Deadline deadline(timeout_s_, world_.rank(), {"point-to-point transfers", transfers.size(), 0});
         std::vector<MPI_Request> requests(transfers.size(), MPI_REQUEST_NULL);
         for (std::size_t i = 0; i < transfers.size(); ++i) {
             const Transfer& t = transfers[i];
