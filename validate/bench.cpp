@@ -7,8 +7,6 @@
 
 #include "machine.hpp"
 
-
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -34,11 +34,16 @@ void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
     plan::validate(p, m, stand_in);
 }
 
+namespace {
+
+// Physical memory of this machine in bytes, 0 when the system does not say.
 double physical_memory_bytes() {
     const long pages = sysconf(_SC_PHYS_PAGES);
     const long page = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
 }
+
+}  // namespace
 
 void require_memory(double needed, const std::string& what, const std::string& advice, const std::string& file,
                     const std::string& pointer) {

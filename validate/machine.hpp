@@ -16,9 +16,6 @@ namespace splitsim::validate {
 inline constexpr std::int64_t kMaxPlanRanks = std::int64_t{1} << 20;
 void validate_plan(plan::Plan& p, const model::ModelSpec& m);
 
-// Physical memory of this machine in bytes, 0 when the system does not say.
-double physical_memory_bytes();
-
 // Refuses work whose `needed` bytes exceed half this machine's memory, before it allocates any:
 // InputError(file, pointer, "<what> need about N GiB, more than half of this machine's M GiB (<advice>)").
 void require_memory(double needed, const std::string& what, const std::string& advice, const std::string& file,

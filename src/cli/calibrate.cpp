@@ -34,7 +34,7 @@ Subcommand add_calibrate(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("calibrate", "Fit kernel efficiencies and collective latency/bandwidth to measurements");
     sub->add_option("--measurements", opts->measurements, "measurements.json written by splitsim-harness bench")->required();
     sub->add_option("--cluster", opts->cluster, "the cluster the measurements ran on")->required();
-    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+    add_nodes_option(*sub, opts->nodes);
     sub->add_option("--out", opts->out, "the calibrated cluster file to write")->required();
     sub->add_option("--format", opts->format, "table | json (the residuals)")->check(CLI::IsMember({"table", "json"}));
     sub->add_option("--residuals", opts->report, "write the residuals here instead of standard output");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,8 @@ Subcommand add_validate_published(CLI::App& app);
 
 // The --format option every report command takes: table | json | csv | md.
 CLI::Option* add_format_option(CLI::App& app, std::string& format);
+// --nodes: the cluster's node count overridden, 1 to 2^20.
+CLI::Option* add_nodes_option(CLI::App& app, std::optional<int>& nodes);
 report::Format parse_format(const std::string& name);
 
 // Writes a command's outputs, each (path, text) with "-" or "" for standard output: the files all

@@ -30,7 +30,7 @@ Subcommand add_compare(CLI::App& app) {
     sub->add_option("--model", opts->model, "model JSON")->required();
     sub->add_option("--cluster", opts->cluster, "cluster JSON")->required();
     sub->add_option("--plans", opts->plans, "a JSON array of plans (or {\"plans\": [...]}); each may have a \"name\"")->required();
-    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+    add_nodes_option(*sub, opts->nodes);
     sub->add_option("--tier", opts->tier, "event | analytical")->check(CLI::IsMember({"event", "analytical"}));
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write to this file instead of standard output");

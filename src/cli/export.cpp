@@ -27,7 +27,7 @@ Subcommand add_export(CLI::App& app) {
     sub->add_option("--model", opts->model, "model JSON")->required();
     sub->add_option("--to", opts->to, "megatron | deepspeed | torchtitan")->required()->check(CLI::IsMember({"megatron", "deepspeed", "torchtitan"}));
     sub->add_option("--cluster", opts->cluster, "cluster JSON, to check the plan against and derive dp");
-    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+    add_nodes_option(*sub, opts->nodes);
     sub->add_option("--out", opts->out, "write to this file instead of standard output");
     return {sub, [opts] {
         const model::ModelSpec model = model::load_model(opts->model);

@@ -14,6 +14,10 @@ CLI::Option* add_format_option(CLI::App& app, std::string& format) {
     return app.add_option("--format", format, "table | json | csv | md")->check(CLI::IsMember({"table", "json", "csv", "md"}));
 }
 
+CLI::Option* add_nodes_option(CLI::App& app, std::optional<int>& nodes) {
+    return app.add_option("--nodes", nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+}
+
 report::Format parse_format(const std::string& name) {
     if (name == "json") return report::Format::json;
     if (name == "csv") return report::Format::csv;

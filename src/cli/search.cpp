@@ -71,7 +71,7 @@ Subcommand add_search(CLI::App& app) {
     // published global batch and keeps the enumeration finite.
     sub->add_option("--global-batch", opts->global_batch, "sequences per iteration")->required()->check(CLI::Range(1, 1 << 24));
     sub->add_option("--gpus", opts->gpus, "GPU count, or a comma-separated list to compare (default: the cluster's)");
-    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+    add_nodes_option(*sub, opts->nodes);
     sub->add_option("--top", opts->top, "plans to list")->check(CLI::Range(0, 1 << 24));
     sub->add_option("--max-memory", opts->max_memory, "memory per GPU a plan may use (default: the device's), e.g. \"70 GiB\"");
     sub->add_option("--objective", opts->objective, "time (iteration time) | cost (GPU-seconds per token)")

@@ -38,7 +38,7 @@ Subcommand add_simulate(CLI::App& app) {
     sub->add_option("--model", opts->model, "model JSON (models/*.json)")->required();
     sub->add_option("--cluster", opts->cluster, "cluster JSON (topologies/*.json)")->required();
     sub->add_option("--plan", opts->plan, "plan JSON (plans/*.json)")->required();
-    sub->add_option("--nodes", opts->nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
+    add_nodes_option(*sub, opts->nodes);
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the report to this file instead of standard output");
     sub->add_option("--tier", opts->tier, "event (default: the iteration played out as events) | analytical (closed forms)")

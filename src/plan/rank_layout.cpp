@@ -18,26 +18,25 @@ std::array<int, kDimCount> dimension_sizes(const Plan& p) {
 }
 
 // Megatron-Core's expert RankGenerator: cp = 1, expert data parallelism dp x cp / ep.
-std::array<int, kDimCount> expert_sizes(const Plan& p) {
-    std::array<int, kDimCount> s = dimension_sizes(p);
+std::array<int, kDimCount> expert_sizes(std::array<int, kDimCount> s) {
+    s[static_cast<std::size_t>(Dim::data)] *= s[static_cast<std::size_t>(Dim::context)];
     s[static_cast<std::size_t>(Dim::context)] = 1;
-    s[static_cast<std::size_t>(Dim::data)] = p.dp * p.cp / p.ep;
     return s;
 }
 
-hardware::Layout layout_in_order(const Plan& p, const std::array<int, kDimCount>& sizes) {
+hardware::Layout layout_in_order(const std::array<Dim, kDimCount>& order, const std::array<int, kDimCount>& sizes) {
     std::vector<int> ordered;
-    for (const Dim d : p.order) ordered.push_back(sizes[static_cast<std::size_t>(d)]);
+    for (const Dim d : order) ordered.push_back(sizes[static_cast<std::size_t>(d)]);
     return hardware::Layout(std::move(ordered));
 }
 
 }  // namespace
 
 RankLayout::RankLayout(const Plan& plan)
-    : layout_(layout_in_order(plan, dimension_sizes(plan))),
-      expert_layout_(layout_in_order(plan, expert_sizes(plan))),
-      sizes_(dimension_sizes(plan)),
-      order_(plan.order) {
+    : sizes_(dimension_sizes(plan)),
+      order_(plan.order),
+      layout_(layout_in_order(order_, sizes_)),
+      expert_layout_(layout_in_order(order_, expert_sizes(sizes_))) {
     for (std::size_t i = 0; i < order_.size(); ++i) position_[static_cast<std::size_t>(order_[i])] = static_cast<int>(i);
 }
 

@@ -105,7 +105,7 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
                             // Interleaved: every stage's layers split into v chunks (the first and
                             // last stage's too, under an uneven split).
                             if (micro_batches % pp == 0) {
-                                const int inner = uneven ? (m.layers + pp - 1) / pp : m.layers / pp;
+                                const int inner = (m.layers + pp - 1) / pp;  // layers of an inner stage
                                 for (int v : divisors(inner)) {
                                     if (v < 2 || (uneven && (uneven->first % v != 0 || uneven->second % v != 0))) continue;
                                     schedules.emplace_back(Schedule::interleaved, v);

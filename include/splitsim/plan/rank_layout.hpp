@@ -42,11 +42,11 @@ public:
     [[nodiscard]] StridedGroup expert_run() const;
 
 private:
-    hardware::Layout layout_;
-    hardware::Layout expert_layout_;
-    std::array<int, kDimCount> position_{};
     std::array<int, kDimCount> sizes_{};
     std::array<Dim, kDimCount> order_{};
+    std::array<int, kDimCount> position_{};
+    hardware::Layout layout_;
+    hardware::Layout expert_layout_;
 };
 
 }  // namespace splitsim::plan
