@@ -73,6 +73,31 @@ TEST_CASE("impossible plans name the key at fault") {
           "plan.json: /tp: tp x pp x cp = 5 does not divide the cluster's 8 GPUs");
 }
 
+TEST_CASE("framework: a plan names the framework that runs it, and what that framework cannot run is refused") {
+    const auto gpt = test::gpt(96, 12288, 96);
+    plan::Plan p = parse(R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 64, "framework": "deepspeed"})");
+    plan::validate(p, gpt, cluster(16));
+    REQUIRE(p.framework == plan::Framework::deepspeed);
+    CHECK(plan::to_json(p)["framework"] == "deepspeed");
+    CHECK_FALSE(plan::parse_plan(nlohmann::json::parse(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8})"),
+                                 "plan.json")
+                    .framework.has_value());
+    // DeepSpeed's PipelineEngine asserts ZeRO stage < 2; its TrainSchedule is 1F1B.
+    CHECK(validate_error(R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 64, "zero": 2, "framework": "deepspeed"})",
+                         gpt, 16) == "plan.json: /zero: DeepSpeed's pipeline engine runs with ZeRO stage 0 or 1 only");
+    CHECK(validate_error(R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 64, "schedule": "gpipe",
+                             "framework": "megatron-core"})", gpt, 16) ==
+          "plan.json: /schedule: Megatron-Core has no GPipe schedule (it runs 1F1B)");
+    // Context parallelism exists for Megatron-Core models only.
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "cp": 2, "micro_batch": 1, "global_batch": 8, "flash_attention": true,
+                             "framework": "megatron-lm"})", gpt, 2) ==
+          "plan.json: /cp: context parallelism needs Megatron-Core models (framework megatron-core)");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "torchtitan"})", gpt, 1) ==
+          "plan.json: /sequence_parallel: torchtitan's tensor parallelism always shards norms along the sequence");
+    CHECK_THROWS_WITH_AS(parse(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "megatron"})"),
+                         doctest::Contains("/framework"), InputError);
+}
+
 TEST_CASE("uneven pipeline split: stated first and last stages, the rest even") {
     const auto gpt = test::gpt(30, 4096, 32);
     plan::Plan p = parse(R"({"tp": 1, "pp": 4, "micro_batch": 1, "global_batch": 8, "first_stage_layers": 6, "last_stage_layers": 8})");

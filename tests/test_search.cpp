@@ -191,7 +191,7 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     const auto m = model::load_model(test::source_root() + "/models/gpt3-175b.json");
     plan::Plan p = plan::load_plan(test::source_root() + "/plans/gpt3-175b-1024gpu.json");
     plan::validate(p, m, a100(128));
-    const std::string megatron = report::export_plan(p, m, report::Framework::megatron);
+    const std::string megatron = report::export_plan(p, m, plan::Framework::megatron_core);
     for (const char* flag : {"--tensor-model-parallel-size 8", "--pipeline-model-parallel-size 8",
                              "--num-layers-per-virtual-pipeline-stage 4", "--sequence-parallel",
                              "--recompute-granularity selective", "--use-distributed-optimizer", "--micro-batch-size 1",
@@ -199,12 +199,12 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
         CAPTURE(flag);
         CHECK(megatron.find(flag) != std::string::npos);
     }
-    CHECK_THROWS_WITH_AS(report::export_plan(p, m, report::Framework::deepspeed), doctest::Contains("/schedule: DeepSpeed"),
+    CHECK_THROWS_WITH_AS(report::export_plan(p, m, plan::Framework::deepspeed), doctest::Contains("/schedule: DeepSpeed"),
                          InputError);
     p.zero = 3;
     p.schedule = plan::Schedule::one_f_one_b;
     p.vpp = 1;
-    const std::string titan = report::export_plan(p, m, report::Framework::torchtitan);
+    const std::string titan = report::export_plan(p, m, plan::Framework::torchtitan);
     CHECK(titan.find("data_parallel_shard_degree = 16") != std::string::npos);
     CHECK(titan.find("tensor_parallel_degree = 8") != std::string::npos);
     CHECK(titan.find("pipeline_parallel_schedule = \"1F1B\"") != std::string::npos);
@@ -213,7 +213,7 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     p.pp = 1;
     p.dp = 128;
     p.recompute = model::Recompute::full;
-    const std::string text = report::export_plan(p, m, report::Framework::deepspeed);
+    const std::string text = report::export_plan(p, m, plan::Framework::deepspeed);
     const std::size_t open = text.find('{'), close = text.find("# Megatron-DeepSpeed");
     REQUIRE(close != std::string::npos);
     const nlohmann::json ds = nlohmann::json::parse(text.substr(open, close - open));
@@ -230,7 +230,7 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     uneven.first_stage_layers = 4;
     uneven.last_stage_layers = 8;
     plan::validate(uneven, m, a100(128));
-    const std::string megatron_uneven = report::export_plan(uneven, m, report::Framework::megatron);
+    const std::string megatron_uneven = report::export_plan(uneven, m, plan::Framework::megatron_core);
     for (const char* flag : {"--num-virtual-stages-per-pipeline-rank 2", "--decoder-first-pipeline-num-layers 4",
                              "--decoder-last-pipeline-num-layers 8"}) {
         CAPTURE(flag);
@@ -244,15 +244,15 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     two_stages.first_stage_layers = 48;
     two_stages.last_stage_layers = 48;
     plan::validate(two_stages, m, a100(128));
-    CHECK_THROWS_WITH_AS(report::export_plan(two_stages, m, report::Framework::megatron), doctest::Contains("/vpp: Megatron-Core"),
+    CHECK_THROWS_WITH_AS(report::export_plan(two_stages, m, plan::Framework::megatron_core), doctest::Contains("/vpp: Megatron-Core"),
                          InputError);
     uneven.schedule = plan::Schedule::one_f_one_b;
     uneven.vpp = 1;
     uneven.zero = 3;
-    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, report::Framework::torchtitan), doctest::Contains("/first_stage_layers: torchtitan"),
+    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, plan::Framework::torchtitan), doctest::Contains("/first_stage_layers: torchtitan"),
                          InputError);
     uneven.zero = 1;
     uneven.recompute = model::Recompute::full;
-    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, report::Framework::deepspeed), doctest::Contains("/first_stage_layers: DeepSpeed"),
+    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, plan::Framework::deepspeed), doctest::Contains("/first_stage_layers: DeepSpeed"),
                          InputError);
 }

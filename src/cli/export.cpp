@@ -25,7 +25,9 @@ Subcommand add_export(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("export", "Write a plan as Megatron-LM, DeepSpeed or torchtitan launch configuration");
     sub->add_option("--plan", opts->plan, "plan JSON")->required();
     sub->add_option("--model", opts->model, "model JSON")->required();
-    sub->add_option("--to", opts->to, "megatron | deepspeed | torchtitan")->required()->check(CLI::IsMember({"megatron", "deepspeed", "torchtitan"}));
+    sub->add_option("--to", opts->to, "megatron-lm | megatron-core | deepspeed | torchtitan (megatron: megatron-core)")
+        ->required()
+        ->check(CLI::IsMember({"megatron", "megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
     sub->add_option("--cluster", opts->cluster, "cluster JSON, to check the plan against and derive dp");
     add_nodes_option(*sub, opts->nodes);
     sub->add_option("--out", opts->out, "write to this file instead of standard output");
@@ -45,9 +47,7 @@ Subcommand add_export(CLI::App& app) {
             for (Precision p : kAllPrecisions) exact.device.peak[static_cast<int>(p)] = FlopRate(1);
             plan::validate(plan, model, exact);
         }
-        const report::Framework f = opts->to == "megatron"    ? report::Framework::megatron
-                                    : opts->to == "deepspeed" ? report::Framework::deepspeed
-                                                              : report::Framework::torchtitan;
+        const plan::Framework f = opts->to == "megatron" ? plan::Framework::megatron_core : *plan::framework_from_string(opts->to);
         write_outputs({{opts->out, report::export_plan(plan, model, f)}});
     }};
 }

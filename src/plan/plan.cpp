@@ -54,6 +54,12 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
     p.origin = file;
     p.pointer = pointer;
     p.name = o.optional<std::string>("name", "");
+    if (o.has("framework")) {
+        p.framework = o.choice<Framework>("framework", {{"megatron-lm", Framework::megatron_lm},
+                                                        {"megatron-core", Framework::megatron_core},
+                                                        {"deepspeed", Framework::deepspeed},
+                                                        {"torchtitan", Framework::torchtitan}});
+    }
     p.tp = o.required<int>("tp", at_least(1));
     p.pp = o.required<int>("pp", at_least(1));
     p.dp = o.optional<int>("dp", 0, at_least(1));
@@ -225,6 +231,7 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
     if (p.grad_precision == Precision::fp8 || p.grad_precision == Precision::tf32) {
         fail("grad_precision", "gradients are kept in fp32, bf16 or fp16");
     }
+    if (p.framework) require_runs_on(p, m, *p.framework);
 }
 
 nlohmann::json to_json(const Plan& p) {
@@ -256,6 +263,7 @@ nlohmann::json to_json(const Plan& p) {
     j["order"] = order;
     if (p.first_stage_layers) j["first_stage_layers"] = p.first_stage_layers;
     if (!p.name.empty()) j["name"] = p.name;
+    if (p.framework) j["framework"] = to_string(*p.framework);
     if (p.last_stage_layers) j["last_stage_layers"] = p.last_stage_layers;
     return j;
 }

@@ -13,12 +13,8 @@ using plan::Plan;
 using plan::Schedule;
 using model::Recompute;
 
-[[noreturn]] void unsupported(const Plan& p, const std::string& key, const std::string& why) {
-    throw InputError(p.origin, p.pointer + "/" + key, why);
-}
-
 // Megatron-LM (megatron/training/arguments.py).
-std::string megatron(const Plan& p, const model::ModelSpec& m) {
+std::string megatron(const Plan& p, const model::ModelSpec& m, plan::Framework f) {
     std::vector<std::string> a;
     auto arg = [&](const std::string& flag, auto value) {
         std::ostringstream s;
@@ -62,28 +58,19 @@ std::string megatron(const Plan& p, const model::ModelSpec& m) {
         case Schedule::interleaved:
             // Under an uneven split the chunks differ between stages: Megatron-Core counts them per rank.
             if (p.first_stage_layers || p.last_stage_layers) {
-                // get_transformer_layer_offset divides by the stages between the first and the last.
-                if (p.first_stage_layers && p.last_stage_layers && p.pp == 2) {
-                    unsupported(p, "vpp", "Megatron-Core interleaves an uneven split only with a stage between the first and the last (pp >= 3)");
-                }
                 arg("--num-virtual-stages-per-pipeline-rank", p.vpp);
             } else {
                 arg("--num-layers-per-virtual-pipeline-stage", m.layers / (p.pp * p.vpp));
             }
             break;
-        case Schedule::gpipe: unsupported(p, "schedule", "Megatron-LM has no GPipe schedule (it runs 1F1B)");
-        case Schedule::zb_h1: unsupported(p, "schedule", "Megatron-LM has no ZB-H1 schedule");
+        case Schedule::gpipe:
+        case Schedule::zb_h1: break;  // refused by plan::require_runs_on
     }
     if (p.first_stage_layers) arg("--decoder-first-pipeline-num-layers", p.first_stage_layers);
     if (p.last_stage_layers) arg("--decoder-last-pipeline-num-layers", p.last_stage_layers);
     using plan::Dim;
     const std::array<Dim, plan::kDimCount> tp_pp_dp{Dim::tensor, Dim::context, Dim::expert, Dim::pipeline, Dim::data};
-    if (p.order == tp_pp_dp) {
-        if (p.cp > 1 || p.ep > 1) unsupported(p, "order", "Megatron-LM maps pipeline inside data parallelism only without cp or ep");
-        a.push_back("--use-tp-pp-dp-mapping");
-    } else if (p.order != Plan{}.order) {
-        unsupported(p, "order", "Megatron-LM lays ranks out as tp-cp-ep-dp-pp or tp-pp-dp");
-    }
+    if (p.order == tp_pp_dp) a.push_back("--use-tp-pp-dp-mapping");
     // Batch.
     arg("--micro-batch-size", p.micro_batch);
     arg("--global-batch-size", p.global_batch);
@@ -91,8 +78,7 @@ std::string megatron(const Plan& p, const model::ModelSpec& m) {
     switch (p.zero) {
         case 0: break;
         case 1: a.push_back("--use-distributed-optimizer"); break;
-        case 2: unsupported(p, "zero", "Megatron-LM shards optimizer states (zero 1, --use-distributed-optimizer) or everything (zero 3, --use-torch-fsdp2), not gradients alone");
-        default: a.push_back("--use-torch-fsdp2"); break;
+        default: a.push_back("--use-torch-fsdp2"); break;  // zero 2 is refused by plan::require_runs_on
     }
     if (p.overlap_grad_reduce) a.push_back("--overlap-grad-reduce");
     if (p.overlap_param_gather) a.push_back("--overlap-param-gather");
@@ -119,28 +105,14 @@ std::string megatron(const Plan& p, const model::ModelSpec& m) {
         case Precision::tf32: break;  // PyTorch's default matmul precision on Ampere+
     }
     if (p.precision == Precision::fp16 && p.grad_precision == Precision::fp32) a.push_back("--accumulate-allreduce-grads-in-fp32");
-    if (p.precision == Precision::bf16 && p.grad_precision != Precision::fp32) {
-        unsupported(p, "grad_precision", "Megatron-LM accumulates and reduces gradients in fp32 under bf16");
-    }
-    std::string out = "# Megatron-LM arguments for pretrain_gpt.py (" + std::to_string(p.gpus()) + " GPUs)\n";
+    if (f == plan::Framework::megatron_lm) a.push_back("--use-legacy-models");
+    std::string out = "# " + std::string(plan::display_name(f)) + " arguments for pretrain_gpt.py (" + std::to_string(p.gpus()) + " GPUs)\n";
     for (std::size_t i = 0; i < a.size(); ++i) out += a[i] + (i + 1 < a.size() ? " \\\n" : "\n");
     return out;
 }
 
 // DeepSpeed (deepspeed/runtime/config.py keys) with Megatron-DeepSpeed's parallelism arguments.
 std::string deepspeed(const Plan& p, const model::ModelSpec& m) {
-    if (p.cp > 1) unsupported(p, "cp", "DeepSpeed's sequence parallelism (Ulysses) splits heads, not the ring attention of cp");
-    if (p.ep > 1) unsupported(p, "ep", "export of expert parallelism to DeepSpeed is not supported");
-    if (p.pp > 1 && p.zero >= 2) unsupported(p, "zero", "DeepSpeed's pipeline engine runs with ZeRO stage 0 or 1 only");
-    if (p.pp > 1 && p.schedule != Schedule::one_f_one_b) {
-        unsupported(p, "schedule", "DeepSpeed's pipeline engine runs its own 1F1B schedule (TrainSchedule)");
-    }
-    if (p.recompute == Recompute::selective) unsupported(p, "recompute", "Megatron-DeepSpeed checkpoints whole layers only");
-    if (p.first_stage_layers || p.last_stage_layers) {
-        unsupported(p, p.first_stage_layers ? "first_stage_layers" : "last_stage_layers",
-                    "DeepSpeed's pipeline engine partitions the layers itself (partition_method)");
-    }
-    if (p.precision == Precision::fp8) unsupported(p, "precision", "DeepSpeed trains in fp32, fp16 or bf16");
     nlohmann::json c;
     c["train_batch_size"] = p.global_batch;
     c["train_micro_batch_size_per_gpu"] = p.micro_batch;
@@ -165,21 +137,12 @@ std::string deepspeed(const Plan& p, const model::ModelSpec& m) {
 
 // torchtitan (torchtitan/config/job_config.py: [training], [parallelism], [activation_checkpoint]).
 std::string torchtitan(const Plan& p, const model::ModelSpec& m) {
-    if (p.tp > 1 && !p.sequence_parallel) unsupported(p, "sequence_parallel", "torchtitan's tensor parallelism always shards norms along the sequence");
-    if (p.zero == 1) unsupported(p, "zero", "torchtitan replicates (zero 0, DDP) or shards with FSDP (zero 2: no resharding after forward, zero 3)");
-    if (p.first_stage_layers || p.last_stage_layers) {
-        unsupported(p, p.first_stage_layers ? "first_stage_layers" : "last_stage_layers",
-                    "torchtitan's pipeline_parallel_layers_per_stage splits the layers evenly");
-    }
     std::string schedule;
     switch (p.schedule) {
         case Schedule::one_f_one_b: schedule = "1F1B"; break;
         case Schedule::gpipe: schedule = "GPipe"; break;
         case Schedule::interleaved: schedule = "Interleaved1F1B"; break;
-        case Schedule::zb_h1: unsupported(p, "schedule", "PyTorch's zero-bubble schedules are looped (InterleavedZeroBubble, ZBVZeroBubble)");
-    }
-    if (p.precision != Precision::bf16 && p.precision != Precision::fp32 && p.precision != Precision::fp8) {
-        unsupported(p, "precision", "torchtitan's mixed precision is bf16 (fp8 through its float8 converter)");
+        case Schedule::zb_h1: break;  // refused by plan::require_runs_on
     }
     std::ostringstream out;
     out << "# torchtitan job configuration (" << p.gpus() << " GPUs)\n";
@@ -208,11 +171,13 @@ std::string torchtitan(const Plan& p, const model::ModelSpec& m) {
 
 }  // namespace
 
-std::string export_plan(const plan::Plan& p, const model::ModelSpec& m, Framework f) {
+std::string export_plan(const plan::Plan& p, const model::ModelSpec& m, plan::Framework f) {
+    plan::require_runs_on(p, m, f);
     switch (f) {
-        case Framework::megatron: return megatron(p, m);
-        case Framework::deepspeed: return deepspeed(p, m);
-        case Framework::torchtitan: return torchtitan(p, m);
+        case plan::Framework::megatron_lm:
+        case plan::Framework::megatron_core: return megatron(p, m, f);
+        case plan::Framework::deepspeed: return deepspeed(p, m);
+        case plan::Framework::torchtitan: return torchtitan(p, m);
     }
     return {};
 }

@@ -13,6 +13,7 @@
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/model/layer_graph.hpp"
 #include "splitsim/model/model_spec.hpp"
+#include "splitsim/plan/framework.hpp"
 
 namespace splitsim::plan {
 
@@ -47,6 +48,9 @@ struct Plan {
     int zero = 0;
     Recompute recompute = Recompute::none;
     Precision precision = Precision::bf16;
+    // The framework that runs the plan; none: splitsim's defaults (Megatron-LM's conventions), with
+    // every feature the simulator models.
+    std::optional<Framework> framework;
     // Extensions beyond the contract's keys; defaults follow Megatron-LM's.
     Precision grad_precision = Precision::fp32;  // main gradients; Megatron keeps them in fp32 for bf16
     bool flash_attention = false;                // fused attention kernel (required for cp > 1)
