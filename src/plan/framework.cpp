@@ -36,6 +36,7 @@ void megatron(const Plan& p, Framework f) {
         if (uneven(p)) refuse(p, uneven_key(p), "an uneven pipeline split needs Megatron-Core (framework megatron-core)");
         if (p.precision == Precision::fp8) refuse(p, "precision", "fp8 needs Transformer Engine (framework megatron-core)");
         if (p.zero == 3) refuse(p, "zero", "--use-torch-fsdp2 needs Megatron-Core models (framework megatron-core)");
+        if (p.tp_comm_overlap) refuse(p, "tp_comm_overlap", "--tp-comm-overlap needs Transformer Engine (framework megatron-core)");
     } else if (!p.async_tp_allreduce) {
         refuse(p, "async_tp_allreduce", "Megatron-Core always overlaps the tensor-parallel input-gradient all-reduce");
     }
@@ -70,6 +71,7 @@ void deepspeed(const Plan& p) {
     if (p.recompute == Recompute::selective) refuse(p, "recompute", "Megatron-DeepSpeed checkpoints whole layers only");
     if (uneven(p)) refuse(p, uneven_key(p), "DeepSpeed's pipeline engine partitions the layers itself (partition_method)");
     if (p.precision == Precision::fp8) refuse(p, "precision", "DeepSpeed trains in fp32, fp16 or bf16");
+    if (p.tp_comm_overlap) refuse(p, "tp_comm_overlap", "Megatron-DeepSpeed's tensor parallelism does not overlap its collectives with the GEMMs");
 }
 
 // torchtitan (torchtitan/config/job_config.py, torchtitan/distributed/parallel_dims.py).

@@ -19,26 +19,30 @@ using model::TensorSplit;
 //                       backward all-gather its output gradient (sequence parallel) or nothing.
 // With the asynchronous all-reduce (Megatron-LM's LinearWithGradAccumulationAndAsyncCommunication)
 // the column-parallel op's input-gradient collective is issued after its input-gradient GEMM and
-// overlaps its weight-gradient GEMM.
+// overlaps its weight-gradient GEMM. With tensor-parallel communication overlap (Transformer
+// Engine's userbuffers, Megatron-Core --tp-comm-overlap) the all-gather before a column-parallel
+// GEMM and the reduce-scatter after a row-parallel one run in chunks pipelined with that GEMM, in
+// both passes: each overlaps the op it serves.
 // Each moves the layer's whole activation, b s h elements: nccl-tests' S for all of them.
 void add_tensor_parallel(LayerComm& comm, const std::vector<Op>& ops, const Plan& p, Bytes activation) {
     if (p.tp == 1) return;
     const bool sp = p.sequence_parallel;
     const bool async = p.async_tp_allreduce;
+    const bool pipelined = p.tp_comm_overlap;
     for (int i = 0; i < static_cast<int>(ops.size()); ++i) {
         const Op& op = ops[static_cast<std::size_t>(i)];
         const bool column = op.split == TensorSplit::column && op.kind == model::OpKind::gemm;
         const bool row = (op.split == TensorSplit::row && op.kind == model::OpKind::gemm) ||
                          (op.split == TensorSplit::vocab && op.kind == model::OpKind::embedding);
         if (column) {
-            if (sp) comm.forward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, false});
+            if (sp) comm.forward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, pipelined});
             comm.backward.push_back({sp ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, Dim::tensor, activation,
                                      p.tp, i, false, async, async});
             if (sp) comm.backward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, true});
         } else if (row) {
-            comm.forward.push_back(
-                {sp ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, Dim::tensor, activation, p.tp, i, false, false});
-            if (sp) comm.backward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, false});
+            comm.forward.push_back({sp ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, Dim::tensor, activation, p.tp, i,
+                                    pipelined, pipelined});
+            if (sp) comm.backward.push_back({CollectiveKind::all_gather, Dim::tensor, activation, p.tp, i, true, pipelined});
         }
     }
 }

@@ -97,6 +97,7 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
     p.overlap_grad_reduce = o.optional<bool>("overlap_grad_reduce", false);
     p.overlap_param_gather = o.optional<bool>("overlap_param_gather", false);
     p.async_tp_allreduce = o.optional<bool>("async_tp_allreduce", true);
+    p.tp_comm_overlap = o.optional<bool>("tp_comm_overlap", false);
     p.grad_accumulation_fusion = o.optional<bool>("grad_accumulation_fusion", true);
     p.scatter_gather_p2p = o.optional<bool>("scatter_gather_p2p", false);
     p.first_stage_layers = o.optional<int>("first_stage_layers", 0, at_least(1));
@@ -242,6 +243,9 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
     if (p.grad_precision == Precision::fp8 || p.grad_precision == Precision::tf32) {
         fail("grad_precision", "gradients are kept in fp32, bf16 or fp16");
     }
+    if (p.tp_comm_overlap && (p.tp < 2 || !p.sequence_parallel)) {
+        fail("tp_comm_overlap", "overlaps the all-gathers and reduce-scatters of sequence parallelism: it needs tp >= 2 and sequence_parallel");
+    }
     if (p.framework) require_runs_on(p, m, *p.framework);
 }
 
@@ -265,6 +269,7 @@ nlohmann::json to_json(const Plan& p) {
         {"overlap_grad_reduce", p.overlap_grad_reduce},
         {"overlap_param_gather", p.overlap_param_gather},
         {"async_tp_allreduce", p.async_tp_allreduce},
+        {"tp_comm_overlap", p.tp_comm_overlap},
         {"grad_accumulation_fusion", p.grad_accumulation_fusion},
         {"scatter_gather_p2p", p.scatter_gather_p2p},
     };

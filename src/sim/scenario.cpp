@@ -50,6 +50,7 @@ ScenarioCache::ShardKey ScenarioCache::shard_key(const plan::Plan& p) {
             static_cast<int>(p.precision),
             s.fused_attention ? 1 : 0,
             p.async_tp_allreduce ? 1 : 0,
+            p.tp_comm_overlap ? 1 : 0,
             p.grad_accumulation_fusion ? 1 : 0,
             static_cast<int>(p.grad_precision)};
 }

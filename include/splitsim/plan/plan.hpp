@@ -61,6 +61,10 @@ struct Plan {
     // parallelism) runs while its weight-gradient GEMM computes (Megatron-LM's asynchronous
     // tensor-parallel all-reduce, on by default since 2021; always on in Megatron-Core).
     bool async_tp_allreduce = true;
+    // Every tensor-parallel all-gather and reduce-scatter (sequence parallelism) split into chunks
+    // and pipelined with the GEMM it feeds or drains (Megatron-Core with Transformer Engine
+    // --tp-comm-overlap; torchtitan's asynchronous tensor parallelism).
+    bool tp_comm_overlap = false;
     // Weight-gradient GEMMs accumulate into the main gradients in their epilogue (Megatron
     // --gradient-accumulation-fusion, on by default); otherwise a separate kernel adds each
     // micro-batch's gradient.

@@ -54,7 +54,7 @@ public:
     Flops iteration_flops(const model::ModelSpec& model, int global_batch, model::Recompute recompute);
 
 private:
-    using ShardKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;
+    using ShardKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int>;
     using LayoutKey = std::tuple<int, int, int, int, int, int, int, int, int, int>;
     static ShardKey shard_key(const plan::Plan& p);
     static LayoutKey layout_key(const plan::Plan& p);
