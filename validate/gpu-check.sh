@@ -13,11 +13,11 @@
 #   execute-gpt-tiny-fp32, execute-gpt-tiny-bf16, execute-gpt-check-bf16
 #                               training steps on one GPU, checked against the CPU backend's steps
 #   pack        everything into OUTDIR
-# What comes back, OUTDIR with 5 files and no folders (a copy of a run's output folder keeps at
-# most 8 files): summary.txt (one line per step: PASS, FAIL or SKIP, seconds taken, budget, the
-# result), gpu-check.log (this script's log), measurements-gpt-1.7b-1gpu.json,
-# execution-gpt-check-bf16.json, and gpu-check-files.tar.gz with everything else (step logs,
-# nvidia-smi output, the other JSON files, the plans, meson-log.txt, compile_commands.json).
+# What comes back: OUTDIR with 5 files and no folders. summary.txt (one line per step: PASS, FAIL
+# or SKIP, seconds taken, budget, the result), gpu-check.log (this script's log),
+# measurements-gpt-1.7b-1gpu.json, execution-gpt-check-bf16.json, and gpu-check-files.tar.gz with
+# everything else (step logs, nvidia-smi output, the other JSON files, the plans, meson-log.txt,
+# compile_commands.json).
 # summary.txt and gpu-check.log are written as the steps run, so they survive a run that is cut off.
 #
 # Usage: validate/gpu-check.sh [--dry-run] OUTDIR [DEPS_DIR]
