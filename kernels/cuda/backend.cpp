@@ -295,8 +295,8 @@ void CudaBackend::download_samples(const Tensor& src, std::span<const std::int64
 }
 
 std::optional<GraphExec> CudaBackend::capture(const std::function<void()>& work, int runs, std::string& why) {
-    // Thread-local mode: another thread's unrelated CUDA calls (the NCCL watchdog's) cannot
-    // invalidate the capture.
+    // Thread-local mode: only this thread's CUDA calls can invalidate the capture, not those of
+    // other threads (NCCL's, for one).
     CHECK_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
     bool captured = true;
     try {
