@@ -26,6 +26,20 @@ for plan in tiny-tp2-pp2 tiny-dp2-tp2-zero1 tiny-pp4-1f1b; do
 done
 "$checker" "${files[@]}" --steps 3 --loss-tolerance 1e-5 --grad-tolerance 1e-4 --require-prediction
 
+# The reference named by --reference: one rank checked against the CPU backend's run is recorded
+# as such, and check-execution holds a file to the reference asked for.
+cat > "$out/plan-one.json" << 'JSON'
+{"tp": 1, "pp": 1, "dp": 1, "micro_batch": 2, "global_batch": 4, "precision": "fp32"}
+JSON
+"$harness" execute --model "$root/models/gpt-tiny.json" --plan "$out/plan-one.json" --steps 2 --backend cpu \
+  --reference cpu --out "$out/execution-one.json" > /dev/null
+"$checker" "$out/execution-one.json" --steps 2 --reference cpu > /dev/null
+if "$checker" "$out/execution-one.json" --reference unsharded > /dev/null 2>&1; then
+  echo "check-execution accepted a file checked against the cpu backend as checked unsharded" >&2
+  exit 1
+fi
+echo "reference: recorded and required by kind"
+
 # Bad input: one line naming the file and the JSON path, exit code 2.
 expect_input_error() {  # expect_input_error PATTERN command...
   local pattern=$1 rc=0

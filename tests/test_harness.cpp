@@ -234,11 +234,18 @@ TEST_CASE("data checks: relative and norm-wise bounds, NaN fails, GEMM entries b
 
     const kernels::GemmShape s{2, 2, 3, 1, false, false, false};
     const std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {1, 0, 0, 1, 1, 1};  // C = [[4, 5], [10, 11]]
+    const auto at = [](const std::vector<float>& v) { return [&v](std::int64_t i) { return double{v.at(static_cast<std::size_t>(i))}; }; };
     const std::vector<GemmEntry> all = {{0, 0, 0}, {0, 0, 1}, {0, 1, 0}, {0, 1, 1}};
-    CHECK(check_gemm(s, kernels::DType::fp32, a, b, {4, 5, 10, 11}, all).passed);
-    const Check bad = check_gemm(s, kernels::DType::fp32, a, b, {4, 5, 10, 12}, all);
+    const std::vector<float> right = {4, 5, 10, 11}, wrong = {4, 5, 10, 12};
+    CHECK(check_gemm(s, kernels::DType::fp32, at(a), at(b), all, right).passed);
+    const Check bad = check_gemm(s, kernels::DType::fp32, at(a), at(b), all, wrong);
     CHECK_FALSE(bad.passed);
     CHECK(bad.detail.find("C[0][1][1]") != std::string::npos);
+    // Only the entries asked for are checked: the last one alone, right or wrong.
+    const std::vector<GemmEntry> last = {{0, 1, 1}};
+    CHECK(check_gemm(s, kernels::DType::fp32, at(a), at(b), last, std::vector<float>{11}).passed);
+    CHECK_FALSE(check_gemm(s, kernels::DType::fp32, at(a), at(b), last, std::vector<float>{12}).passed);
+    CHECK_FALSE(check_gemm(s, kernels::DType::fp32, at(a), at(b), all, std::vector<float>{4}).passed);  // too few values
 }
 
 TEST_CASE("the CPU machine's cluster loads and runs the tiny plan") {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "splitsim/kernels/check_pattern.hpp"
+#include "splitsim/kernels/fill.hpp"
 #include "splitsim/kernels/cpu.hpp"
 #include "splitsim/validate/cases.hpp"
 
@@ -325,9 +326,28 @@ TEST_CASE("the CPU backend: fp32 host tensors, its kernels, its timer and the co
     cpu::gelu_forward<float>(6, in.data(), want.data());
     for (std::size_t i = 0; i < 6; ++i) CHECK(out[i] == want[i]);
 
-    const std::vector<double> times = be->time([&] { be->gelu_forward(6, x, y); }, 2, 5);
-    CHECK(times.size() == 5);
-    for (double t : times) CHECK(t >= 0);
+    const Timing timing = be->time([&] { be->gelu_forward(6, x, y); }, 2, 5);
+    CHECK(timing.seconds.size() == 5);
+    CHECK(timing.runs_per_repetition == 1);
+    CHECK(timing.method == "steady-clock");
+    for (double t : timing.seconds) CHECK(t >= 0);
+
+    // fill_uniform writes fill.hpp's values; download_samples reads back runs of elements.
+    Tensor filled = be->allocate(1000, DType::fp32);
+    be->fill_uniform(filled, 77, -2.0f, 3.0f);
+    const std::vector<std::int64_t> offsets = {0, 500, 997};
+    std::vector<float> samples(9);
+    be->download_samples(filled, offsets, 3, samples);
+    for (std::size_t i = 0; i < offsets.size(); ++i) {
+        for (std::size_t j = 0; j < 3; ++j) {
+            const float v = samples[i * 3 + j];
+            CHECK(v == uniform_value(77, static_cast<std::uint64_t>(offsets[i]) + j, -2.0f, 3.0f));
+            CHECK(v >= -2.0f);
+            CHECK(v < 3.0f);
+        }
+    }
+    const std::vector<std::int64_t> past_the_end = {998};
+    CHECK_THROWS_AS(be->download_samples(filled, past_the_end, 3, std::span<float>(samples).first(3)), std::invalid_argument);
 
     // fill_pattern and count_mismatches agree with check_pattern.hpp; a zeroed buffer fails.
     Tensor buf = be->allocate(12, DType::fp32);
@@ -338,6 +358,42 @@ TEST_CASE("the CPU backend: fp32 host tensors, its kernels, its timer and the co
 
     Tensor bf16 = be->allocate(4, DType::bf16);
     CHECK_THROWS_AS(be->gelu_forward(4, bf16, bf16), std::invalid_argument);
+}
+
+TEST_CASE("test data: SplitMix64 by index, uniform values, and rounding to fp16 and bf16 as CUDA stores them") {
+    // The counter-based form equals the sequential generator (state += golden gamma, then mix).
+    std::uint64_t state = 42;
+    for (std::uint64_t i = 0; i < 5; ++i) {
+        state += 0x9e3779b97f4a7c15ULL;
+        std::uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        CHECK(splitmix64(42, i) == (z ^ (z >> 31)));
+    }
+    CHECK(splitmix64(0, 0) == 0xe220a8397b1dcdafULL);  // SplitMix64 seeded with 0: its first output
+    for (std::uint64_t i = 0; i < 1000; ++i) {
+        const float v = uniform_value(9, i, -0.5f, 0.25f);
+        CHECK(v >= -0.5f);
+        CHECK(v < 0.25f);
+    }
+
+    // Round to nearest, ties to even: 1 + 2^-8 lies halfway between bf16's 1 and 1 + 2^-7.
+    CHECK(stored_value(DType::bf16, 1.0f + 0x1p-8f) == 1.0f);
+    CHECK(stored_value(DType::bf16, 1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);
+    CHECK(stored_value(DType::bf16, -(1.0f + 0x1p-8f + 0x1p-20f)) == -(1.0f + 0x1p-7f));
+    CHECK(stored_value(DType::bf16, 0x1.fep127f) == 0x1.fep127f);                 // bf16's largest
+    CHECK(std::isinf(stored_value(DType::bf16, 0x1.fffffep127f)));                // rounds past it
+    CHECK(stored_value(DType::bf16, 0x1p-133f) == 0x1p-133f);                     // smallest subnormal
+    CHECK(stored_value(DType::bf16, 0x1p-134f) == 0.0f);                          // halfway: to even (0)
+    CHECK(stored_value(DType::fp16, 1.0f + 0x1p-11f) == 1.0f);
+    CHECK(stored_value(DType::fp16, 1.0f + 3 * 0x1p-11f) == 1.0f + 0x1p-9f);
+    CHECK(stored_value(DType::fp16, 65504.0f) == 65504.0f);                       // fp16's largest
+    CHECK(stored_value(DType::fp16, 65519.0f) == 65504.0f);
+    CHECK(std::isinf(stored_value(DType::fp16, 65520.0f)));                       // halfway to 2^16: overflows
+    CHECK(stored_value(DType::fp16, 0x1p-25f) == 0.0f);                           // halfway to 2^-24: to even
+    CHECK(stored_value(DType::fp16, 3 * 0x1p-25f) == 0x1p-23f);
+    CHECK(stored_value(DType::fp16, 0x1.8p-14f) == 0x1.8p-14f);                   // normal, exact
+    CHECK(stored_value(DType::fp32, 0.1f) == 0.1f);
 }
 
 TEST_CASE("gemm with accumulate adds the product to C (gradient accumulation into main gradients)") {

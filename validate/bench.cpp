@@ -14,12 +14,14 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <sstream>
 
 #include "splitsim/common/error.hpp"
 #include "splitsim/common/units.hpp"
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/kernels/cpu.hpp"
+#include "splitsim/kernels/fill.hpp"
 #include "splitsim/model/layer_graph.hpp"
 #include "splitsim/model/model_spec.hpp"
 #include "splitsim/plan/partition.hpp"
@@ -50,17 +52,19 @@ using kernels::Tensor;
 using nlohmann::json;
 
 constexpr const char* kCommandLine = "command line";
-// Tensors up to this many elements are checked whole; larger ones on evenly spaced rows (or score
-// blocks, or elements) that add up to at most this many.
-constexpr std::int64_t kFullCheckElements = 1 << 23;
-constexpr std::int64_t kSampledRows = 256;
+// What a data check reads back and recomputes in double precision: tensors up to kCheckElements
+// whole; larger ones on kSampledRows evenly spaced rows (or columns); element-wise results on
+// kSampledElements evenly spaced elements; GEMMs on kGemmSamples random entries and two corners.
+constexpr std::int64_t kCheckElements = std::int64_t{1} << 20;
+constexpr std::int64_t kSampledRows = 64;
+constexpr std::int64_t kSampledElements = std::int64_t{1} << 14;
 constexpr int kGemmSamples = 64;
 
 // ---- inputs --------------------------------------------------------------------------------------
 
-// Host memory the kernel cases need at their largest shape (twice the plan's tokens), estimated
-// from the elements each forward kernel reads and writes: every tensor lives on the backend and as
-// an fp32 host copy, and a backward pass holds about as many again.
+// Host memory the CPU backend's kernel cases need at their largest shape (twice the plan's tokens),
+// estimated from the elements each forward kernel reads and writes (fp32 tensors; a backward pass
+// holds about as many again). On CUDA the tensors live on the GPU and the host holds only samples.
 double kernel_case_bytes(const model::ModelSpec& m, const plan::Plan& p) {
     const model::Shard shard = plan::shard_of(p);
     const model::LayerGraph g = model::expand(m, shard);
@@ -68,7 +72,7 @@ double kernel_case_bytes(const model::ModelSpec& m, const plan::Plan& p) {
     for (const auto* ops : {&g.dense, &g.moe, &g.head}) {
         for (const model::Op& op : *ops) worst = std::max(worst, op.forward_bytes.value() / shard.element_bytes);
     }
-    return 2.0 * worst * (4.0 + shard.element_bytes) * 2.0;
+    return 2.0 * worst * 4.0 * 2.0;
 }
 
 DType activation_dtype(const plan::Plan& p, bool cuda) {
@@ -94,62 +98,80 @@ DType gradient_dtype(const plan::Plan& p, bool cuda) {
 
 // ---- data ------------------------------------------------------------------------------------------
 
-// splitmix64 (Steele, Lea & Flood 2014): a small, fast, reproducible generator.
+// splitmix64 (Steele, Lea & Flood 2014): the seeds of the inputs, the sampled GEMM entries and the
+// cross-entropy targets.
 class Rng {
 public:
     explicit Rng(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    float uniform(float lo, float hi) {
-        return lo + (hi - lo) * static_cast<float>(static_cast<double>(next() >> 11) * 0x1p-53);
-    }
+    std::uint64_t next() { return kernels::splitmix64(state_, counter_++); }
 
 private:
     std::uint64_t state_;
+    std::uint64_t counter_ = 0;
 };
 
-// A tensor on the backend and its exact values on the host (read back after the upload, so the
-// host holds what the kernel reads, rounding to fp16/bf16 included).
-struct Buffer {
+// An input generated where the backend keeps it (Backend::fill_uniform); the host recomputes the
+// values a check needs (fill.hpp), rounding to fp16/bf16 included, so no input is made on the host,
+// uploaded or read back.
+struct Input {
     Tensor device;
-    std::vector<float> host;
-};
+    std::uint64_t seed = 0;
+    float lo = 0;
+    float hi = 0;
 
-std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
-// Rows of a row-major matrix the check looks at: all of them up to kFullCheckElements, else
-// evenly spaced ones (first and last included) that stay within that budget.
-std::vector<std::int64_t> check_rows(std::int64_t rows, std::int64_t width) {
-    std::vector<std::int64_t> out;
-    if (rows * width <= kFullCheckElements) {
-        for (std::int64_t r = 0; r < rows; ++r) out.push_back(r);
+    [[nodiscard]] double at(std::int64_t i) const {
+        return kernels::stored_value(device.dtype(), kernels::uniform_value(seed, static_cast<std::uint64_t>(i), lo, hi));
+    }
+    // `width` values from each of `rows` of a row-major matrix of that width.
+    [[nodiscard]] std::vector<double> rows(std::span<const std::int64_t> picked, std::int64_t width) const {
+        std::vector<double> out;
+        out.reserve(picked.size() * static_cast<std::size_t>(width));
+        for (std::int64_t r : picked) {
+            for (std::int64_t c = 0; c < width; ++c) out.push_back(at(r * width + c));
+        }
         return out;
     }
-    const std::int64_t picked = std::clamp<std::int64_t>(kFullCheckElements / std::max<std::int64_t>(width, 1), 2, kSampledRows);
-    for (std::int64_t i = 0; i < picked; ++i) out.push_back(i * (rows - 1) / (picked - 1));
+    // Columns `picked` of all `rows` rows of a row-major matrix of `width` columns, row-major.
+    [[nodiscard]] std::vector<double> columns(std::int64_t rows, std::int64_t width, std::span<const std::int64_t> picked) const {
+        std::vector<double> out;
+        out.reserve(static_cast<std::size_t>(rows) * picked.size());
+        for (std::int64_t r = 0; r < rows; ++r) {
+            for (std::int64_t c : picked) out.push_back(at(r * width + c));
+        }
+        return out;
+    }
+    [[nodiscard]] std::vector<double> all() const {
+        const std::int64_t n = static_cast<std::int64_t>(device.elements());
+        return rows(std::vector<std::int64_t>{0}, n);
+    }
+};
+
+// `picked` of `count` items, evenly spaced with the first and the last; all of them when `picked`
+// is at least `count`.
+std::vector<std::int64_t> evenly_spaced(std::int64_t count, std::int64_t picked) {
+    std::vector<std::int64_t> out;
+    if (count <= picked || count < 2) {
+        for (std::int64_t i = 0; i < count; ++i) out.push_back(i);
+        return out;
+    }
+    for (std::int64_t i = 0; i < picked; ++i) out.push_back(i * (count - 1) / (picked - 1));
     return out;
 }
 
-template <class T>
-std::vector<double> gather(const std::vector<T>& src, const std::vector<std::int64_t>& rows, std::int64_t width) {
-    std::vector<double> out;
-    out.reserve(rows.size() * static_cast<std::size_t>(width));
-    for (std::int64_t r : rows) {
-        const auto* p = src.data() + r * width;
-        out.insert(out.end(), p, p + width);
-    }
-    return out;
+// Rows of a row-major matrix a check looks at: all of them up to kCheckElements, else
+// kSampledRows evenly spaced ones (fewer for very wide rows, at least two).
+std::vector<std::int64_t> check_rows(std::int64_t rows, std::int64_t width) {
+    if (rows * width <= kCheckElements) return evenly_spaced(rows, rows);
+    return evenly_spaced(rows, std::clamp<std::int64_t>(kCheckElements / std::max<std::int64_t>(width, 1), 2, kSampledRows));
 }
+
+std::vector<std::int64_t> check_elements(std::int64_t n) { return evenly_spaced(n, kSampledElements); }
 
 // ---- kernels -----------------------------------------------------------------------------------------
 
 struct PassResult {
     kernels::GemmShape product;  // GEMMs: the product this pass computes
-    std::vector<double> times;
+    kernels::Timing timing;
     Check check;
     double bytes = 0;
     double flops = 0;
@@ -168,20 +190,26 @@ public:
     }
 
 private:
-    Buffer random(std::size_t n, DType t, float lo, float hi) {
-        std::vector<float> v(n);
-        for (float& x : v) x = rng_.uniform(lo, hi);
-        Buffer b{be_.allocate(n, t), {}};
-        be_.upload(v, b.device);
-        b.host.resize(n);
-        be_.download(b.device, b.host);
-        return b;
+    Input input(std::int64_t n, DType t, float lo, float hi) {
+        Input in{be_.allocate(static_cast<std::size_t>(n), t), rng_.next(), lo, hi};
+        be_.fill_uniform(in.device, in.seed, lo, hi);
+        return in;
     }
-    Tensor empty(std::size_t n, DType t) { return be_.allocate(n, t); }
-    std::vector<float> fetch(const Tensor& t) {
+    Tensor empty(std::int64_t n, DType t) { return be_.allocate(static_cast<std::size_t>(n), t); }
+    // The whole of a small tensor (per-row statistics).
+    std::vector<double> fetch(const Tensor& t) {
         std::vector<float> v(t.elements());
         be_.download(t, v);
-        return v;
+        return {v.begin(), v.end()};
+    }
+    // `width` elements from each of `rows` of a row-major matrix of that width.
+    std::vector<double> fetch(const Tensor& t, std::span<const std::int64_t> rows, std::int64_t width) {
+        std::vector<std::int64_t> offsets;
+        offsets.reserve(rows.size());
+        for (std::int64_t r : rows) offsets.push_back(r * width);
+        std::vector<float> v(rows.size() * static_cast<std::size_t>(width));
+        be_.download_samples(t, offsets, width, v);
+        return {v.begin(), v.end()};
     }
 
     // Out-of-place kernels are checked on the output of the last timed run; in-place ones (the
@@ -192,9 +220,9 @@ private:
             work();
             be_.synchronize();
             r.check = check();
-            r.times = be_.time(work, warmup_, reps_);
+            r.timing = be_.time(work, warmup_, reps_);
         } else {
-            r.times = be_.time(work, warmup_, reps_);
+            r.timing = be_.time(work, warmup_, reps_);
             r.check = check();
         }
         return r;
@@ -218,9 +246,9 @@ private:
         kernels::GemmShape s = gemm_product(c, p);
         s.tf32 = tf32_;
         const auto m = s.m, n = s.n, k = s.k, batch = s.batch;
-        Buffer a = random(static_cast<std::size_t>(m * k * batch), dt_, -1, 1);
-        Buffer b = random(static_cast<std::size_t>(k * n * batch), dt_, -1, 1);
-        Tensor out = empty(static_cast<std::size_t>(m * n * batch), dt_);
+        const Input a = input(m * k * batch, dt_, -1, 1);
+        const Input b = input(k * n * batch, dt_, -1, 1);
+        Tensor out = empty(m * n * batch, dt_);
         auto check = [&] {
             std::vector<GemmEntry> entries{{0, 0, 0}, {batch - 1, m - 1, n - 1}};
             for (int i = 0; i < kGemmSamples; ++i) {
@@ -228,7 +256,12 @@ private:
                                    static_cast<std::int64_t>(rng_.next() % static_cast<std::uint64_t>(m)),
                                    static_cast<std::int64_t>(rng_.next() % static_cast<std::uint64_t>(n))});
             }
-            return check_gemm(s, dt_, a.host, b.host, fetch(out), entries);
+            std::vector<std::int64_t> offsets;
+            for (const GemmEntry& e : entries) offsets.push_back(e.batch * m * n + e.row * n + e.col);
+            std::vector<float> got(entries.size());
+            be_.download_samples(out, offsets, 1, got);
+            return check_gemm(s, dt_, [&](std::int64_t i) { return a.at(i); }, [&](std::int64_t i) { return b.at(i); },
+                              entries, got);
         };
         PassResult r = measure([&] { be_.gemm(s, a.device, b.device, out); }, check, false);
         r.product = s;
@@ -242,53 +275,69 @@ private:
     PassResult norm(const KernelCase& c, Pass p) {
         const bool ln = c.kernel == Kernel::layernorm;
         const kernels::Rows s = c.rows;
-        const auto rows = static_cast<std::size_t>(s.rows), cols = static_cast<std::size_t>(s.cols);
+        const auto rows = static_cast<double>(s.rows), cols = static_cast<double>(s.cols);
         constexpr float eps = 1e-5f;
-        Buffer x = random(rows * cols, dt_, -2, 2);
-        Buffer gamma = random(cols, dt_, 0.5f, 1.5f);
-        Buffer beta = random(cols, dt_, -0.5f, 0.5f);
-        Tensor mean = empty(rows, DType::fp32), rstd = empty(rows, DType::fp32), y = empty(rows * cols, dt_);
+        const Input x = input(s.rows * s.cols, dt_, -2, 2);
+        const Input gamma = input(s.cols, dt_, 0.5f, 1.5f);
+        const Input beta = input(s.cols, dt_, -0.5f, 0.5f);
+        Tensor mean = empty(s.rows, DType::fp32), rstd = empty(s.rows, DType::fp32), y = empty(s.rows * s.cols, dt_);
+        const std::vector<std::int64_t> picked = check_rows(s.rows, s.cols);
+        const kernels::Rows sub{static_cast<std::int64_t>(picked.size()), s.cols};
+        const auto sub_n = picked.size() * static_cast<std::size_t>(s.cols);
         const double e = static_cast<double>(kernels::size_of(dt_));
         const double stats = ln ? 8.0 : 4.0;  // fp32 mean and rstd per row
-        PassResult r;
-        if (p == Pass::forward) {
-            auto work = [&] {
-                if (ln) be_.layernorm_forward(s, eps, x.device, gamma.device, beta.device, y, mean, rstd);
-                else be_.rmsnorm_forward(s, eps, x.device, gamma.device, y, rstd);
-            };
-            auto check = [&] {
-                std::vector<double> want_y(rows * cols), want_mean(rows), want_rstd(rows);
-                const auto xd = to_double(x.host), gd = to_double(gamma.host), bd = to_double(beta.host);
-                if (ln) kernels::cpu::layernorm_forward<double>(s, eps, xd.data(), gd.data(), bd.data(), want_y.data(), want_mean.data(), want_rstd.data());
-                else kernels::cpu::rmsnorm_forward<double>(s, eps, xd.data(), gd.data(), want_y.data(), want_rstd.data());
-                Check ck = compare(to_double(fetch(y)), want_y, tolerance(dt_), "y");
-                ck.merge(compare(to_double(fetch(rstd)), want_rstd, tolerance(DType::fp32), "rstd"));
-                if (ln) ck.merge(compare(to_double(fetch(mean)), want_mean, tolerance(DType::fp32), "mean"));
-                return ck;
-            };
-            r = measure(work, check, false);
-            r.bytes = e * (2.0 * rows * cols + (ln ? 2.0 : 1.0) * cols) + stats * rows;
-        } else {
-            // The saved statistics come from a forward run on the backend.
+        const auto forward = [&] {
             if (ln) be_.layernorm_forward(s, eps, x.device, gamma.device, beta.device, y, mean, rstd);
             else be_.rmsnorm_forward(s, eps, x.device, gamma.device, y, rstd);
-            const std::vector<float> mean_h = ln ? fetch(mean) : std::vector<float>(rows, 0.0f);
-            const std::vector<float> rstd_h = fetch(rstd);
-            Buffer dy = random(rows * cols, dt_, -1, 1);
-            Tensor dx = empty(rows * cols, dt_), dgamma = empty(cols, DType::fp32), dbeta = empty(cols, DType::fp32);
+        };
+        PassResult r;
+        if (p == Pass::forward) {
+            auto check = [&] {
+                std::vector<double> want_y(sub_n), want_mean(picked.size()), want_rstd(picked.size());
+                const auto xd = x.rows(picked, s.cols), gd = gamma.all(), bd = beta.all();
+                if (ln) kernels::cpu::layernorm_forward<double>(sub, eps, xd.data(), gd.data(), bd.data(), want_y.data(), want_mean.data(), want_rstd.data());
+                else kernels::cpu::rmsnorm_forward<double>(sub, eps, xd.data(), gd.data(), want_y.data(), want_rstd.data());
+                Check ck = compare(fetch(y, picked, s.cols), want_y, tolerance(dt_), "y");
+                ck.merge(compare(fetch(rstd, picked, 1), want_rstd, tolerance(DType::fp32), "rstd"));
+                if (ln) ck.merge(compare(fetch(mean, picked, 1), want_mean, tolerance(DType::fp32), "mean"));
+                return ck;
+            };
+            r = measure(forward, check, false);
+            r.bytes = e * (2.0 * rows * cols + (ln ? 2.0 : 1.0) * cols) + stats * rows;
+        } else {
+            forward();  // the saved statistics come from a forward run on the backend
+            const Input dy = input(s.rows * s.cols, dt_, -1, 1);
+            Tensor dx = empty(s.rows * s.cols, dt_), dgamma = empty(s.cols, DType::fp32), dbeta = empty(s.cols, DType::fp32);
             auto work = [&] {
                 if (ln) be_.layernorm_backward(s, dy.device, x.device, gamma.device, mean, rstd, dx, dgamma, dbeta);
                 else be_.rmsnorm_backward(s, dy.device, x.device, gamma.device, rstd, dx, dgamma);
             };
             auto check = [&] {
-                std::vector<double> want_dx(rows * cols), want_dg(cols), want_db(cols);
-                const auto xd = to_double(x.host), gd = to_double(gamma.host), dyd = to_double(dy.host);
-                const auto md = to_double(mean_h), rd = to_double(rstd_h);
-                if (ln) kernels::cpu::layernorm_backward<double>(s, dyd.data(), xd.data(), gd.data(), md.data(), rd.data(), want_dx.data(), want_dg.data(), want_db.data());
-                else kernels::cpu::rmsnorm_backward<double>(s, dyd.data(), xd.data(), gd.data(), rd.data(), want_dx.data(), want_dg.data());
-                Check ck = compare(to_double(fetch(dx)), want_dx, tolerance(dt_), "dx");
-                ck.merge(compare(to_double(fetch(dgamma)), want_dg, tolerance(DType::fp32) + 1e-4, "dgamma"));
-                if (ln) ck.merge(compare(to_double(fetch(dbeta)), want_db, tolerance(DType::fp32) + 1e-4, "dbeta"));
+                const auto gd = gamma.all();
+                // dx on the sampled rows, each with its saved statistics.
+                std::vector<double> want_dx(sub_n), unused_dg(static_cast<std::size_t>(s.cols)), unused_db(unused_dg.size());
+                {
+                    const auto xd = x.rows(picked, s.cols), dyd = dy.rows(picked, s.cols);
+                    const auto rd = fetch(rstd, picked, 1);
+                    const auto md = ln ? fetch(mean, picked, 1) : std::vector<double>(picked.size(), 0.0);
+                    if (ln) kernels::cpu::layernorm_backward<double>(sub, dyd.data(), xd.data(), gd.data(), md.data(), rd.data(), want_dx.data(), unused_dg.data(), unused_db.data());
+                    else kernels::cpu::rmsnorm_backward<double>(sub, dyd.data(), xd.data(), gd.data(), rd.data(), want_dx.data(), unused_dg.data());
+                }
+                Check ck = compare(fetch(dx, picked, s.cols), want_dx, tolerance(dt_), "dx");
+                // dgamma and dbeta on sampled columns: each a sum over every row, so the reference
+                // takes those columns of every row (and every row's statistics).
+                const std::vector<std::int64_t> columns = check_rows(s.cols, s.rows);
+                const kernels::Rows narrow{s.rows, static_cast<std::int64_t>(columns.size())};
+                const auto xc = x.columns(s.rows, s.cols, columns), dyc = dy.columns(s.rows, s.cols, columns);
+                std::vector<double> gc;
+                for (std::int64_t col : columns) gc.push_back(gd[static_cast<std::size_t>(col)]);
+                const auto rd = fetch(rstd);
+                const auto md = ln ? fetch(mean) : std::vector<double>(static_cast<std::size_t>(s.rows), 0.0);
+                std::vector<double> unused_dx(xc.size()), want_dg(columns.size()), want_db(columns.size());
+                if (ln) kernels::cpu::layernorm_backward<double>(narrow, dyc.data(), xc.data(), gc.data(), md.data(), rd.data(), unused_dx.data(), want_dg.data(), want_db.data());
+                else kernels::cpu::rmsnorm_backward<double>(narrow, dyc.data(), xc.data(), gc.data(), rd.data(), unused_dx.data(), want_dg.data());
+                ck.merge(compare(fetch(dgamma, columns, 1), want_dg, tolerance(DType::fp32) + 1e-4, "dgamma"));
+                if (ln) ck.merge(compare(fetch(dbeta, columns, 1), want_db, tolerance(DType::fp32) + 1e-4, "dbeta"));
                 return ck;
             };
             r = measure(work, check, false);
@@ -301,35 +350,39 @@ private:
 
     PassResult softmax(const KernelCase& c, Pass p) {
         const kernels::Softmax& s = c.softmax;
-        const std::int64_t block = s.queries * s.keys;
-        const auto n = static_cast<std::size_t>(s.batch * block);
-        Buffer x = random(n, dt_, -3.0f / s.scale, 3.0f / s.scale);
+        const std::int64_t keys = s.keys;
+        const std::int64_t n = s.rows() * keys;
+        const Input x = input(n, dt_, -3.0f / s.scale, 3.0f / s.scale);
         Tensor y = empty(n, dt_);
-        // Whole blocks are checked (the causal mask depends on the row within a block).
-        const std::vector<std::int64_t> blocks = check_rows(s.batch, block);
-        kernels::Softmax sub = s;
-        sub.batch = static_cast<std::int64_t>(blocks.size());
+        const std::vector<std::int64_t> picked = check_rows(s.rows(), keys);
         const double e = static_cast<double>(kernels::size_of(dt_));
         PassResult r;
         if (p == Pass::forward) {
+            // A row that sees v keys is an unmasked softmax over its first v scores, then zeros.
             auto check = [&] {
-                const auto xd = gather(x.host, blocks, block);
-                std::vector<double> want(xd.size());
-                kernels::cpu::softmax_forward<double>(sub, xd.data(), want.data());
-                return compare(gather(fetch(y), blocks, block), want, tolerance(dt_), "y");
+                std::vector<double> want(picked.size() * static_cast<std::size_t>(keys), 0.0);
+                for (std::size_t i = 0; i < picked.size(); ++i) {
+                    const std::int64_t visible = s.visible_keys(picked[i]);
+                    if (visible == 0) continue;
+                    const auto xd = x.rows(std::vector<std::int64_t>{picked[i]}, keys);
+                    const kernels::Softmax row{1, 1, visible, s.scale, false};
+                    kernels::cpu::softmax_forward<double>(row, xd.data(), want.data() + i * static_cast<std::size_t>(keys));
+                }
+                return compare(fetch(y, picked, keys), want, tolerance(dt_), "y");
             };
             r = measure([&] { be_.softmax_forward(s, x.device, y); }, check, false);
             r.bytes = 2 * e * static_cast<double>(n);
         } else {
             be_.softmax_forward(s, x.device, y);
-            const std::vector<float> y_h = fetch(y);
-            Buffer dy = random(n, dt_, -1, 1);
+            const Input dy = input(n, dt_, -1, 1);
             Tensor dx = empty(n, dt_);
+            // The backward reads the probabilities the backend wrote (0 where masked) and needs no mask.
             auto check = [&] {
-                const auto yd = gather(y_h, blocks, block), dyd = gather(dy.host, blocks, block);
+                const auto yd = fetch(y, picked, keys), dyd = dy.rows(picked, keys);
                 std::vector<double> want(yd.size());
-                kernels::cpu::softmax_backward<double>(sub, yd.data(), dyd.data(), want.data());
-                return compare(gather(fetch(dx), blocks, block), want, tolerance(dt_), "dx");
+                const kernels::Softmax rows{static_cast<std::int64_t>(picked.size()), 1, keys, s.scale, false};
+                kernels::cpu::softmax_backward<double>(rows, yd.data(), dyd.data(), want.data());
+                return compare(fetch(dx, picked, keys), want, tolerance(dt_), "dx");
             };
             r = measure([&] { be_.softmax_backward(s, y, dy.device, dx); }, check, false);
             r.bytes = 3 * e * static_cast<double>(n);
@@ -340,30 +393,29 @@ private:
 
     PassResult gelu(const KernelCase& c, Pass p) {
         const std::int64_t n = c.elements;
-        const auto size = static_cast<std::size_t>(n);
-        Buffer x = random(size, dt_, -4, 4);
-        const std::vector<std::int64_t> picked = check_rows(n, 1);
-        const double e = static_cast<double>(kernels::size_of(dt_));
+        const Input x = input(n, dt_, -4, 4);
+        const std::vector<std::int64_t> picked = check_elements(n);
         const auto m = static_cast<std::int64_t>(picked.size());
+        const double e = static_cast<double>(kernels::size_of(dt_));
         PassResult r;
         if (p == Pass::forward) {
-            Tensor y = empty(size, dt_);
+            Tensor y = empty(n, dt_);
             auto check = [&] {
-                const auto xd = gather(x.host, picked, 1);
+                const auto xd = x.rows(picked, 1);
                 std::vector<double> want(xd.size());
                 kernels::cpu::gelu_forward<double>(m, xd.data(), want.data());
-                return compare(gather(fetch(y), picked, 1), want, tolerance(dt_), "y");
+                return compare(fetch(y, picked, 1), want, tolerance(dt_), "y");
             };
             r = measure([&] { be_.gelu_forward(n, x.device, y); }, check, false);
             r.bytes = 2 * e * static_cast<double>(n);
         } else {
-            Buffer dy = random(size, dt_, -1, 1);
-            Tensor dx = empty(size, dt_);
+            const Input dy = input(n, dt_, -1, 1);
+            Tensor dx = empty(n, dt_);
             auto check = [&] {
-                const auto xd = gather(x.host, picked, 1), dyd = gather(dy.host, picked, 1);
+                const auto xd = x.rows(picked, 1), dyd = dy.rows(picked, 1);
                 std::vector<double> want(xd.size());
                 kernels::cpu::gelu_backward<double>(m, xd.data(), dyd.data(), want.data());
-                return compare(gather(fetch(dx), picked, 1), want, tolerance(dt_), "dx");
+                return compare(fetch(dx, picked, 1), want, tolerance(dt_), "dx");
             };
             r = measure([&] { be_.gelu_backward(n, x.device, dy.device, dx); }, check, false);
             r.bytes = 3 * e * static_cast<double>(n);
@@ -374,8 +426,8 @@ private:
 
     PassResult swiglu(const KernelCase& c, Pass p) {
         const kernels::Rows s = c.rows;
-        const auto out_n = static_cast<std::size_t>(s.rows * s.cols);
-        Buffer x = random(2 * out_n, dt_, -4, 4);
+        const std::int64_t out_n = s.rows * s.cols;
+        const Input x = input(2 * out_n, dt_, -4, 4);
         const std::vector<std::int64_t> picked = check_rows(s.rows, 3 * s.cols);
         const kernels::Rows sub{static_cast<std::int64_t>(picked.size()), s.cols};
         const double e = static_cast<double>(kernels::size_of(dt_));
@@ -383,21 +435,21 @@ private:
         if (p == Pass::forward) {
             Tensor y = empty(out_n, dt_);
             auto check = [&] {
-                const auto xd = gather(x.host, picked, 2 * s.cols);
+                const auto xd = x.rows(picked, 2 * s.cols);
                 std::vector<double> want(picked.size() * static_cast<std::size_t>(s.cols));
                 kernels::cpu::swiglu_forward<double>(sub, xd.data(), want.data());
-                return compare(gather(fetch(y), picked, s.cols), want, tolerance(dt_), "y");
+                return compare(fetch(y, picked, s.cols), want, tolerance(dt_), "y");
             };
             r = measure([&] { be_.swiglu_forward(s, x.device, y); }, check, false);
             r.bytes = 3 * e * static_cast<double>(out_n);
         } else {
-            Buffer dy = random(out_n, dt_, -1, 1);
+            const Input dy = input(out_n, dt_, -1, 1);
             Tensor dx = empty(2 * out_n, dt_);
             auto check = [&] {
-                const auto xd = gather(x.host, picked, 2 * s.cols), dyd = gather(dy.host, picked, s.cols);
+                const auto xd = x.rows(picked, 2 * s.cols), dyd = dy.rows(picked, s.cols);
                 std::vector<double> want(xd.size());
                 kernels::cpu::swiglu_backward<double>(sub, xd.data(), dyd.data(), want.data());
-                return compare(gather(fetch(dx), picked, 2 * s.cols), want, tolerance(dt_), "dx");
+                return compare(fetch(dx, picked, 2 * s.cols), want, tolerance(dt_), "dx");
             };
             r = measure([&] { be_.swiglu_backward(s, x.device, dy.device, dx); }, check, false);
             r.bytes = 5 * e * static_cast<double>(out_n);
@@ -409,44 +461,44 @@ private:
     // Cross-entropy reads fp32 logits (the model's convention: the loss is computed in fp32).
     PassResult cross_entropy(const KernelCase& c, Pass p) {
         const kernels::Rows s = c.rows;
-        const auto rows = static_cast<std::size_t>(s.rows), n = rows * static_cast<std::size_t>(s.cols);
-        Buffer logits = random(n, DType::fp32, -8, 8);
-        std::vector<std::int32_t> targets(rows);
+        const std::int64_t n = s.rows * s.cols;
+        const Input logits = input(n, DType::fp32, -8, 8);
+        std::vector<std::int32_t> targets(static_cast<std::size_t>(s.rows));
         for (auto& t : targets) t = static_cast<std::int32_t>(rng_.next() % static_cast<std::uint64_t>(s.cols));
-        Tensor targets_d = empty(rows, DType::int32);
+        Tensor targets_d = empty(s.rows, DType::int32);
         be_.upload(targets, targets_d);
-        Tensor loss = empty(rows, DType::fp32), lse = empty(rows, DType::fp32);
+        Tensor loss = empty(s.rows, DType::fp32), lse = empty(s.rows, DType::fp32);
         const std::vector<std::int64_t> picked = check_rows(s.rows, s.cols);
         const kernels::Rows sub{static_cast<std::int64_t>(picked.size()), s.cols};
         std::vector<std::int32_t> picked_targets;
         for (std::int64_t r : picked) picked_targets.push_back(targets[static_cast<std::size_t>(r)]);
+        const double rows = static_cast<double>(s.rows);
         PassResult r;
         if (p == Pass::forward) {
             auto check = [&] {
-                const auto ld = gather(logits.host, picked, s.cols);
+                const auto ld = logits.rows(picked, s.cols);
                 std::vector<double> want_loss(picked.size()), want_lse(picked.size());
                 kernels::cpu::cross_entropy_forward<double>(sub, ld.data(), picked_targets.data(), want_loss.data(), want_lse.data());
-                Check ck = compare(gather(fetch(loss), picked, 1), want_loss, tolerance(DType::fp32), "loss");
-                ck.merge(compare(gather(fetch(lse), picked, 1), want_lse, tolerance(DType::fp32), "lse"));
+                Check ck = compare(fetch(loss, picked, 1), want_loss, tolerance(DType::fp32), "loss");
+                ck.merge(compare(fetch(lse, picked, 1), want_lse, tolerance(DType::fp32), "lse"));
                 return ck;
             };
             r = measure([&] { be_.cross_entropy_forward(s, logits.device, targets_d, loss, lse); }, check, false);
-            r.bytes = 4.0 * static_cast<double>(n) + 12.0 * static_cast<double>(rows);
+            r.bytes = 4.0 * static_cast<double>(n) + 12.0 * rows;
         } else {
             be_.cross_entropy_forward(s, logits.device, targets_d, loss, lse);
-            const std::vector<float> lse_h = fetch(lse);
-            Buffer dloss = random(rows, DType::fp32, 0.5f, 1.5f);
+            const Input dloss = input(s.rows, DType::fp32, 0.5f, 1.5f);
             Tensor dlogits = empty(n, DType::fp32);
             auto check = [&] {
-                const auto ld = gather(logits.host, picked, s.cols);
-                const auto lsed = gather(lse_h, picked, 1), dld = gather(dloss.host, picked, 1);
+                const auto ld = logits.rows(picked, s.cols);
+                const auto lsed = fetch(lse, picked, 1), dld = dloss.rows(picked, 1);
                 std::vector<double> want(ld.size());
                 kernels::cpu::cross_entropy_backward<double>(sub, ld.data(), picked_targets.data(), lsed.data(), dld.data(), want.data());
-                return compare(gather(fetch(dlogits), picked, s.cols), want, tolerance(DType::fp32), "dlogits");
+                return compare(fetch(dlogits, picked, s.cols), want, tolerance(DType::fp32), "dlogits");
             };
             r = measure([&] { be_.cross_entropy_backward(s, logits.device, targets_d, lse, dloss.device, dlogits); },
                         check, false);
-            r.bytes = 8.0 * static_cast<double>(n) + 16.0 * static_cast<double>(rows);
+            r.bytes = 8.0 * static_cast<double>(n) + 16.0 * rows;
         }
         r.dtype = DType::fp32;
         return r;
@@ -454,21 +506,19 @@ private:
 
     PassResult adam(const KernelCase& c) {
         const std::int64_t n = c.elements;
-        const auto size = static_cast<std::size_t>(n);
         kernels::Adam a;
         a.step = 10;
-        Buffer param = random(size, DType::fp32, -1, 1);
-        Buffer grad = random(size, DType::fp32, -1e-2f, 1e-2f);
-        Buffer m = random(size, DType::fp32, -1e-3f, 1e-3f);
-        Buffer v = random(size, DType::fp32, 0, 1e-4f);
-        const std::vector<std::int64_t> picked = check_rows(n, 1);
+        Input param = input(n, DType::fp32, -1, 1);
+        const Input grad = input(n, DType::fp32, -1e-2f, 1e-2f);
+        Input m = input(n, DType::fp32, -1e-3f, 1e-3f);
+        Input v = input(n, DType::fp32, 0, 1e-4f);
+        const std::vector<std::int64_t> picked = check_elements(n);
         auto check = [&] {
-            auto p = gather(param.host, picked, 1), g = gather(grad.host, picked, 1);
-            auto md = gather(m.host, picked, 1), vd = gather(v.host, picked, 1);
-            kernels::cpu::adam_step<double>(static_cast<std::int64_t>(picked.size()), a, p.data(), g.data(), md.data(), vd.data());
-            Check ck = compare(gather(fetch(param.device), picked, 1), p, tolerance(DType::fp32), "param");
-            ck.merge(compare(gather(fetch(m.device), picked, 1), md, tolerance(DType::fp32), "m"));
-            ck.merge(compare(gather(fetch(v.device), picked, 1), vd, tolerance(DType::fp32), "v"));
+            auto pd = param.rows(picked, 1), gd = grad.rows(picked, 1), md = m.rows(picked, 1), vd = v.rows(picked, 1);
+            kernels::cpu::adam_step<double>(static_cast<std::int64_t>(picked.size()), a, pd.data(), gd.data(), md.data(), vd.data());
+            Check ck = compare(fetch(param.device, picked, 1), pd, tolerance(DType::fp32), "param");
+            ck.merge(compare(fetch(m.device, picked, 1), md, tolerance(DType::fp32), "m"));
+            ck.merge(compare(fetch(v.device, picked, 1), vd, tolerance(DType::fp32), "v"));
             return ck;
         };
         PassResult r = measure([&] { be_.adam_step(n, a, param.device, grad.device, m.device, v.device); }, check, true);
@@ -531,7 +581,7 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
                                                           std::to_string(max_bytes) + " B (--max-bytes)");
     }
     // Refuse shapes this machine cannot hold before allocating any of them.
-    if (o.kernels) {
+    if (o.kernels && !cuda) {
         require_memory(kernel_case_bytes(model, plan), "the kernels at this plan's shapes",
                        "lower micro_batch, raise tp, or --no-kernels", plan.origin, "/micro_batch");
     }
@@ -617,8 +667,9 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
                         e["product"] = {{"m", r.product.m}, {"n", r.product.n}, {"k", r.product.k},
                                         {"trans_a", r.product.trans_a}, {"trans_b", r.product.trans_b}};
                     }
+                    e["timing"] = {{"method", r.timing.method}, {"runs_per_repetition", r.timing.runs_per_repetition}};
                     if (r.check.passed) {
-                        e["time_s"] = time_json(summarize(r.times));
+                        e["time_s"] = time_json(summarize(r.timing.seconds));
                         e["check"] = "passed";
                     } else {
                         e["time_s"] = nullptr;

@@ -39,21 +39,27 @@ Check compare(const std::vector<double>& got, const std::vector<double>& want, d
     return c;
 }
 
-Check check_gemm(const kernels::GemmShape& s, kernels::DType out, const std::vector<float>& a,
-                 const std::vector<float>& b, const std::vector<float>& c, const std::vector<GemmEntry>& entries) {
+Check check_gemm(const kernels::GemmShape& s, kernels::DType out, const Operand& a, const Operand& b,
+                 std::span<const GemmEntry> entries, std::span<const float> got) {
     const std::int64_t m = s.m, n = s.n, k = s.k;
     const double u_out = kernels::unit_roundoff(out);
     const double u_in = s.tf32 ? 0x1p-11 : 0.0;  // TF32 keeps 10 mantissa bits
     Check result;
-    for (const GemmEntry& e : entries) {
+    if (got.size() != entries.size()) {
+        result.passed = false;
+        result.detail = std::to_string(got.size()) + " values for " + std::to_string(entries.size()) + " entries";
+        return result;
+    }
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const GemmEntry& e = entries[i];
         double want = 0, magnitude = 0;
         for (std::int64_t l = 0; l < k; ++l) {
-            const double av = a[static_cast<std::size_t>(e.batch * m * k + (s.trans_a ? l * m + e.row : e.row * k + l))];
-            const double bv = b[static_cast<std::size_t>(e.batch * k * n + (s.trans_b ? e.col * k + l : l * n + e.col))];
+            const double av = a(e.batch * m * k + (s.trans_a ? l * m + e.row : e.row * k + l));
+            const double bv = b(e.batch * k * n + (s.trans_b ? e.col * k + l : l * n + e.col));
             want += av * bv;
             magnitude += std::fabs(av * bv);
         }
-        const double have = c[static_cast<std::size_t>(e.batch * m * n + e.row * n + e.col)];
+        const double have = got[i];
         const double bound =
             2 * u_out * std::fabs(want) + (4 * u_in + 2.0 * static_cast<double>(k) * 0x1p-24) * magnitude + 1e-300;
         const double ratio = std::fabs(have - want) / bound;

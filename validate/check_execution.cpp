@@ -1,7 +1,8 @@
 // check-execution: checks execution.json files written by splitsim-harness execute and prints their
 // measured-vs-predicted tables. Used by the CI execute test and by validate/gpu-check.sh.
 //   check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]
-// For every file: the schema; every step's loss and gradient norm against the unsharded reference,
+//                   [--reference unsharded|cpu]
+// For every file: the schema; every step's loss and gradient norm against the reference run,
 // recomputed from the numbers in the file and held to the given tolerances (default: the file's
 // own, which follow the precision); each rank's phases adding up to its iteration time; positive
 // times and memory. Prints each residual table and the median absolute error over all files'
@@ -44,8 +45,17 @@ std::string show(double v, const std::string& unit) {
     return text;
 }
 
-void check_file(const std::string& file, const json& d, int steps, double loss_tol, double grad_tol,
-                bool require_prediction, std::vector<double>& errors) {
+struct Options {
+    int steps = 0;
+    double loss_tol = 0;
+    double grad_tol = 0;
+    bool require_prediction = false;
+    std::string reference;  // the reference kind every file must have been checked against; empty: any
+};
+
+void check_file(const std::string& file, const json& d, const Options& o, std::vector<double>& errors) {
+    const int steps = o.steps;
+    double loss_tol = o.loss_tol, grad_tol = o.grad_tol;
     for (const char* key : {"harness", "model", "plan", "execution", "steps", "check", "prediction", "residuals",
                             "median_absolute_error_percent"}) {
         if (!d.contains(key)) {
@@ -54,6 +64,11 @@ void check_file(const std::string& file, const json& d, int steps, double loss_t
         }
     }
     if (d["harness"].value("command", "") != "execute") fail(file, "/harness/command is not \"execute\"");
+    const json reference = d["execution"].is_object() ? d["execution"].value("reference", json()) : json();
+    const std::string kind = reference.is_object() ? reference.value("kind", "") : "";
+    if (!o.reference.empty() && kind != o.reference) {
+        fail(file, "/execution/reference/kind is not \"" + o.reference + "\"");
+    }
     const json& tolerance = d["check"]["tolerance"];
     if (loss_tol <= 0) loss_tol = tolerance.value("loss_relative", 0.0);
     if (grad_tol <= 0) grad_tol = tolerance.value("grad_checksum_relative", 0.0);
@@ -76,9 +91,9 @@ void check_file(const std::string& file, const json& d, int steps, double loss_t
         const double dl = std::fabs(loss - ref) / std::fabs(ref), dg = std::fabs(grad - ref_grad) / std::fabs(ref_grad);
         worst_loss = std::max(worst_loss, dl);
         worst_grad = std::max(worst_grad, dg);
-        if (!(dl <= loss_tol)) fail(file, at + ": loss " + std::to_string(loss) + " differs from the unsharded " + std::to_string(ref) +
+        if (!(dl <= loss_tol)) fail(file, at + ": loss " + std::to_string(loss) + " differs from the reference " + std::to_string(ref) +
                                               " by " + std::to_string(dl) + " relative (tolerance " + std::to_string(loss_tol) + ")");
-        if (!(dg <= grad_tol)) fail(file, at + ": gradient norm differs from the unsharded run by " + std::to_string(dg) +
+        if (!(dg <= grad_tol)) fail(file, at + ": gradient norm differs from the reference run by " + std::to_string(dg) +
                                               " relative (tolerance " + std::to_string(grad_tol) + ")");
         if (!(s["peak_memory_bytes"].get<double>() > 0)) fail(file, at + "/peak_memory_bytes is not positive");
         if (!s.contains("ranks") || !s["ranks"].is_array() || s["ranks"].empty()) {
@@ -103,11 +118,12 @@ void check_file(const std::string& file, const json& d, int steps, double loss_t
     if (!d["check"].value("passed", false)) fail(file, "/check/passed is false");
 
     const json& plan = d["plan"];
-    std::printf("%s: tp %d x pp %d x dp %d, %s, %zu steps: loss within %.1e (tolerance %.0e), gradient norm within %.1e (tolerance %.0e) of the unsharded run\n",
+    std::printf("%s: tp %d x pp %d x dp %d, %s, %zu steps: loss within %.1e (tolerance %.0e), gradient norm within %.1e (tolerance %.0e) of the reference (%s)\n",
                 file.c_str(), plan.value("tp", 1), plan.value("pp", 1), plan.value("dp", 1),
-                plan.value("schedule", std::string("1f1b")).c_str(), all.size(), worst_loss, loss_tol, worst_grad, grad_tol);
+                plan.value("schedule", std::string("1f1b")).c_str(), all.size(), worst_loss, loss_tol, worst_grad, grad_tol,
+                reference.dump().c_str());
     if (d["prediction"].is_null()) {
-        if (require_prediction) fail(file, "/prediction is null");
+        if (o.require_prediction) fail(file, "/prediction is null");
         return;
     }
     const json& rows = d["residuals"];
@@ -140,9 +156,7 @@ void check_file(const std::string& file, const json& d, int steps, double loss_t
 
 int main(int argc, char** argv) {
     std::vector<std::string> files;
-    int steps = 0;
-    double loss_tol = 0, grad_tol = 0;
-    bool require_prediction = false;
+    Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -152,14 +166,15 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--steps") steps = std::atoi(value().c_str());
-        else if (a == "--loss-tolerance") loss_tol = std::atof(value().c_str());
-        else if (a == "--grad-tolerance") grad_tol = std::atof(value().c_str());
-        else if (a == "--require-prediction") require_prediction = true;
+        if (a == "--steps") o.steps = std::atoi(value().c_str());
+        else if (a == "--loss-tolerance") o.loss_tol = std::atof(value().c_str());
+        else if (a == "--grad-tolerance") o.grad_tol = std::atof(value().c_str());
+        else if (a == "--require-prediction") o.require_prediction = true;
+        else if (a == "--reference") o.reference = value();
         else files.push_back(a);
     }
     if (files.empty()) {
-        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]\n";
+        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu]\n";
         return 2;
     }
     std::vector<double> errors;
@@ -176,7 +191,7 @@ int main(int argc, char** argv) {
             std::cerr << "check-execution: " << file << ": " << e.what() << "\n";
             return 2;
         }
-        check_file(file, d, steps, loss_tol, grad_tol, require_prediction, errors);
+        check_file(file, d, o, errors);
     }
     if (!errors.empty() && files.size() > 1) {
         std::printf("median absolute error over the %zu rows of %zu runs: %.1f %%\n", errors.size(), files.size(), median(errors));

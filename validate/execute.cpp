@@ -1,6 +1,7 @@
 // splitsim-harness execute: every rank builds its shard of the model (gpt.hpp) and runs the steps;
-// rank 0 then runs the same steps unsharded, compares losses and gradient norms, and sets the
-// measured times and memory beside the simulator's prediction (predict.hpp).
+// rank 0 then runs the same steps on one rank (unsharded, or on the CPU backend), compares losses
+// and gradient norms, and sets the measured times and memory beside the simulator's prediction
+// (predict.hpp).
 #include "splitsim/validate/execute.hpp"
 
 #include <algorithm>
@@ -117,6 +118,20 @@ std::unique_ptr<kernels::Communicator> make_group(kernels::ProcessGroup& world, 
     throw InputError(kCommandLine, "--backend", "several ranks need MPI (cpu) or NCCL (cuda) in this build");
 }
 
+// The reference as execution.json states it: which run, on which backend, in which type.
+json reference_json(Reference r, bool cuda, DType dtype) {
+    if (r == Reference::none) return {{"kind", "none"}, {"backend", nullptr}, {"dtype", nullptr}};
+    if (r == Reference::cpu && cuda) return {{"kind", "cpu"}, {"backend", "cpu"}, {"dtype", "fp32"}};
+    return {{"kind", r == Reference::cpu ? "cpu" : "unsharded"}, {"backend", cuda ? "cuda" : "cpu"},
+            {"dtype", kernels::to_string(dtype)}};
+}
+
+std::string reference_text(const json& r) {
+    if (r["kind"] == "none") return "none";
+    return "the same seed with tp = pp = dp = 1 on rank 0, " + r["backend"].get<std::string>() + " " +
+           r["dtype"].get<std::string>();
+}
+
 double median(std::vector<double> v) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
@@ -170,13 +185,12 @@ std::string mebibytes(double b) {
     return o.str();
 }
 
-// On the CPU every rank, and rank 0's unsharded reference, share this machine's memory. What they
+// On the CPU every rank, and rank 0's reference on the CPU, share this machine's memory. What they
 // hold, estimated: per parameter 18 B (fp32 master weight, gradient and two AdamW moments, a 16-bit
-// working copy) in each data-parallel replica and in the reference, and per replica the fp32
+// working copy) in each of `copies` (data-parallel replicas, the reference), and per copy the fp32
 // activations of one micro-batch through all layers, twice Korthikanti's 16-bit s b h (34 + 5 a s / h)
 // per layer. A plan beyond half the machine is refused before anything is allocated.
-void refuse_beyond_memory(const model::ModelSpec& m, const plan::Plan& p, bool reference) {
-    const double copies = static_cast<double>(p.dp) + (reference ? 1.0 : 0.0);
+void refuse_beyond_memory(const model::ModelSpec& m, const plan::Plan& p, double copies) {
     const double s = m.seq_len, b = p.micro_batch, h = m.hidden, a = m.heads;
     const double activations = 2.0 * s * b * h * (34.0 + 5.0 * a * s / h) * m.layers;
     require_memory(copies * (18.0 * model::parameter_count(m) + activations), "this plan's ranks and reference on the CPU",
@@ -197,7 +211,11 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         throw InputError(plan.origin, "", "tp x pp x dp = " + std::to_string(plan.gpus()) + " ranks but this run has " +
                                               std::to_string(world.size()) + " processes (mpirun -np)");
     }
-    if (!cuda) refuse_beyond_memory(model, plan, o.reference);
+    const Reference reference = o.reference != Reference::automatic ? o.reference
+                                : (cuda && plan.gpus() == 1 ? Reference::cpu : Reference::unsharded);
+    const bool reference_on_cpu = reference == Reference::cpu || (reference == Reference::unsharded && !cuda);
+    const double host_copies = (cuda ? 0.0 : static_cast<double>(plan.dp)) + (reference_on_cpu ? 1.0 : 0.0);
+    if (host_copies > 0) refuse_beyond_memory(model, plan, host_copies);
     // The model as executed: no dropout (the harness has no dropout kernel), and predicted so.
     model::ModelSpec executed = model;
     executed.dropout = false;
@@ -276,9 +294,11 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         parameters = static_cast<std::size_t>(world.sum(count_in)[0]);
     }
 
-    // ---- the reference: the same steps unsharded on rank 0, while the others wait quietly
+    // ---- the reference: the same steps on one rank (rank 0), unsharded on the run's backend or
+    // on the CPU backend in fp32, while the other ranks wait quietly
+    const bool checked = reference != Reference::none;
     std::vector<double> ref_losses, ref_norms;
-    if (o.reference) {
+    if (checked) {
         if (rank0) {
             plan::Plan single = plan;
             single.tp = single.pp = single.dp = 1;
@@ -288,8 +308,14 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
             single.schedule = plan::Schedule::one_f_one_b;
             single.first_stage_layers = single.last_stage_layers = 0;
             single.order = plan::Plan{}.order;
-            const gpt::Config ref = gpt::make_config(executed, single, 0, dtype, o.seed);
-            gpt::Trainer trainer(ref, *backend, gpt::Comms{});
+            std::unique_ptr<Backend> cpu_backend;
+            if (reference == Reference::cpu && cuda) {
+                cpu_backend = kernels::cpu::make_cpu_backend();
+                single.precision = Precision::fp32;
+            }
+            Backend& ref_backend = cpu_backend ? *cpu_backend : *backend;
+            const gpt::Config ref = gpt::make_config(executed, single, 0, cpu_backend ? DType::fp32 : dtype, o.seed);
+            gpt::Trainer trainer(ref, ref_backend, gpt::Comms{});
             for (int s = 1; s <= o.steps; ++s) {
                 const gpt::StepRecord r = trainer.step(s, [] {});
                 ref_losses.push_back(r.loss_sum / tokens);
@@ -358,7 +384,7 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
                   {"time_s", time},
                   {"peak_memory_bytes", sum[kValues - 1]},
                   {"ranks", per_rank}};
-        if (o.reference) {
+        if (checked) {
             const double dl = relative(losses[static_cast<std::size_t>(s)], ref_losses[static_cast<std::size_t>(s)]);
             const double dn = relative(norms[static_cast<std::size_t>(s)], ref_norms[static_cast<std::size_t>(s)]);
             e["reference_loss"] = ref_losses[static_cast<std::size_t>(s)];
@@ -471,14 +497,14 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
                           {"beta2", config.adam.beta2},
                           {"eps", config.adam.eps},
                           {"weight_decay", config.adam.weight_decay}}},
-                        {"reference", o.reference ? "the same seed unsharded on rank 0 (tp = pp = dp = 1)" : "none"},
+                        {"reference", reference_json(reference, cuda, dtype)},
                         {"grad_checksum", "L2 norm of the gradients the optimizer steps with (every parameter once)"},
                         {"measured_stage", critical},
                         {"notes", notes}};
     doc["steps"] = steps;
     doc["check"] = {{"tolerance", {{"loss_relative", tol.loss}, {"grad_checksum_relative", tol.grad_norm}}},
-                    {"max_loss_relative_difference", o.reference ? json(worst_loss) : json(nullptr)},
-                    {"max_grad_checksum_relative_difference", o.reference ? json(worst_norm) : json(nullptr)},
+                    {"max_loss_relative_difference", checked ? json(worst_loss) : json(nullptr)},
+                    {"max_grad_checksum_relative_difference", checked ? json(worst_norm) : json(nullptr)},
                     {"passed", passed}};
     doc["prediction"] = prediction;
     doc["residuals"] = residuals;
@@ -499,14 +525,14 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
     for (int s = 0; s < o.steps; ++s) {
         const auto i = static_cast<std::size_t>(s);
         out << std::left << std::setw(6) << s + 1 << std::right << std::setprecision(8) << std::setw(14) << losses[i];
-        if (o.reference) {
+        if (checked) {
             out << std::setw(14) << ref_losses[i] << std::setw(11) << std::setprecision(2) << std::scientific
                 << relative(losses[i], ref_losses[i]) << std::defaultfloat;
         } else {
             out << std::setw(25) << "-";
         }
         out << std::setprecision(8) << std::setw(14) << norms[i];
-        if (o.reference) {
+        if (checked) {
             out << std::setw(14) << ref_norms[i] << std::setw(11) << std::setprecision(2) << std::scientific
                 << relative(norms[i], ref_norms[i]) << std::defaultfloat;
         } else {
@@ -514,9 +540,9 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         }
         out << std::setw(13) << seconds(summary[i][0]) << "\n";
     }
-    if (o.reference) {
+    if (checked) {
         out << "check (" << precision << ": loss within " << tol.loss << ", gradient norm within " << tol.grad_norm
-            << " relative of the unsharded run): " << (passed ? "passed" : "FAILED") << "\n";
+            << " relative of the reference, " << reference_text(reference_json(reference, cuda, dtype)) << "): " << (passed ? "passed" : "FAILED") << "\n";
     }
     out << "measured (medians over " << o.steps << " steps; phases of stage " << critical << ")";
 #if SPLITSIM_HAVE_SIMULATOR

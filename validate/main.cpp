@@ -1,11 +1,11 @@
 // splitsim-harness: measures the kernels and collectives of a plan on this machine, and executes
-// training steps of a plan against the unsharded run and the simulator's prediction.
+// training steps of a plan against a reference run and the simulator's prediction.
 //   splitsim-harness bench --model M --plan P --backend cpu|cuda --out measurements.json
 //   splitsim-harness execute --model M --plan P --steps N --backend cpu|cuda [--out execution.json]
 //                            [--cluster C]
 // Under mpirun every process is one rank and rank 0 writes the file. Exit codes: 0 success, 2 bad
 // input (one line naming the file and JSON path, or the option), 1 an internal error, a failed
-// data check (bench) or a step outside the tolerance of the unsharded run (execute); the file is
+// data check (bench) or a step outside the tolerance of the reference run (execute); the file is
 // still written.
 #include <CLI/CLI.hpp>
 
@@ -80,8 +80,8 @@ int main(int argc, char** argv) {
     validate::ExecuteOptions exec;
     std::string exec_out;
     std::string cluster = "topologies/localhost-cpu.json";
-    bool no_reference = false;
-    CLI::App* execute = app.add_subcommand("execute", "Run training steps of the plan, check them against the unsharded "
+    std::string reference = "automatic";
+    CLI::App* execute = app.add_subcommand("execute", "Run training steps of the plan, check them against a reference "
                                                       "run and the simulator's prediction, write execution JSON");
     execute->add_option("--model", exec.model, "model JSON (models/*.json)")->required();
     execute->add_option("--plan", exec.plan, "plan JSON (plans/*.json), with dp")->required();
@@ -91,7 +91,10 @@ int main(int argc, char** argv) {
     CLI::Option* cluster_option =
         execute->add_option("--cluster", cluster, "cluster JSON for the prediction (default for cpu: topologies/localhost-cpu.json)");
     execute->add_option("--seed", exec.seed, "seed of the weights and tokens");
-    execute->add_flag("--no-reference", no_reference, "skip the unsharded run on rank 0");
+    execute->add_option("--reference", reference,
+                        "what rank 0 checks the steps against: unsharded (tp = pp = dp = 1 on the run's backend), cpu "
+                        "(the same on the CPU backend in fp32) or none; default: cpu for a CUDA run of one rank, else unsharded")
+        ->check(CLI::IsMember({"automatic", "unsharded", "cpu", "none"}));
     execute->add_option("--timeout", exec.timeout_s, "seconds a collective may take before the run aborts")->check(CLI::Range(0.001, 1e6));
 
     try {
@@ -108,7 +111,10 @@ int main(int argc, char** argv) {
     }
     opts.kernels = !no_kernels;
     opts.collectives = !no_collectives;
-    exec.reference = !no_reference;
+    exec.reference = reference == "unsharded" ? validate::Reference::unsharded
+                     : reference == "cpu"       ? validate::Reference::cpu
+                     : reference == "none"      ? validate::Reference::none
+                                                : validate::Reference::automatic;
     if (cluster_option->count() > 0) {
         exec.cluster = cluster;
     } else if (exec.backend == "cpu" && std::ifstream(cluster)) {
@@ -138,7 +144,7 @@ int main(int argc, char** argv) {
             if (rank0) {
                 std::cout << result.report << std::flush;
                 if (!exec_out.empty()) write_text_file(exec_out, result.execution.dump(1) + "\n");
-                if (!result.passed) std::cerr << "splitsim-harness: steps differ from the unsharded run beyond the tolerance\n";
+                if (!result.passed) std::cerr << "splitsim-harness: steps differ from the reference run beyond the tolerance\n";
             }
             return result.passed ? 0 : 1;
         }

@@ -89,6 +89,7 @@ MeasurementsCheck check_measurements(const json& doc, std::size_t min_kernels, s
     const std::set<std::string> kinds = {"gemm", "attention_gemm", "fused_attention", "softmax", "dropout", "norm",
                                          "activation", "rotary", "embedding", "cross_entropy", "optimizer"};
     const std::set<std::string> passes = {"forward", "backward_input", "backward_weight", "backward", "step"};
+    const std::set<std::string> methods = {"cuda-graph", "cuda-events", "steady-clock"};
     if (c.has(doc, "", "kernels", json::value_t::array)) {
         const json& ks = doc.at("kernels");
         out.kernels = ks.size();
@@ -116,6 +117,12 @@ MeasurementsCheck check_measurements(const json& doc, std::size_t min_kernels, s
             if (kind == "gemm" && flops <= 0) c.problem(w + "/flops", "a GEMM has FLOPs");
             c.positive(e, w, "bytes");
             c.positive(e, w, "repetitions");
+            if (c.has(e, w, "timing", json::value_t::object)) {
+                const json& t = e.at("timing");
+                const std::optional<std::string> method = c.string(t, w + "/timing", "method");
+                if (method && !methods.contains(*method)) c.problem(w + "/timing/method", "unknown method");
+                c.positive(t, w + "/timing", "runs_per_repetition");
+            }
             c.check_passed(e, w);
             c.check_times(e, w);
         }

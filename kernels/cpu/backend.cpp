@@ -11,6 +11,7 @@
 
 #include "splitsim/kernels/check_pattern.hpp"
 #include "splitsim/kernels/cpu.hpp"
+#include "splitsim/kernels/fill.hpp"
 
 namespace splitsim::kernels::cpu {
 namespace {
@@ -116,17 +117,31 @@ public:
         std::memcpy(host.data(), f32(src, "download source"), host.size_bytes());
     }
     void zero(Tensor& t) override { std::memset(t.data(), 0, t.bytes()); }
+    void fill_uniform(Tensor& t, std::uint64_t seed, float lo, float hi) override {
+        float* x = f32(t, "filled tensor");
+        for (std::size_t i = 0; i < t.elements(); ++i) x[i] = uniform_value(seed, i, lo, hi);
+    }
+    void download_samples(const Tensor& src, std::span<const std::int64_t> offsets, std::int64_t width,
+                          std::span<float> host) override {
+        const float* x = f32(src, "sampled tensor");
+        require_samples(src, offsets, width, host);
+        const auto w = static_cast<std::size_t>(width);
+        for (std::size_t i = 0; i < offsets.size(); ++i) {
+            std::memcpy(host.data() + i * w, x + offsets[i], w * sizeof(float));
+        }
+    }
     void synchronize() override {}
 
-    [[nodiscard]] std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) override {
+    [[nodiscard]] Timing time(const std::function<void()>& work, int warmup, int repetitions) override {
         for (int i = 0; i < warmup; ++i) work();
-        std::vector<double> out;
-        out.reserve(static_cast<std::size_t>(repetitions));
+        Timing out;
+        out.method = "steady-clock";
+        out.seconds.reserve(static_cast<std::size_t>(repetitions));
         for (int i = 0; i < repetitions; ++i) {
             const auto start = std::chrono::steady_clock::now();
             work();
             const auto stop = std::chrono::steady_clock::now();
-            out.push_back(std::chrono::duration<double>(stop - start).count());
+            out.seconds.push_back(std::chrono::duration<double>(stop - start).count());
         }
         return out;
     }

@@ -23,6 +23,11 @@ namespace {
 // workspace size ... for Hopper is 32 MiB").
 constexpr std::size_t kCublasWorkspace = 32u << 20;
 
+// A timed repetition lasts at least this long where kMaxRunsPerRepetition runs allow: a graph
+// launch costs a few microseconds, under 5% of it.
+constexpr double kTimedSpan = 100e-6;
+constexpr int kMaxRunsPerRepetition = 100;
+
 class DeviceStorage final : public Storage {
 public:
     DeviceStorage(std::size_t bytes, std::shared_ptr<BlockPool> pool)
@@ -74,6 +79,18 @@ void require(const Tensor& t, int device, DType dtype, const char* what) {
 const float* f32(const Tensor& t) { return static_cast<const float*>(t.data()); }
 float* f32(Tensor& t) { return static_cast<float*>(t.data()); }
 
+// Seconds per run between each pair of recorded events that enclose `runs` runs.
+std::vector<double> elapsed_seconds(const std::vector<Event>& start, const std::vector<Event>& stop, int runs) {
+    std::vector<double> out;
+    out.reserve(start.size());
+    for (std::size_t i = 0; i < start.size(); ++i) {
+        float ms = 0;
+        CHECK_CUDA(cudaEventElapsedTime(&ms, start[i].get(), stop[i].get()));
+        out.push_back(ms * 1e-3 / runs);
+    }
+    return out;
+}
+
 std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
 
 }  // namespace
@@ -124,10 +141,30 @@ CublasHandle::~CublasHandle() {
     }
 }
 
+CudaBackend::OnDevice::OnDevice() : cublas_workspace(kCublasWorkspace), counter(sizeof(unsigned long long)) {}
+
 CudaBackend::CudaBackend(int device)
-    : device_(select(device)), pool_(std::make_shared<BlockPool>(device_)), cublas_workspace_(kCublasWorkspace), counter_(sizeof(unsigned long long)) {
-    CHECK_CUBLAS(cublasSetStream(cublas_.get(), stream_.get()));
-    CHECK_CUBLAS(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), cublas_workspace_.bytes()));
+    : device_(select(device)), pool_(std::make_shared<BlockPool>(device_)), on_device_(std::make_unique<OnDevice>()) {
+    cublasHandle_t handle = on_device_->cublas.get();
+    CHECK_CUBLAS(cublasSetStream(handle, stream()));
+    // A workspace of our own also keeps cuBLAS from allocating while a graph is captured.
+    CHECK_CUBLAS(cublasSetWorkspace(handle, on_device_->cublas_workspace.get(), on_device_->cublas_workspace.bytes()));
+    // Reductions inside a GEMM (split-K) stay in fp32 for fp16 and bf16 outputs. cuBLAS may
+    // otherwise sum partial products in the output type, which PyTorch allows by default
+    // (torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction and the fp16 flag, both
+    // True in PyTorch 2.x, docs/source/notes/cuda.rst); the data check's error bound (check_gemm:
+    // fp32 accumulation, one rounding to the output) holds only without it. Kernels whose best
+    // cuBLAS algorithm is such a split-K may therefore time a little slower than under PyTorch's
+    // defaults.
+    CHECK_CUBLAS(cublasSetMathMode(handle, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH |
+                                                                      CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
+}
+
+CudaBackend::~CudaBackend() {
+    int previous = 0;
+    const bool switched = cudaGetDevice(&previous) == cudaSuccess && cudaSetDevice(device_) == cudaSuccess;
+    on_device_.reset();
+    if (switched) report_in_destructor("cudaSetDevice", cudaSetDevice(previous));
 }
 
 DeviceInfo CudaBackend::info() const {
@@ -154,6 +191,7 @@ DeviceInfo CudaBackend::info() const {
     CHECK_CUBLAS(cublasGetProperty(MINOR_VERSION, &minor));
     CHECK_CUBLAS(cublasGetProperty(PATCH_LEVEL, &patch));
     info.libraries["cublas"] = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+    info.details["cublas_math_mode"] = "default, reduced-precision reductions disallowed";
     info.libraries["cuda_runtime"] = cuda_version(runtime);
     return info;
 }
@@ -183,16 +221,16 @@ void CudaBackend::upload(std::span<const float> host, Tensor& dst) {
         }
         case DType::int32: throw std::invalid_argument("cuda backend: float upload into an int32 tensor");
     }
-    CHECK_CUDA(cudaMemcpyAsync(dst.data(), staged.data(), staged.size(), cudaMemcpyHostToDevice, stream_.get()));
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    CHECK_CUDA(cudaMemcpyAsync(dst.data(), staged.data(), staged.size(), cudaMemcpyHostToDevice, stream()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
 }
 
 void CudaBackend::upload(std::span<const std::int32_t> host, Tensor& dst) {
     require(dst, device_, DType::int32, "index upload target");
     if (host.size() != dst.elements()) throw std::invalid_argument("cuda backend: upload size mismatch");
     DeviceGuard guard(device_);
-    CHECK_CUDA(cudaMemcpyAsync(dst.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_.get()));
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    CHECK_CUDA(cudaMemcpyAsync(dst.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
 }
 
 void CudaBackend::download(const Tensor& src, std::span<float> host) {
@@ -200,8 +238,8 @@ void CudaBackend::download(const Tensor& src, std::span<float> host) {
     if (host.size() != src.elements()) throw std::invalid_argument("cuda backend: download size mismatch");
     DeviceGuard guard(device_);
     std::vector<unsigned char> staged(src.bytes());
-    CHECK_CUDA(cudaMemcpyAsync(staged.data(), src.data(), staged.size(), cudaMemcpyDeviceToHost, stream_.get()));
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    CHECK_CUDA(cudaMemcpyAsync(staged.data(), src.data(), staged.size(), cudaMemcpyDeviceToHost, stream()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
     switch (src.dtype()) {
         case DType::fp32: std::memcpy(host.data(), staged.data(), host.size_bytes()); break;
         case DType::fp16: {
@@ -225,40 +263,110 @@ void CudaBackend::download(const Tensor& src, std::span<float> host) {
 void CudaBackend::zero(Tensor& t) {
     require(t, device_, "zeroed tensor");
     DeviceGuard guard(device_);
-    CHECK_CUDA(cudaMemsetAsync(t.data(), 0, t.bytes(), stream_.get()));
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    CHECK_CUDA(cudaMemsetAsync(t.data(), 0, t.bytes(), stream()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
 }
 
 void CudaBackend::synchronize() {
     DeviceGuard guard(device_);
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
 }
 
-std::vector<double> CudaBackend::time(const std::function<void()>& work, int warmup, int repetitions) {
+void CudaBackend::fill_uniform(Tensor& t, std::uint64_t seed, float lo, float hi) {
+    require(t, device_, "filled tensor");
+    DeviceGuard guard(device_);
+    cuda::fill_uniform(t.dtype(), t.data(), t.elements(), seed, lo, hi, stream());
+}
+
+void CudaBackend::download_samples(const Tensor& src, std::span<const std::int64_t> offsets, std::int64_t width,
+                                   std::span<float> host) {
+    require(src, device_, "sampled tensor");
+    require_samples(src, offsets, width, host);
+    if (host.empty()) return;
+    DeviceGuard guard(device_);
+    // The samples are gathered into one fp32 buffer on the GPU, so one small copy comes back.
+    DeviceAllocation where(offsets.size_bytes());
+    DeviceAllocation values(host.size_bytes());
+    CHECK_CUDA(cudaMemcpyAsync(where.get(), offsets.data(), offsets.size_bytes(), cudaMemcpyHostToDevice, stream()));
+    cuda::gather(src.dtype(), src.data(), static_cast<const std::int64_t*>(where.get()),
+                 static_cast<std::int64_t>(offsets.size()), width, static_cast<float*>(values.get()), stream());
+    CHECK_CUDA(cudaMemcpyAsync(host.data(), values.get(), host.size_bytes(), cudaMemcpyDeviceToHost, stream()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
+}
+
+std::optional<GraphExec> CudaBackend::capture(const std::function<void()>& work, int runs, std::string& why) {
+    // Thread-local mode: only this thread's CUDA calls can invalidate the capture, not those of
+    // other threads (NCCL's, for one).
+    CHECK_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+    bool captured = true;
+    try {
+        for (int i = 0; i < runs; ++i) work();
+    } catch (const std::exception& e) {
+        captured = false;
+        why = e.what();
+    }
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream(), &graph);
+    if (ended != cudaSuccess && captured) {
+        captured = false;
+        why = std::string("cudaStreamEndCapture: ") + cudaGetErrorString(ended);
+    }
+    std::optional<GraphExec> exec;
+    if (captured) {
+        cudaGraphExec_t instance = nullptr;
+        const cudaError_t made = cudaGraphInstantiate(&instance, graph, 0);
+        if (made == cudaSuccess) exec.emplace(instance);
+        else why = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(made);
+    }
+    if (graph != nullptr) report_in_destructor("cudaGraphDestroy", cudaGraphDestroy(graph));
+    cudaGetLastError();  // a failed capture leaves its error behind; the fallback starts clean
+    return exec;
+}
+
+Timing CudaBackend::time(const std::function<void()>& work, int warmup, int repetitions) {
     DeviceGuard guard(device_);
     for (int i = 0; i < warmup; ++i) work();
+    // One probe run sets how many runs a repetition holds: enough for kTimedSpan (the probe, with
+    // its launch gap, overestimates a short kernel, so short ones get somewhat fewer runs).
+    Event probe_start, probe_stop;
+    CHECK_CUDA(cudaEventRecord(probe_start.get(), stream()));
+    work();
+    CHECK_CUDA(cudaEventRecord(probe_stop.get(), stream()));
+    CHECK_CUDA(cudaEventSynchronize(probe_stop.get()));
+    float probe_ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&probe_ms, probe_start.get(), probe_stop.get()));
+    const double probe = std::max(static_cast<double>(probe_ms) * 1e-3, 1e-7);
+    const int runs = static_cast<int>(std::clamp(std::ceil(kTimedSpan / probe), 1.0, static_cast<double>(kMaxRunsPerRepetition)));
+
+    Timing out;
+    out.runs_per_repetition = runs;
+    std::string why;
+    const std::optional<GraphExec> graph = capture(work, runs, why);
+    if (!graph && !graph_fallback_reported_) {
+        std::fprintf(stderr, "splitsim: cuda backend: timing without a CUDA graph (%s)\n", why.c_str());
+        graph_fallback_reported_ = true;
+    }
+    out.method = graph ? "cuda-graph" : "cuda-events";
     std::vector<Event> start(static_cast<std::size_t>(repetitions));
     std::vector<Event> stop(static_cast<std::size_t>(repetitions));
     for (std::size_t i = 0; i < start.size(); ++i) {
-        CHECK_CUDA(cudaEventRecord(start[i].get(), stream_.get()));
-        work();
-        CHECK_CUDA(cudaEventRecord(stop[i].get(), stream_.get()));
+        CHECK_CUDA(cudaEventRecord(start[i].get(), stream()));
+        if (graph) {
+            CHECK_CUDA(cudaGraphLaunch(graph->get(), stream()));
+        } else {
+            for (int r = 0; r < runs; ++r) work();
+        }
+        CHECK_CUDA(cudaEventRecord(stop[i].get(), stream()));
     }
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
-    std::vector<double> out;
-    out.reserve(start.size());
-    for (std::size_t i = 0; i < start.size(); ++i) {
-        float ms = 0;
-        CHECK_CUDA(cudaEventElapsedTime(&ms, start[i].get(), stop[i].get()));
-        out.push_back(ms * 1e-3);
-    }
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
+    out.seconds = elapsed_seconds(start, stop, runs);
     return out;
 }
 
 std::unique_ptr<Marker> CudaBackend::mark() {
     DeviceGuard guard(device_);
     auto marker = std::make_unique<EventMarker>();
-    CHECK_CUDA(cudaEventRecord(marker->event.get(), stream_.get()));
+    CHECK_CUDA(cudaEventRecord(marker->event.get(), stream()));
     return marker;
 }
 
@@ -273,11 +381,12 @@ double CudaBackend::seconds_between(const Marker& from, const Marker& to) {
 }
 
 void* CudaBackend::scratch(std::size_t bytes) {
-    if (scratch_.bytes() < bytes) {
-        CHECK_CUDA(cudaStreamSynchronize(stream_.get()));  // the old buffer may still be in use
-        scratch_ = DeviceAllocation(bytes);
+    DeviceAllocation& buffer = on_device_->scratch;
+    if (buffer.bytes() < bytes) {
+        CHECK_CUDA(cudaStreamSynchronize(stream()));  // the old buffer may still be in use
+        buffer = DeviceAllocation(bytes);
     }
-    return scratch_.get();
+    return buffer.get();
 }
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets B first, with the
@@ -307,7 +416,7 @@ void CudaBackend::gemm(const GemmShape& s, const Tensor& a, const Tensor& b, Ten
     const auto lda = static_cast<std::int64_t>(s.trans_a ? s.m : s.k);
     const auto ldb = static_cast<std::int64_t>(s.trans_b ? s.k : s.n);
     CHECK_CUBLAS(cublasGemmStridedBatchedEx(
-        cublas_.get(), s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+        on_device_->cublas.get(), s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
         static_cast<int>(s.n), static_cast<int>(s.m), static_cast<int>(s.k), &alpha, b.data(), type,
         static_cast<int>(ldb), s.k * s.n, a.data(), type, static_cast<int>(lda), s.m * s.k, &beta, c.data(), c_type,
         static_cast<int>(s.n), s.m * s.n, static_cast<int>(s.batch), compute, CUBLAS_GEMM_DEFAULT));
@@ -323,7 +432,7 @@ void CudaBackend::layernorm_forward(Rows s, float eps, const Tensor& x, const Te
     require(mean, device_, DType::fp32, "mean");
     require(rstd, device_, DType::fp32, "rstd");
     DeviceGuard guard(device_);
-    cuda::layernorm_forward(t, s, eps, x.data(), gamma.data(), beta.data(), y.data(), f32(mean), f32(rstd), stream_.get());
+    cuda::layernorm_forward(t, s, eps, x.data(), gamma.data(), beta.data(), y.data(), f32(mean), f32(rstd), stream());
 }
 
 void CudaBackend::layernorm_backward(Rows s, const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& mean,
@@ -340,7 +449,7 @@ void CudaBackend::layernorm_backward(Rows s, const Tensor& dy, const Tensor& x, 
     DeviceGuard guard(device_);
     void* work = scratch(norm_backward_scratch(s));
     cuda::layernorm_backward(t, s, dy.data(), x.data(), gamma.data(), f32(mean), f32(rstd), dx.data(), f32(dgamma),
-                             f32(dbeta), work, stream_.get());
+                             f32(dbeta), work, stream());
 }
 
 void CudaBackend::rmsnorm_forward(Rows s, float eps, const Tensor& x, const Tensor& gamma, Tensor& y, Tensor& rstd) {
@@ -350,7 +459,7 @@ void CudaBackend::rmsnorm_forward(Rows s, float eps, const Tensor& x, const Tens
     require(y, device_, t, "y");
     require(rstd, device_, DType::fp32, "rstd");
     DeviceGuard guard(device_);
-    cuda::rmsnorm_forward(t, s, eps, x.data(), gamma.data(), y.data(), f32(rstd), stream_.get());
+    cuda::rmsnorm_forward(t, s, eps, x.data(), gamma.data(), y.data(), f32(rstd), stream());
 }
 
 void CudaBackend::rmsnorm_backward(Rows s, const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& rstd,
@@ -365,14 +474,14 @@ void CudaBackend::rmsnorm_backward(Rows s, const Tensor& dy, const Tensor& x, co
     DeviceGuard guard(device_);
     void* work = scratch(norm_backward_scratch(s));
     cuda::rmsnorm_backward(t, s, dy.data(), x.data(), gamma.data(), f32(rstd), dx.data(), f32(dgamma), work,
-                           stream_.get());
+                           stream());
 }
 
 void CudaBackend::softmax_forward(const Softmax& s, const Tensor& x, Tensor& y) {
     require(x, device_, "x");
     require(y, device_, x.dtype(), "y");
     DeviceGuard guard(device_);
-    cuda::softmax_forward(x.dtype(), s, x.data(), y.data(), stream_.get());
+    cuda::softmax_forward(x.dtype(), s, x.data(), y.data(), stream());
 }
 
 void CudaBackend::softmax_backward(const Softmax& s, const Tensor& y, const Tensor& dy, Tensor& dx) {
@@ -380,14 +489,14 @@ void CudaBackend::softmax_backward(const Softmax& s, const Tensor& y, const Tens
     require(dy, device_, y.dtype(), "dy");
     require(dx, device_, y.dtype(), "dx");
     DeviceGuard guard(device_);
-    cuda::softmax_backward(y.dtype(), s, y.data(), dy.data(), dx.data(), stream_.get());
+    cuda::softmax_backward(y.dtype(), s, y.data(), dy.data(), dx.data(), stream());
 }
 
 void CudaBackend::gelu_forward(std::int64_t n, const Tensor& x, Tensor& y) {
     require(x, device_, "x");
     require(y, device_, x.dtype(), "y");
     DeviceGuard guard(device_);
-    cuda::gelu_forward(x.dtype(), n, x.data(), y.data(), stream_.get());
+    cuda::gelu_forward(x.dtype(), n, x.data(), y.data(), stream());
 }
 
 void CudaBackend::gelu_backward(std::int64_t n, const Tensor& x, const Tensor& dy, Tensor& dx) {
@@ -395,14 +504,14 @@ void CudaBackend::gelu_backward(std::int64_t n, const Tensor& x, const Tensor& d
     require(dy, device_, x.dtype(), "dy");
     require(dx, device_, x.dtype(), "dx");
     DeviceGuard guard(device_);
-    cuda::gelu_backward(x.dtype(), n, x.data(), dy.data(), dx.data(), stream_.get());
+    cuda::gelu_backward(x.dtype(), n, x.data(), dy.data(), dx.data(), stream());
 }
 
 void CudaBackend::swiglu_forward(Rows s, const Tensor& x, Tensor& y) {
     require(x, device_, "x");
     require(y, device_, x.dtype(), "y");
     DeviceGuard guard(device_);
-    cuda::swiglu_forward(x.dtype(), s, x.data(), y.data(), stream_.get());
+    cuda::swiglu_forward(x.dtype(), s, x.data(), y.data(), stream());
 }
 
 void CudaBackend::swiglu_backward(Rows s, const Tensor& x, const Tensor& dy, Tensor& dx) {
@@ -410,7 +519,7 @@ void CudaBackend::swiglu_backward(Rows s, const Tensor& x, const Tensor& dy, Ten
     require(dy, device_, x.dtype(), "dy");
     require(dx, device_, x.dtype(), "dx");
     DeviceGuard guard(device_);
-    cuda::swiglu_backward(x.dtype(), s, x.data(), dy.data(), dx.data(), stream_.get());
+    cuda::swiglu_backward(x.dtype(), s, x.data(), dy.data(), dx.data(), stream());
 }
 
 void CudaBackend::cross_entropy_forward(Rows s, const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) {
@@ -420,7 +529,7 @@ void CudaBackend::cross_entropy_forward(Rows s, const Tensor& logits, const Tens
     require(lse, device_, DType::fp32, "lse");
     DeviceGuard guard(device_);
     cuda::cross_entropy_forward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
-                                f32(loss), f32(lse), stream_.get());
+                                f32(loss), f32(lse), stream());
 }
 
 void CudaBackend::cross_entropy_backward(Rows s, const Tensor& logits, const Tensor& targets, const Tensor& lse,
@@ -432,7 +541,7 @@ void CudaBackend::cross_entropy_backward(Rows s, const Tensor& logits, const Ten
     require(dlogits, device_, logits.dtype(), "dlogits");
     DeviceGuard guard(device_);
     cuda::cross_entropy_backward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
-                                 f32(lse), f32(dloss), dlogits.data(), stream_.get());
+                                 f32(lse), f32(dloss), dlogits.data(), stream());
 }
 
 void CudaBackend::adam_step(std::int64_t n, const Adam& a, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
@@ -441,7 +550,7 @@ void CudaBackend::adam_step(std::int64_t n, const Adam& a, Tensor& param, const 
     require(m, device_, DType::fp32, "m");
     require(v, device_, DType::fp32, "v");
     DeviceGuard guard(device_);
-    cuda::adam_step(n, a, f32(param), f32(grad), f32(m), f32(v), stream_.get());
+    cuda::adam_step(n, a, f32(param), f32(grad), f32(m), f32(v), stream());
 }
 
 namespace {
@@ -460,9 +569,9 @@ void CudaBackend::convert(std::int64_t n, const Tensor& x, Tensor& y) {
     DeviceGuard guard(device_);
     if (x.dtype() == y.dtype()) {
         CHECK_CUDA(cudaMemcpyAsync(y.data(), x.data(), static_cast<std::size_t>(n) * size_of(x.dtype()),
-                                   cudaMemcpyDeviceToDevice, stream_.get()));
+                                   cudaMemcpyDeviceToDevice, stream()));
     } else {
-        cuda::convert(n, x.dtype(), x.data(), y.dtype(), y.data(), stream_.get());
+        cuda::convert(n, x.dtype(), x.data(), y.dtype(), y.data(), stream());
     }
 }
 
@@ -472,7 +581,7 @@ void CudaBackend::axpy(std::int64_t n, float alpha, const Tensor& x, Tensor& y) 
     require_elements(x, n, "x");
     require_elements(y, n, "y");
     DeviceGuard guard(device_);
-    cuda::axpy(n, alpha, x.dtype(), x.data(), y.dtype(), y.data(), stream_.get());
+    cuda::axpy(n, alpha, x.dtype(), x.data(), y.dtype(), y.data(), stream());
 }
 
 void CudaBackend::bias_add(Rows s, const Tensor& bias, Tensor& y) {
@@ -481,7 +590,7 @@ void CudaBackend::bias_add(Rows s, const Tensor& bias, Tensor& y) {
     require_elements(bias, s.cols, "bias");
     require_elements(y, s.rows * s.cols, "y");
     DeviceGuard guard(device_);
-    cuda::bias_add(y.dtype(), s, bias.data(), y.data(), stream_.get());
+    cuda::bias_add(y.dtype(), s, bias.data(), y.data(), stream());
 }
 
 void CudaBackend::column_sum(Rows s, const Tensor& x, Tensor& sum) {
@@ -491,7 +600,7 @@ void CudaBackend::column_sum(Rows s, const Tensor& x, Tensor& sum) {
     require_elements(sum, s.cols, "sum");
     DeviceGuard guard(device_);
     void* work = scratch(column_sum_scratch(s));
-    cuda::column_sum(x.dtype(), s, x.data(), f32(sum), work, stream_.get());
+    cuda::column_sum(x.dtype(), s, x.data(), f32(sum), work, stream());
 }
 
 void CudaBackend::permute_0213(const Dims4& dims, const Tensor& x, Tensor& y) {
@@ -501,7 +610,7 @@ void CudaBackend::permute_0213(const Dims4& dims, const Tensor& x, Tensor& y) {
     require_elements(x, n, "x");
     require_elements(y, n, "y");
     DeviceGuard guard(device_);
-    cuda::permute_0213(x.dtype(), dims, x.data(), y.data(), stream_.get());
+    cuda::permute_0213(x.dtype(), dims, x.data(), y.data(), stream());
 }
 
 void CudaBackend::embedding_forward(Rows s, const Tensor& tokens, const Tensor& table, std::int64_t first_row,
@@ -514,7 +623,7 @@ void CudaBackend::embedding_forward(Rows s, const Tensor& tokens, const Tensor& 
     require_elements(y, s.rows * s.cols, "y");
     DeviceGuard guard(device_);
     cuda::embedding_forward(table.dtype(), s, static_cast<const std::int32_t*>(tokens.data()), table.data(), first_row,
-                            table_rows, y.data(), stream_.get());
+                            table_rows, y.data(), stream());
 }
 
 void CudaBackend::embedding_backward(Rows s, const Tensor& tokens, const Tensor& dy, std::int64_t first_row,
@@ -527,7 +636,7 @@ void CudaBackend::embedding_backward(Rows s, const Tensor& tokens, const Tensor&
     require_elements(dtable, table_rows * s.cols, "dtable");
     DeviceGuard guard(device_);
     cuda::embedding_backward(dy.dtype(), s, static_cast<const std::int32_t*>(tokens.data()), dy.data(), first_row,
-                             table_rows, f32(dtable), stream_.get());
+                             table_rows, f32(dtable), stream());
 }
 
 void CudaBackend::cross_entropy_shard_forward(Rows s, const Tensor& logits, const Tensor& targets,
@@ -542,7 +651,7 @@ void CudaBackend::cross_entropy_shard_forward(Rows s, const Tensor& logits, cons
     require_elements(target_logit, s.rows, "target_logit");
     DeviceGuard guard(device_);
     cuda::cross_entropy_shard_forward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
-                                      first_column, f32(shard_lse), f32(target_logit), stream_.get());
+                                      first_column, f32(shard_lse), f32(target_logit), stream());
 }
 
 void CudaBackend::cross_entropy_combine(std::int64_t rows, int shards, const Tensor& shard_lse,
@@ -556,7 +665,7 @@ void CudaBackend::cross_entropy_combine(std::int64_t rows, int shards, const Ten
     require_elements(lse, rows, "lse");
     require_elements(loss, rows, "loss");
     DeviceGuard guard(device_);
-    cuda::cross_entropy_combine(rows, shards, f32(shard_lse), f32(target_logit), f32(lse), f32(loss), stream_.get());
+    cuda::cross_entropy_combine(rows, shards, f32(shard_lse), f32(target_logit), f32(lse), f32(loss), stream());
 }
 
 void CudaBackend::cross_entropy_shard_backward(Rows s, const Tensor& logits, const Tensor& targets,
@@ -572,25 +681,25 @@ void CudaBackend::cross_entropy_shard_backward(Rows s, const Tensor& logits, con
     require_elements(dlogits, s.rows * s.cols, "dlogits");
     DeviceGuard guard(device_);
     cuda::cross_entropy_shard_backward(logits.dtype(), s, logits.data(), static_cast<const std::int32_t*>(targets.data()),
-                                       first_column, f32(lse), dloss, dlogits.data(), stream_.get());
+                                       first_column, f32(lse), dloss, dlogits.data(), stream());
 }
 
 void CudaBackend::fill_pattern(Tensor& t, std::size_t n, int position) {
     require(t, device_, "pattern target");
     DeviceGuard guard(device_);
-    cuda::fill_pattern(t.dtype(), t.data(), n, position, stream_.get());
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    cuda::fill_pattern(t.dtype(), t.data(), n, position, stream());
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
 }
 
 std::size_t CudaBackend::count_mismatches(const Tensor& t, std::size_t n, CollectiveKind kind, int ranks, int position) {
     require(t, device_, "checked tensor");
     DeviceGuard guard(device_);
-    auto* counter = static_cast<unsigned long long*>(counter_.get());
-    CHECK_CUDA(cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream_.get()));
-    cuda::count_mismatches(t.dtype(), t.data(), n, kind, ranks, position, counter, stream_.get());
+    auto* counter = static_cast<unsigned long long*>(on_device_->counter.get());
+    CHECK_CUDA(cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream()));
+    cuda::count_mismatches(t.dtype(), t.data(), n, kind, ranks, position, counter, stream());
     unsigned long long bad = 0;
-    CHECK_CUDA(cudaMemcpyAsync(&bad, counter, sizeof bad, cudaMemcpyDeviceToHost, stream_.get()));
-    CHECK_CUDA(cudaStreamSynchronize(stream_.get()));
+    CHECK_CUDA(cudaMemcpyAsync(&bad, counter, sizeof bad, cudaMemcpyDeviceToHost, stream()));
+    CHECK_CUDA(cudaStreamSynchronize(stream()));
     return static_cast<std::size_t>(bad);
 }
 

@@ -6,6 +6,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "raii.hpp"
 #include "splitsim/kernels/backend.hpp"
@@ -52,9 +54,10 @@ private:
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(int device);
+    ~CudaBackend() override;
 
     [[nodiscard]] int device() const { return device_; }
-    [[nodiscard]] cudaStream_t stream() const { return stream_.get(); }
+    [[nodiscard]] cudaStream_t stream() const { return on_device_->stream.get(); }
 
     [[nodiscard]] std::string_view name() const override { return "cuda"; }
     [[nodiscard]] DeviceInfo info() const override;
@@ -64,8 +67,11 @@ public:
     void upload(std::span<const std::int32_t> host, Tensor& dst) override;
     void download(const Tensor& src, std::span<float> host) override;
     void zero(Tensor& t) override;
+    void fill_uniform(Tensor& t, std::uint64_t seed, float lo, float hi) override;
+    void download_samples(const Tensor& src, std::span<const std::int64_t> offsets, std::int64_t width,
+                          std::span<float> host) override;
     void synchronize() override;
-    [[nodiscard]] std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) override;
+    [[nodiscard]] Timing time(const std::function<void()>& work, int warmup, int repetitions) override;
     [[nodiscard]] std::unique_ptr<Marker> mark() override;
     [[nodiscard]] double seconds_between(const Marker& from, const Marker& to) override;
     [[nodiscard]] MemoryUse memory() const override { return pool_->use; }
@@ -109,15 +115,27 @@ public:
                                                int position) override;
 
 private:
+    // What the backend creates on its GPU. A cuBLAS handle and a stream belong to the device they
+    // were made on, so ~CudaBackend makes that device current before releasing them (one process
+    // drives several GPUs under --devices N, and any of them may be current then).
+    struct OnDevice {
+        OnDevice();
+        Stream stream;
+        CublasHandle cublas;
+        DeviceAllocation cublas_workspace;
+        DeviceAllocation scratch;
+        DeviceAllocation counter;
+    };
+
     void* scratch(std::size_t bytes);
+    // `runs` back-to-back runs of `work` captured into a graph on the stream; nullopt when the work
+    // cannot be captured (`why` then says why).
+    [[nodiscard]] std::optional<GraphExec> capture(const std::function<void()>& work, int runs, std::string& why);
 
     int device_;  // made current before the members below are created on it
     std::shared_ptr<BlockPool> pool_;  // shared with the tensors, which may outlive the backend
-    Stream stream_;
-    CublasHandle cublas_;
-    DeviceAllocation cublas_workspace_;
-    DeviceAllocation scratch_;
-    DeviceAllocation counter_;
+    std::unique_ptr<OnDevice> on_device_;
+    bool graph_fallback_reported_ = false;
 };
 
 }  // namespace splitsim::kernels::cuda

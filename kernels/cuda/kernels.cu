@@ -15,6 +15,7 @@
 #include "check.hpp"
 #include "launch.hpp"
 #include "splitsim/kernels/check_pattern.hpp"
+#include "splitsim/kernels/fill.hpp"
 
 namespace splitsim::kernels::cuda {
 namespace {
@@ -73,9 +74,11 @@ unsigned grid_for(std::int64_t n) {
     return static_cast<unsigned>(std::min<std::int64_t>(std::max<std::int64_t>(blocks, 1), 65535LL * 16));
 }
 
+// Row-wise kernels run one block per row. Their launchers return before launching for no rows: a
+// grid of 0 blocks is a launch error, and one block would write row 0.
 unsigned rows_grid(std::int64_t rows) {
-    if (rows > 0x7fffffffLL) throw std::invalid_argument("too many rows for one launch");
-    return static_cast<unsigned>(std::max<std::int64_t>(rows, 1));
+    if (rows < 1 || rows > 0x7fffffffLL) throw std::invalid_argument("rows out of range for one launch");
+    return static_cast<unsigned>(rows);
 }
 
 // ---- norms -------------------------------------------------------------------------------------------
@@ -456,6 +459,26 @@ __global__ void cross_entropy_shard_backward_kernel(std::int64_t cols, const T* 
     }
 }
 
+// ---- test data -----------------------------------------------------------------------------------------
+
+template <class T>
+__global__ void fill_uniform_kernel(T* x, std::size_t n, std::uint64_t seed, float lo, float hi) {
+    for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+        x[i] = from_float<T>(uniform_value(seed, i, lo, hi));
+    }
+}
+
+template <class T>
+__global__ void gather_kernel(const T* x, const std::int64_t* offsets, std::int64_t count, std::int64_t width,
+                              float* out) {
+    const std::int64_t n = count * width;
+    for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+        out[i] = to_float(x[offsets[i / width] + i % width]);
+    }
+}
+
 // ---- collective data check -------------------------------------------------------------------------
 
 template <class T>
@@ -514,6 +537,7 @@ std::size_t norm_backward_scratch(Rows s) {
 
 void layernorm_forward(DType t, Rows s, float eps, const void* x, const void* gamma, const void* beta, void* y,
                        float* mean, float* rstd, cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         layernorm_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, eps, as<T>(x), as<T>(gamma),
@@ -526,6 +550,8 @@ namespace {
 template <class T>
 void norm_weight_grads(Rows s, const T* dy, const T* x, const float* mean, const float* rstd, float* dgamma,
                        float* dbeta, void* scratch, cudaStream_t stream) {
+    if (s.cols == 0) return;
+    // With no rows the partial sums are 0, so dgamma and dbeta come out 0 (the sums over no rows).
     const int chunks = norm_chunks(s);
     float* partial_gamma = static_cast<float*>(scratch);
     float* partial_beta = dbeta != nullptr ? partial_gamma + static_cast<std::size_t>(chunks) * s.cols : nullptr;
@@ -543,15 +569,18 @@ void layernorm_backward(DType t, Rows s, const void* dy, const void* x, const vo
                         const float* rstd, void* dx, float* dgamma, float* dbeta, void* scratch, cudaStream_t stream) {
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
-        norm_backward_dx_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, as<T>(dy), as<T>(x), as<T>(gamma),
-                                                                                mean, rstd, as<T>(dx));
-        CHECK_LAUNCH();
+        if (s.rows > 0) {
+            norm_backward_dx_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(
+                s.cols, as<T>(dy), as<T>(x), as<T>(gamma), mean, rstd, as<T>(dx));
+            CHECK_LAUNCH();
+        }
         norm_weight_grads<T>(s, as<T>(dy), as<T>(x), mean, rstd, dgamma, dbeta, scratch, stream);
     });
 }
 
 void rmsnorm_forward(DType t, Rows s, float eps, const void* x, const void* gamma, void* y, float* rstd,
                      cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         rmsnorm_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, eps, as<T>(x), as<T>(gamma),
@@ -564,14 +593,17 @@ void rmsnorm_backward(DType t, Rows s, const void* dy, const void* x, const void
                       float* dgamma, void* scratch, cudaStream_t stream) {
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
-        norm_backward_dx_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, as<T>(dy), as<T>(x), as<T>(gamma),
-                                                                                nullptr, rstd, as<T>(dx));
-        CHECK_LAUNCH();
+        if (s.rows > 0) {
+            norm_backward_dx_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(
+                s.cols, as<T>(dy), as<T>(x), as<T>(gamma), nullptr, rstd, as<T>(dx));
+            CHECK_LAUNCH();
+        }
         norm_weight_grads<T>(s, as<T>(dy), as<T>(x), nullptr, rstd, dgamma, nullptr, scratch, stream);
     });
 }
 
 void softmax_forward(DType t, const Softmax& s, const void* x, void* y, cudaStream_t stream) {
+    if (s.rows() == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         softmax_forward_kernel<T><<<rows_grid(s.rows()), kThreads, 0, stream>>>(s.queries, s.keys, s.scale, s.causal,
@@ -581,6 +613,7 @@ void softmax_forward(DType t, const Softmax& s, const void* x, void* y, cudaStre
 }
 
 void softmax_backward(DType t, const Softmax& s, const void* y, const void* dy, void* dx, cudaStream_t stream) {
+    if (s.rows() == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         softmax_backward_kernel<T><<<rows_grid(s.rows()), kThreads, 0, stream>>>(s.keys, s.scale, as<T>(y), as<T>(dy),
@@ -624,6 +657,7 @@ void swiglu_backward(DType t, Rows s, const void* x, const void* dy, void* dx, c
 
 void cross_entropy_forward(DType t, Rows s, const void* logits, const std::int32_t* targets, float* loss, float* lse,
                            cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         cross_entropy_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, as<T>(logits), targets, loss,
@@ -634,6 +668,7 @@ void cross_entropy_forward(DType t, Rows s, const void* logits, const std::int32
 
 void cross_entropy_backward(DType t, Rows s, const void* logits, const std::int32_t* targets, const float* lse,
                             const float* dloss, void* dlogits, cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         cross_entropy_backward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, as<T>(logits), targets, lse,
@@ -681,6 +716,7 @@ void bias_add(DType t, Rows s, const void* bias, void* y, cudaStream_t stream) {
 }
 
 void column_sum(DType t, Rows s, const void* x, float* sum, void* scratch, cudaStream_t stream) {
+    if (s.cols == 0) return;
     const int chunks = norm_chunks(s);
     auto* partial = static_cast<float*>(scratch);
     const auto tiles = static_cast<unsigned>((s.cols + kThreads - 1) / kThreads);
@@ -705,6 +741,7 @@ void permute_0213(DType t, const Dims4& d, const void* x, void* y, cudaStream_t 
 
 void embedding_forward(DType t, Rows s, const std::int32_t* tokens, const void* table, std::int64_t first_row,
                        std::int64_t table_rows, void* y, cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         embedding_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, tokens, as<T>(table), first_row,
@@ -715,6 +752,7 @@ void embedding_forward(DType t, Rows s, const std::int32_t* tokens, const void* 
 
 void embedding_backward(DType t, Rows s, const std::int32_t* tokens, const void* dy, std::int64_t first_row,
                         std::int64_t table_rows, float* dtable, cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         embedding_backward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(s.cols, tokens, as<T>(dy), first_row,
@@ -725,6 +763,7 @@ void embedding_backward(DType t, Rows s, const std::int32_t* tokens, const void*
 
 void cross_entropy_shard_forward(DType t, Rows s, const void* logits, const std::int32_t* targets,
                                  std::int64_t first_column, float* shard_lse, float* target_logit, cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         cross_entropy_shard_forward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(
@@ -743,10 +782,29 @@ void cross_entropy_combine(std::int64_t rows, int shards, const float* shard_lse
 void cross_entropy_shard_backward(DType t, Rows s, const void* logits, const std::int32_t* targets,
                                   std::int64_t first_column, const float* lse, float dloss, void* dlogits,
                                   cudaStream_t stream) {
+    if (s.rows == 0) return;
     dispatch(t, [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         cross_entropy_shard_backward_kernel<T><<<rows_grid(s.rows), kThreads, 0, stream>>>(
             s.cols, as<T>(logits), targets, first_column, lse, dloss, as<T>(dlogits));
+    });
+    CHECK_LAUNCH();
+}
+
+void fill_uniform(DType t, void* x, std::size_t n, std::uint64_t seed, float lo, float hi, cudaStream_t stream) {
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        fill_uniform_kernel<T><<<grid_for(static_cast<std::int64_t>(n)), kThreads, 0, stream>>>(as<T>(x), n, seed, lo, hi);
+    });
+    CHECK_LAUNCH();
+}
+
+void gather(DType t, const void* x, const std::int64_t* offsets, std::int64_t count, std::int64_t width, float* out,
+            cudaStream_t stream) {
+    if (count * width == 0) return;
+    dispatch(t, [&](auto* tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        gather_kernel<T><<<grid_for(count * width), kThreads, 0, stream>>>(as<T>(x), offsets, count, width, out);
     });
     CHECK_LAUNCH();
 }

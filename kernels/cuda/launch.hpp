@@ -56,6 +56,12 @@ void cross_entropy_shard_backward(DType t, Rows s, const void* logits, const std
                                   std::int64_t first_column, const float* lse, float dloss, void* dlogits,
                                   cudaStream_t stream);
 
+// Backend::fill_uniform over n elements (fill.hpp).
+void fill_uniform(DType t, void* x, std::size_t n, std::uint64_t seed, float lo, float hi, cudaStream_t stream);
+// out[i width + j] = x[offsets[i] + j] as fp32, for i < count and j < width (offsets in device memory).
+void gather(DType t, const void* x, const std::int64_t* offsets, std::int64_t count, std::int64_t width, float* out,
+            cudaStream_t stream);
+
 void fill_pattern(DType t, void* x, std::size_t n, int position, cudaStream_t stream);
 // Adds the mismatches to *count (device memory, zeroed by the caller).
 void count_mismatches(DType t, const void* x, std::size_t n, CollectiveKind kind, int ranks, int position,

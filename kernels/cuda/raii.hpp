@@ -1,5 +1,5 @@
-// Owners of CUDA resources (after CUTLASS's DeviceAllocation): device memory, streams, events and
-// the device selection. Each is move-only and releases its resource on destruction; a destructor
+// Owners of CUDA resources (after CUTLASS's DeviceAllocation): device memory, streams, events,
+// executable graphs and the device selection. Each is move-only and releases its resource on destruction; a destructor
 // cannot throw, so a failure there is reported on stderr and otherwise ignored.
 #pragma once
 
@@ -95,6 +95,23 @@ public:
 
 private:
     cudaEvent_t event_ = nullptr;
+};
+
+// A CUDA graph instantiated for launching (cudaGraphExec_t); the graph it was made from is not kept.
+class GraphExec {
+public:
+    explicit GraphExec(cudaGraphExec_t exec) : exec_(exec) {}
+    ~GraphExec() {
+        if (exec_ != nullptr) report_in_destructor("cudaGraphExecDestroy", cudaGraphExecDestroy(exec_));
+    }
+    GraphExec(GraphExec&& o) noexcept : exec_(std::exchange(o.exec_, nullptr)) {}
+    GraphExec& operator=(GraphExec&&) = delete;
+    GraphExec(const GraphExec&) = delete;
+    GraphExec& operator=(const GraphExec&) = delete;
+    [[nodiscard]] cudaGraphExec_t get() const { return exec_; }
+
+private:
+    cudaGraphExec_t exec_ = nullptr;
 };
 
 }  // namespace splitsim::kernels::cuda

@@ -233,7 +233,7 @@ Measurements parse_measurements(const nlohmann::json& json, const std::string& p
         }
         e.flops = Flops(k.required<double>("flops", Range<double>{0, 1e30}));
         e.bytes = Bytes(k.required<double>("bytes", Range<double>{0, 1e30}));
-        for (const char* d : {"dtype", "scale", "plan_shape", "elements", "repetitions", "check_error_ratio", "check_detail"}) {
+        for (const char* d : {"dtype", "scale", "plan_shape", "elements", "repetitions", "timing", "check_error_ratio", "check_detail"}) {
             if (k.has(d)) (void)k.raw(d);  // descriptive
         }
         const bool passed = check == "passed" && k.has("time_s");

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,14 @@ public:
     virtual ~Marker() = default;
 };
 
+// How long one piece of work takes: seconds per run for each timed repetition, and how they were
+// taken (kernels shorter than a launch would otherwise be timed with the launch gaps around them).
+struct Timing {
+    std::vector<double> seconds;  // one value per repetition: the repetition's time / runs_per_repetition
+    int runs_per_repetition = 1;  // back-to-back runs each repetition times
+    std::string method;           // "cuda-graph", "cuda-events" or "steady-clock"
+};
+
 // Hardware and software a measurement was taken on.
 struct DeviceInfo {
     std::string backend;                          // "cpu" | "cuda"
@@ -125,11 +134,22 @@ public:
     virtual void download(const Tensor& src, std::span<float> host) = 0;
     // Sets every byte to zero.
     virtual void zero(Tensor& t) = 0;
+    // Test data made where the tensor lives (fill.hpp): element i becomes
+    // stored_value(t.dtype(), uniform_value(seed, i, lo, hi)); fp32, fp16 or bf16 tensors.
+    virtual void fill_uniform(Tensor& t, std::uint64_t seed, float lo, float hi) = 0;
+    // Waits for queued work, then copies `width` consecutive elements from each of `offsets` into
+    // `host` (offsets.size() x width values, converted to fp32): the entries a data check samples.
+    virtual void download_samples(const Tensor& src, std::span<const std::int64_t> offsets, std::int64_t width,
+                                  std::span<float> host) = 0;
     virtual void synchronize() = 0;
 
-    // Runs `work` warmup times, then times each of `repetitions` runs (device events on CUDA, the
-    // steady clock on the CPU) and returns the seconds of each.
-    [[nodiscard]] virtual std::vector<double> time(const std::function<void()>& work, int warmup, int repetitions) = 0;
+    // Runs `work` warmup times, then times `repetitions` repetitions. CUDA: each repetition launches
+    // a CUDA graph of back-to-back runs that lasts about 100 us or more (as nccl-tests' -G and
+    // cuBLAS benchmarks time short work), timed with events around the launch, so the time of a
+    // few-microsecond kernel holds no launch gaps; where the work cannot be captured, the same
+    // runs are launched one by one between the events ("cuda-events"). CPU: each repetition is one
+    // run on the steady clock.
+    [[nodiscard]] virtual Timing time(const std::function<void()>& work, int warmup, int repetitions) = 0;
     // Marks the point the queued work has reached; seconds_between waits for both marks.
     [[nodiscard]] virtual std::unique_ptr<Marker> mark() = 0;
     [[nodiscard]] virtual double seconds_between(const Marker& from, const Marker& to) = 0;
@@ -220,5 +240,21 @@ public:
     [[nodiscard]] virtual std::size_t count_mismatches(const Tensor& t, std::size_t n, CollectiveKind kind, int ranks,
                                                        int position) = 0;
 };
+
+// Checks the arguments of Backend::download_samples: every run [offset, offset + width) inside
+// `src`, and room for all of them in `host`. Throws std::invalid_argument.
+inline void require_samples(const Tensor& src, std::span<const std::int64_t> offsets, std::int64_t width,
+                            std::span<const float> host) {
+    if (width < 0 || host.size() != offsets.size() * static_cast<std::size_t>(width)) {
+        throw std::invalid_argument("download_samples: the host span must hold offsets x width values");
+    }
+    for (const std::int64_t offset : offsets) {
+        if (offset < 0 || static_cast<std::size_t>(offset + width) > src.elements()) {
+            throw std::invalid_argument("download_samples: elements [" + std::to_string(offset) + ", " +
+                                        std::to_string(offset + width) + ") of a tensor of " +
+                                        std::to_string(src.elements()));
+        }
+    }
+}
 
 }  // namespace splitsim::kernels

@@ -8,10 +8,12 @@
 
 #include "splitsim/common/collective.hpp"
 
+#ifndef SPLITSIM_HOST_DEVICE
 #if defined(__CUDACC__)
 #define SPLITSIM_HOST_DEVICE __host__ __device__
 #else
 #define SPLITSIM_HOST_DEVICE
+#endif
 #endif
 
 namespace splitsim::kernels {

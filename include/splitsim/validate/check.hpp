@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,12 +32,16 @@ Check compare(const std::vector<double>& got, const std::vector<double>& want, d
 // positions against a double-precision dot product, within rounding of the output (`out`), fp32
 // accumulation over k terms (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed.,
 // Sec. 3.1: |error| <= k u sum |a b|) and TF32 rounding of the inputs where enabled.
+// The operands are read through `a` and `b` (element at a flat index of the stored matrix, as the
+// kernel read it), so a check needs only the rows and columns its entries use; got[i] is C at
+// entries[i].
 struct GemmEntry {
     std::int64_t batch = 0;
     std::int64_t row = 0;
     std::int64_t col = 0;
 };
-Check check_gemm(const kernels::GemmShape& s, kernels::DType out, const std::vector<float>& a,
-                 const std::vector<float>& b, const std::vector<float>& c, const std::vector<GemmEntry>& entries);
+using Operand = std::function<double(std::int64_t)>;
+Check check_gemm(const kernels::GemmShape& s, kernels::DType out, const Operand& a, const Operand& b,
+                 std::span<const GemmEntry> entries, std::span<const float> got);
 
 }  // namespace splitsim::validate

@@ -1,5 +1,6 @@
 // splitsim-harness execute: real training steps of a GPT-style decoder under a plan, checked
-// against the same steps unsharded on one rank, and measured against the simulator's prediction.
+// against the same steps on one rank (unsharded, or on the CPU backend), and measured against the
+// simulator's prediction.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,13 @@
 
 namespace splitsim::validate {
 
+// What the steps are checked against, run on rank 0 with the same weights, tokens and micro-batch:
+// `unsharded` the same steps with tp = pp = dp = 1 on the run's backend (checks the sharding);
+// `cpu` the same on the CPU backend in fp32 (checks the GPU's kernels too: a one-rank CUDA run
+// against itself unsharded would compare the GPU with itself); `none` no check. `automatic` is
+// `cpu` for a CUDA run of one rank and `unsharded` otherwise.
+enum class Reference { automatic, unsharded, cpu, none };
+
 struct ExecuteOptions {
     std::string model;            // models/*.json
     std::string plan;             // plans/*.json, with dp
@@ -18,11 +26,11 @@ struct ExecuteOptions {
     std::string cluster;          // topologies/*.json for the prediction; empty: none
     int steps = 3;
     std::uint64_t seed = 1234;    // weights and tokens
-    bool reference = true;        // run the unsharded reference on rank 0
+    Reference reference = Reference::automatic;
     double timeout_s = 300;       // per wait for a collective (NCCL) or communication call (MPI)
 };
 
-// Relative tolerances of the check against the unsharded run, per precision the steps compute in:
+// Relative tolerances of the check against the reference, per precision the steps compute in:
 // fp32 1e-5 on the loss and 1e-4 on the gradient norm; tf32 and bf16 (unit roundoffs 2^-11 and
 // 2^-8) 2e-3 / 2e-2 and 1e-2 / 5e-2.
 struct Tolerance {
