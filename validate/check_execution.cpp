@@ -139,6 +139,7 @@ void check_file(const std::string& file, const json& d, int steps, double loss_t
 }  // namespace
 
 int main(int argc, char** argv) {
+    const char* usage = "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]\n";
     std::vector<std::string> files;
     int steps = 0;
     double loss_tol = 0, grad_tol = 0;
@@ -156,10 +157,16 @@ int main(int argc, char** argv) {
         else if (a == "--loss-tolerance") loss_tol = std::atof(value().c_str());
         else if (a == "--grad-tolerance") grad_tol = std::atof(value().c_str());
         else if (a == "--require-prediction") require_prediction = true;
-        else files.push_back(a);
+        else if (a == "--help" || a == "-h") {
+            std::cout << usage;
+            return 0;
+        } else if (a.size() > 1 && a[0] == '-') {
+            std::cerr << "check-execution: " << a << ": unknown option; " << usage;
+            return 2;
+        } else files.push_back(a);
     }
     if (files.empty()) {
-        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]\n";
+        std::cerr << usage;
         return 2;
     }
     std::vector<double> errors;

@@ -39,6 +39,8 @@ Subcommand add_calibrate(CLI::App& app) {
     sub->add_option("--format", opts->format, "table | json (the residuals)")->check(CLI::IsMember({"table", "json"}));
     sub->add_option("--residuals", opts->report, "write the residuals here instead of standard output");
     return {sub, [opts] {
+        // An execution record or a plan given as measurements is named for what it is.
+        expect_file_kind(read_json_file(opts->measurements), opts->measurements, FileKind::measurements);
         const calibrate::Measurements m = calibrate::load_measurements(opts->measurements);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
         const calibrate::Calibration c = calibrate::calibrate(m, cluster);
