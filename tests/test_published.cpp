@@ -73,8 +73,9 @@ TEST_CASE("published runs: the validation table and the accuracy the A100 profil
     CHECK(set_of(v, "validate/published/megatron-2021-ptd-vs-zero3.json").points.size() == 6);
 }
 
-TEST_CASE("published runs: the event tier agrees with the analytical tier within 3%") {
+TEST_CASE("published runs: the event tier agrees with the analytical tier within 2.5%") {
     // Both tiers call the same costs; the event tier adds contention and the exact pipeline order.
+    // The README states the figure: at most 2.5% (2.41% on the 39.1B row of the weak-scaling table).
     const auto a = report::validate_published(test::source_root(), sim::Tier::analytical);
     const auto e = report::validate_published(test::source_root(), sim::Tier::event);
     REQUIRE(a.sets.size() == e.sets.size());
@@ -82,7 +83,7 @@ TEST_CASE("published runs: the event tier agrees with the analytical tier within
         REQUIRE(a.sets[s].points.size() == e.sets[s].points.size());
         for (std::size_t i = 0; i < a.sets[s].points.size(); ++i) {
             CAPTURE(a.sets[s].points[i].run);
-            CHECK(e.sets[s].points[i].predicted == doctest::Approx(a.sets[s].points[i].predicted).epsilon(0.03));
+            CHECK(e.sets[s].points[i].predicted == doctest::Approx(a.sets[s].points[i].predicted).epsilon(0.025));
         }
     }
 }
