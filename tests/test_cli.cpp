@@ -975,7 +975,8 @@ TEST_CASE("data is found next to the executable, whatever the working directory"
     test::TempDir dir;
     const auto published = run_command("cd " + dir.path("") + " && " + cli() + " validate-published --format json");
     REQUIRE(published.exit_code == 0);
-    CHECK(nlohmann::json::parse(published.output).at("sets").size() == 4);
+    CHECK(!nlohmann::json::parse(published.output).at("sets").empty());
+    CHECK(published.output == run_command(cli() + " validate-published --format json --root " + kRoot).output);
 
     // execute on one rank, outside the repository: the prediction is made on the CPU cluster
     // found next to the executable.

@@ -125,7 +125,7 @@ TEST_CASE("validation: iteration times of published runs on the calibrated profi
 
 TEST_CASE("published runs: the event tier agrees with the analytical tier within 2.5%") {
     // Both tiers call the same costs; the event tier adds contention and the exact pipeline order.
-    // The README states the figure: at most 2.5% (2.41% on the 39.1B row of the weak-scaling table).
+    // The README states the figure: at most 2.5% (2.2% on the 39.1B row of the weak-scaling table).
     const auto& a = analytical();
     const auto e = report::validate_published(test::source_root(), sim::Tier::event);
     REQUIRE(a.sets.size() == e.sets.size());
