@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "splitsim/model/model_spec.hpp"
 
@@ -28,6 +29,44 @@ std::string_view to_string(Framework f);
 // A person's name for it: "Megatron-LM", "Megatron-Core", "DeepSpeed", "torchtitan".
 std::string_view display_name(Framework f);
 std::optional<Framework> framework_from_string(std::string_view name);
+
+// How a framework runs sharded data parallelism (ZeRO-3, FSDP): what one all-gather fetches, how
+// far ahead of use, and how the gradients are reduce-scattered.
+struct ShardedParameters {
+    enum class Unit {
+        layer,   // a transformer block's parameters together (FSDP2's fully_shard per block)
+        module,  // each module's own parameters (DeepSpeed ZeRO-3 hooks every nn.Module: each linear)
+    };
+    Unit unit = Unit::layer;
+    // Units gathered ahead of the one computing: the all-gather of unit u starts when unit
+    // u - prefetch starts computing (0: when unit u is needed).
+    int prefetch_units = 1;
+    // Parameters gathered ahead instead, as many units as fit (at least one); 0: prefetch_units.
+    double prefetch_parameters = 0;
+    // Each fetch first waits for the whole device, compute included (no overlap at all).
+    bool synchronous_fetch = false;
+    // Parameters of at most this many elements are never sharded (their all-gather is skipped).
+    double persistence_threshold = 0;
+    // Gradient elements per reduce-scatter; 0: one reduce-scatter per unit.
+    double reduce_bucket_parameters = 0;
+    // The collectives take one tensor per rank (c10d's tensor-list all_gather / reduce_scatter),
+    // which copies each rank's chunk with its own kernel: ranks x launch overhead per collective.
+    bool tensor_list_collectives = false;
+};
+
+// How a framework runs a plan, where that changes time: data the cost models and the schedules
+// read. Every value cites the framework's source at a named release (framework.cpp).
+struct FrameworkBehaviour {
+    ShardedParameters sharded;
+};
+
+// The behaviour of the plan's framework (and framework_version); splitsim's defaults for a plan
+// without one.
+FrameworkBehaviour behaviour(const Plan& plan);
+
+// The releases whose behaviour differs that a plan may name as framework_version (the first is
+// the default): DeepSpeed "0.19" (v0.19.5) and "0.3" (v0.3.13-0.3.16, the first ZeRO-3 releases).
+std::vector<std::string_view> framework_versions(Framework framework);
 
 // Why a framework cannot run a plan: the file and JSON pointer of the key at fault (a plan key, or
 // a model key the framework's model cannot express) and the reason.
