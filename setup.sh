@@ -10,7 +10,7 @@ packages=(
   g++ meson ninja-build pkg-config cmake
   nlohmann-json3-dev libeigen3-dev libboost-graph-dev doctest-dev libcli11-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core jq
   clang libclang-rt-dev
 )
 missing=()

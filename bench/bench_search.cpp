@@ -3,6 +3,8 @@
 // analytical candidates per second (all threads and per thread) and the wall time of the search.
 #include <benchmark/benchmark.h>
 
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "splitsim/hardware/cluster.hpp"
@@ -36,7 +38,26 @@ void search_gpt3_175b_1024_a100(benchmark::State& state) {
     state.counters["simulated"] = static_cast<double>(r.simulated);
 }
 
+// Enumeration alone, of the same space, without a framework (argument -1) and filtered for each
+// framework (plan::refusal on every candidate, as search --framework does).
+void enumerate_gpt3_175b_1024_a100(benchmark::State& state) {
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    const model::ModelSpec model = model::load_model(root + "/models/gpt3-175b.json");
+    const hardware::ClusterSpec cluster = hardware::load_cluster(root + "/topologies/dgx-a100-superpod.json", 128);
+    std::optional<plan::Framework> framework;
+    if (state.range(0) >= 0) framework = plan::kAllFrameworks[state.range(0)];
+    std::size_t plans = 0;
+    for (auto _ : state) {
+        const auto out = search::enumerate(model, cluster, cluster.device_count(), 1536, Precision::bf16, framework);
+        plans = out.size();
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(framework ? std::string(plan::to_string(*framework)) : "any framework");
+    state.counters["plans"] = static_cast<double>(plans);
+}
+
 }  // namespace
 
 BENCHMARK(search_gpt3_175b_1024_a100)->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK(enumerate_gpt3_175b_1024_a100)->DenseRange(-1, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <sstream>
+#include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -122,7 +125,7 @@ TEST_CASE("bad input: exit code 2 and one line naming the file and the JSON path
         {"batch not divisible", kModel, kCluster, R"({"tp": 8, "pp": 2, "micro_batch": 3, "global_batch": 32})", "",
          "plan.json: /global_batch: 32 is not a multiple of micro_batch x dp (3 x 1 = 3)"},
         {"GPU count mismatch", kModel, kCluster, R"({"tp": 8, "pp": 2, "dp": 2, "micro_batch": 1, "global_batch": 32})", "",
-         "plan.json: /dp: tp x pp x dp x cp = 32 but the cluster has 16 GPUs"},
+         "plan.json: /dp: tp x pp x dp x cp = 32 but the cluster has 16 GPUs; --nodes 4 gives it 32"},
         {"malformed plan", kModel, kCluster, R"({"tp": 8,, })", "", "plan.json: malformed JSON"},
         {"plan not an object", kModel, kCluster, "[1, 2]", "", "plan.json: /: expected an object, got an array"},
         {"fp8 on a device without fp8", kModel, kCluster,
@@ -200,7 +203,7 @@ TEST_CASE("bad input: exit code 2 and one line naming the file and the JSON path
         {"unknown format", kModel, kCluster, kPlan, "--format xml", "--format"},
         {"zero nodes on the command line", kModel, kCluster, kPlan, "--nodes 0", "--nodes"},
         {"more GPUs than the cluster has", kModel, kCluster, R"({"tp": 8, "pp": 4, "micro_batch": 1, "global_batch": 32})", "",
-         "plan.json: /tp: tp x pp x cp = 32 exceeds the cluster's 16 GPUs"},
+         "plan.json: /tp: tp x pp x cp = 32 exceeds the cluster's 16 GPUs; --nodes 4 gives it 32"},
     };
     CHECK(cases.size() >= 30);
     for (const Case& c : cases) {
@@ -342,7 +345,8 @@ TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON 
         {"search: precision the device lacks", "search", "--global-batch 32 --precision fp8", "command line: --precision: device A100-SXM4-80GB has no fp8 peak"},
         {"search: thousands of threads", "search", "--global-batch 32 --threads 5000", "--threads"},
         {"search: unknown objective", "search", "--global-batch 32 --objective speed", "--objective"},
-        {"search: no plan fits for --best-plan", "search", "--global-batch 32 --max-memory \"1 B\"", "command line: --best-plan: no candidate fits in memory"},
+        {"search: no plan fits", "search", "--global-batch 32 --max-memory \"1 MiB\"",
+         "candidates fits in 1.00 MiB per GPU; the least any needs is 432.4 MiB"},
 
         // splitsim-harness bench: the model, the plan and every option.
         {"bench: plan without dp", "bench", "", "plan.json: /dp: missing: the harness has no cluster to derive dp from",
@@ -579,7 +583,7 @@ TEST_CASE("identical inputs give byte-identical JSON, CSV and traces, across run
 
     // search: the same ranking on one, two and three threads. Re-ranking by the event tier once
     // grew with the thread count and changed which candidates carried event times.
-    const std::string search = test::executable("SPLITSIM") + " search" + inputs + " --global-batch 16 --rerank 3";
+    const std::string search = test::executable("SPLITSIM") + " search" + inputs + " --global-batch 16 --rerank 3 --all";
     const auto csv1 = run_command(search + " --format csv --threads 1 --best-plan " + dir.path("best1.json"));
     REQUIRE(csv1.exit_code == 0);
     CHECK(std::count(csv1.output.begin(), csv1.output.end(), '\n') > 1000);
@@ -607,4 +611,440 @@ TEST_CASE("identical inputs give byte-identical JSON, CSV and traces, across run
     }
     CHECK(rest[0].size() > 1000);
     CHECK(rest[0] == rest[1]);
+}
+
+// ---- what a new user meets: outputs, rankings, exports and messages -----------------------------
+
+namespace {
+
+const std::string kRoot = SPLITSIM_SOURCE_ROOT;
+std::string cli() { return test::executable("SPLITSIM"); }
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The words of a launch command's arguments: "--flag value \" lines, comments skipped.
+std::vector<std::vector<std::string>> argument_lines(const std::string& text) {
+    std::vector<std::vector<std::string>> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream words(line);
+        std::vector<std::string> w;
+        for (std::string word; words >> word;) {
+            if (word != "\\") w.push_back(word);
+        }
+        if (!w.empty()) out.push_back(w);
+    }
+    return out;
+}
+
+// Checks command-line arguments against a framework's argument definitions
+// (tests/data/framework-arguments.json): every flag defined, given a value exactly when it takes
+// one and a value among its choices, every required argument present.
+void check_arguments(const std::string& text, const nlohmann::json& spec) {
+    const nlohmann::json& flags = spec.at("flags");
+    std::map<std::string, std::string> given;
+    for (const auto& words : argument_lines(text)) {
+        const std::string& flag = words[0];
+        CAPTURE(flag);
+        REQUIRE(flags.contains(flag));
+        const nlohmann::json& def = flags[flag];
+        if (def.is_boolean() && !def.get<bool>()) {
+            CHECK(words.size() == 1);
+        } else {
+            REQUIRE(words.size() == 2);
+            if (def.is_array()) {
+                CHECK(std::find(def.begin(), def.end(), words[1]) != def.end());
+            }
+        }
+        CHECK(given.emplace(flag, words.size() > 1 ? words[1] : "").second);  // each flag once
+    }
+    for (const auto& required : spec.at("required")) {
+        CAPTURE(required);
+        CHECK(given.contains(required.get<std::string>()));
+    }
+    if (given.contains("--seq-length") && given.contains("--max-position-embeddings")) {
+        CHECK(std::stoi(given["--seq-length"]) <= std::stoi(given["--max-position-embeddings"]));
+    }
+}
+
+// Every key of a DeepSpeed configuration among the keys DeepSpeed reads, recursively.
+void check_config_keys(const nlohmann::json& config, const nlohmann::json& keys) {
+    for (const auto& [key, value] : config.items()) {
+        CAPTURE(key);
+        REQUIRE(keys.contains(key));
+        if (value.is_object()) {
+            REQUIRE(keys[key].is_object());
+            check_config_keys(value, keys[key]);
+        } else if (keys[key].is_array()) {
+            CHECK(std::find(keys[key].begin(), keys[key].end(), value) != keys[key].end());
+        }
+    }
+}
+
+// A torchtitan TOML job configuration against job_config.py's sections, keys and choices.
+void check_torchtitan(const std::string& text, const nlohmann::json& spec) {
+    std::istringstream lines(text);
+    std::string section;
+    std::map<std::string, std::string> values;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        if (line[0] == '[') {
+            section = line.substr(1, line.find(']') - 1);
+            CAPTURE(section);
+            CHECK(spec.at("sections").contains(section));
+            continue;
+        }
+        const std::size_t eq = line.find(" = ");
+        REQUIRE(eq != std::string::npos);
+        const std::string key = line.substr(0, eq);
+        std::string value = line.substr(eq + 3);
+        if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
+        CAPTURE(section);
+        CAPTURE(key);
+        REQUIRE(spec["sections"][section].contains(key));
+        const nlohmann::json& def = spec["sections"][section][key];
+        if (def.is_array()) CHECK(std::find(def.begin(), def.end(), value) != def.end());
+        values[section + "." + key] = value;
+    }
+    auto listed = [&](const char* list, const std::string& value) {
+        const nlohmann::json& names = spec.at(list);
+        return std::find(names.begin(), names.end(), value) != names.end();
+    };
+    CHECK(listed("model_names", values.at("model.name")));
+    CHECK(listed("llama3_flavors", values.at("model.flavor")));
+    if (values.contains("model.converters")) CHECK(listed("converters", values["model.converters"].substr(2, values["model.converters"].size() - 4)));
+    if (values.contains("parallelism.pipeline_parallel_schedule")) {
+        CHECK(listed("pipeline_schedules", values["parallelism.pipeline_parallel_schedule"]));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("export: every shipped model under every framework parses with the framework's own argument definitions") {
+    const nlohmann::json spec = nlohmann::json::parse(read_file(kRoot + "/tests/data/framework-arguments.json"));
+    test::TempDir dir;
+    // A plan every framework runs: full recomputation, fused attention, ZeRO-1 where the framework has it.
+    const std::map<std::string, std::string> plans = {
+        {"megatron-lm", R"({"tp": 1, "pp": 1, "dp": 2, "micro_batch": 1, "global_batch": 4, "zero": 1, "recompute": "full",
+                            "overlap_grad_reduce": true})"},
+        {"megatron-core", R"({"tp": 1, "pp": 1, "dp": 2, "micro_batch": 1, "global_batch": 4, "zero": 1, "recompute": "full",
+                              "flash_attention": true, "overlap_grad_reduce": true, "overlap_param_gather": true})"},
+        {"deepspeed", R"({"tp": 1, "pp": 1, "dp": 2, "micro_batch": 1, "global_batch": 4, "zero": 2, "recompute": "full",
+                          "flash_attention": true})"},
+        {"torchtitan", R"({"tp": 1, "pp": 1, "dp": 2, "micro_batch": 1, "global_batch": 4, "zero": 3, "recompute": "full",
+                           "flash_attention": true})"}};
+    int exported = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/models")) {
+        const std::string model = entry.path().string();
+        const nlohmann::json m = nlohmann::json::parse(read_file(model));
+        for (const auto& [framework, plan_text] : plans) {
+            CAPTURE(model);
+            CAPTURE(framework);
+            const auto r = run_command(cli() + " export --model " + model + " --plan " + dir.write("plan.json", plan_text) + " --to " + framework);
+            CAPTURE(r.output);
+            const bool llama3 = m.at("name").get<std::string>().rfind("Llama 3", 0) == 0;
+            const bool causal = m.value("causal", true);
+            // Which models each framework must take: a decoder for Megatron-Core and DeepSpeed (whose
+            // experts sit in every layer here), no MoE for the legacy model, torchtitan's llama3 flavors.
+            const bool expected = causal && (framework == "megatron-core" || framework == "deepspeed" ||
+                                             (framework == "megatron-lm" && !m.contains("moe")) || (framework == "torchtitan" && llama3));
+            if (!expected) {
+                // Refused by the model key it cannot express, naming the model file.
+                CHECK(r.exit_code == 2);
+                CHECK(r.output.rfind("splitsim: " + model + ": /", 0) == 0);
+                continue;
+            }
+            REQUIRE(r.exit_code == 0);
+            ++exported;
+            if (framework == "torchtitan") {
+                check_torchtitan(r.output, spec.at("torchtitan"));
+            } else if (framework == "deepspeed") {
+                const std::size_t json_end = r.output.find("# Megatron-DeepSpeed");
+                REQUIRE(json_end != std::string::npos);
+                const std::size_t json_begin = r.output.find('{');
+                check_config_keys(nlohmann::json::parse(r.output.substr(json_begin, json_end - json_begin)),
+                                  spec.at("deepspeed-config").at("keys"));
+                check_arguments(r.output.substr(json_end), spec.at("megatron-deepspeed"));
+            } else {
+                check_arguments(r.output, spec.at("megatron"));
+            }
+        }
+    }
+    CHECK(exported >= 50);
+
+    // Richer plans: pipelines, interleaving, sequence parallelism, uneven stages, fp8.
+    const std::string a100 = " --cluster " + kRoot + "/topologies/dgx-a100-superpod.json";
+    const std::vector<std::tuple<std::string, std::string, std::string>> more = {
+        {"megatron-core", "/models/gpt3-175b.json --plan " + kRoot + "/plans/gpt3-175b-1024gpu.json" + a100, ""},
+        {"megatron-core", "/models/llama3-405b.json --plan " + kRoot + "/plans/llama3-405b-16384gpu.json --cluster " + kRoot +
+                              "/topologies/dgx-h100-superpod.json --nodes 2048", ""},
+        {"megatron-lm", "/models/gpt-1008b.json --plan " + kRoot + "/plans/gpt-1008b-3072gpu.json" + a100 + " --nodes 384", ""},
+        {"deepspeed", "/models/gpt-1008b.json --plan " + kRoot + "/plans/gpt-1008b-3072gpu.json" + a100 + " --nodes 384", ""},
+        {"torchtitan", "/models/llama3-70b.json --plan ", "titan"},
+    };
+    const std::string titan_plan = dir.write("titan.json", R"({"tp": 8, "pp": 4, "vpp": 2, "dp": 4, "schedule": "interleaved",
+        "micro_batch": 1, "global_batch": 64, "sequence_parallel": true, "zero": 2, "recompute": "selective", "precision": "fp8"})");
+    for (const auto& [framework, model, plan] : more) {
+        CAPTURE(framework);
+        CAPTURE(model);
+        const auto r = run_command(cli() + " export --model " + kRoot + model + (plan.empty() ? "" : titan_plan) + " --to " + framework);
+        CAPTURE(r.output);
+        REQUIRE(r.exit_code == 0);
+        if (framework == "torchtitan") {
+            check_torchtitan(r.output, spec.at("torchtitan"));
+            CHECK(r.output.find("flavor = \"70B\"") != std::string::npos);
+            CHECK(r.output.find("converters = [\"quantize.linear.float8\"]") != std::string::npos);
+        } else if (framework == "deepspeed") {
+            check_arguments(r.output.substr(r.output.find("# Megatron-DeepSpeed")), spec.at("megatron-deepspeed"));
+        } else {
+            check_arguments(r.output, spec.at("megatron"));
+        }
+    }
+    // The Llama export carries the architecture: SwiGLU, RMSNorm, rotary positions, no biases,
+    // untied embeddings, grouped-query attention, the MLP width and the positions.
+    const auto llama = run_command(cli() + " export --model " + kRoot + "/models/llama2-7b.json --plan " +
+                                   dir.write("ds.json", R"({"tp": 1, "pp": 1, "dp": 8, "micro_batch": 1, "global_batch": 8})") +
+                                   " --to deepspeed");
+    REQUIRE(llama.exit_code == 0);
+    for (const char* flag : {"--swiglu", "--normalization rmsnorm", "--use-rotary-position-embeddings", "--disable-bias-linear",
+                             "--untie-embeddings-and-output-weights", "--ffn-hidden-size 11008", "--num-key-value-heads 32",
+                             "--max-position-embeddings 4096", "--attention-dropout 0", "# vocabulary: 32000 entries"}) {
+        CAPTURE(flag);
+        CHECK(llama.output.find(flag) != std::string::npos);
+    }
+    // torchtitan has no flavor of Llama 2 7B's sizes: the first key that differs from the closest is named.
+    const auto titan = run_command(cli() + " export --model " + kRoot + "/models/llama2-7b.json --plan " + dir.path("ds.json") +
+                                   " --to torchtitan");
+    CHECK(titan.exit_code == 2);
+    CHECK(titan.output.find("llama2-7b.json: /kv_heads: no model torchtitan v0.2.2 defines has these sizes") != std::string::npos);
+}
+
+TEST_CASE("export: the plan's framework is the default target, and a --to that differs is an error naming /framework") {
+    test::TempDir dir;
+    const std::string model = " --model " + kRoot + "/models/gpt3-175b.json";
+    const std::string plan = dir.write("plan.json", R"({"tp": 8, "pp": 1, "dp": 2, "micro_batch": 1, "global_batch": 8,
+                                                        "framework": "deepspeed"})");
+    const auto implied = run_command(cli() + " export --plan " + plan + model);
+    CHECK(implied.exit_code == 0);
+    CHECK(implied.output.find("# ds_config.json") != std::string::npos);
+    const auto differs = run_command(cli() + " export --plan " + plan + model + " --to megatron-core");
+    CHECK(differs.exit_code == 2);
+    CHECK(differs.output.find("plan.json: /framework: the plan is for deepspeed, but --to asks for megatron-core") != std::string::npos);
+    const auto none = run_command(cli() + " export --plan " + kRoot + "/plans/gpt3-175b-1024gpu.json" + model + " --cluster " + kRoot +
+                                  "/topologies/dgx-a100-superpod.json");
+    CHECK(none.exit_code == 2);
+    CHECK(none.output.find("--to: missing: the plan names no framework") != std::string::npos);
+}
+
+TEST_CASE("outputs: a path named twice is refused before anything is written") {
+    test::TempDir dir;
+    const std::string same = dir.path("same.json");
+    const std::string base = cli() + " simulate --model " + kRoot + "/models/gpt-1.7b.json --cluster " + kRoot +
+                             "/topologies/dgx-a100-superpod.json --nodes 1 --plan " +
+                             dir.write("plan.json", R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8})");
+    for (const std::string& args : {" --out " + same + " --trace " + same, " --trace " + same + " --report " + dir.path("./same.json")}) {
+        CAPTURE(args);
+        const auto r = run_command(base + args);
+        CHECK(r.exit_code == 2);
+        CHECK(r.output.find("same.json: the path is repeated") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(same));
+        CHECK_FALSE(std::filesystem::exists(same + ".partial"));
+    }
+}
+
+TEST_CASE("search: --top bounds every format, --all lists every candidate, rows state their tier and placement") {
+    const std::string base = cli() + " search --model " + kRoot + "/models/gpt-1.7b.json --cluster " + kRoot +
+                             "/topologies/dgx-a100-superpod.json --nodes 2 --global-batch 32 --rerank 6";
+    const auto json = run_command(base + " --top 3 --format json");
+    REQUIRE(json.exit_code == 0);
+    const auto j = nlohmann::json::parse(json.output);
+    CHECK(j.at("candidates").size() == 3);
+    CHECK(j.at("listed") == 3);
+    CHECK(j.at("fit").get<int>() > 100);
+    const auto csv = run_command(base + " --top 3 --format csv");
+    REQUIRE(csv.exit_code == 0);
+    CHECK(std::count(csv.output.begin(), csv.output.end(), '\n') == 4);
+    CHECK(csv.output.rfind("rank,tier,gpus,", 0) == 0);
+    CHECK(csv.output.find(",order,") != std::string::npos);
+    CHECK(csv.output.find(",gpu_seconds_per_token,") != std::string::npos);
+
+    // --all: one ranking by one estimate per tier. The re-simulated candidates come first, in
+    // order of their event-tier time; the rest follow in order of their analytical time.
+    const auto all = run_command(base + " --all --format json");
+    REQUIRE(all.exit_code == 0);
+    const auto a = nlohmann::json::parse(all.output);
+    REQUIRE(a.at("candidates").size() == a.at("fit").get<std::size_t>());
+    bool analytical_seen = false;
+    double previous = 0;
+    std::size_t events = 0;
+    for (const auto& c : a["candidates"]) {
+        const bool event = c.at("tier") == "event";
+        CHECK(event == c.contains("event_time_s"));
+        if (!event && !analytical_seen) {
+            analytical_seen = true;
+            previous = 0;
+        }
+        CHECK_FALSE((event && analytical_seen));
+        const double t = c.at("iteration_time_s").get<double>();
+        CHECK(t == (event ? c["event_time_s"].get<double>() : c["analytical_time_s"].get<double>()));
+        CHECK(t >= previous);
+        previous = t;
+        events += event ? 1 : 0;
+    }
+    CHECK(events == a.at("simulated").get<std::size_t>());
+    CHECK(events >= 6);
+
+    // The table states each row's tier; --objective cost adds GPU-seconds per token.
+    const auto table = run_command(base + " --top 8 --objective cost");
+    REQUIRE(table.exit_code == 0);
+    CHECK(table.output.find("GPU-s/token") != std::string::npos);
+    CHECK(table.output.find(" event ") != std::string::npos);
+}
+
+TEST_CASE("search --framework: only plans the framework runs, written into --best-plan, exported and simulated as found") {
+    test::TempDir dir;
+    const std::string inputs = " --model " + kRoot + "/models/gpt-1.7b.json --cluster " + kRoot + "/topologies/dgx-a100-superpod.json --nodes 2";
+    for (const char* framework : {"megatron-lm", "megatron-core", "deepspeed"}) {
+        CAPTURE(framework);
+        const std::string best = dir.path(std::string(framework) + ".json");
+        const auto r = run_command(cli() + " search" + inputs + " --global-batch 32 --rerank 2 --all --format json --framework " +
+                                   framework + " --best-plan " + best);
+        REQUIRE(r.exit_code == 0);
+        const auto j = nlohmann::json::parse(r.output);
+        REQUIRE(!j.at("candidates").empty());
+        for (const auto& c : j["candidates"]) {
+            const auto& p = c.at("plan");
+            CHECK(p.at("framework") == framework);
+            // What the frameworks refuse: ZeRO-2 under DeepSpeed's pipeline, GPipe and ZeRO-2 in Megatron.
+            if (std::string(framework) == "deepspeed") CHECK_FALSE((p["pp"] > 1 && p["zero"] >= 2));
+            if (std::string(framework) != "deepspeed") {
+                CHECK(p["schedule"] != "gpipe");
+                CHECK(p["zero"] != 2);
+            }
+        }
+        CHECK(nlohmann::json::parse(read_file(best)).at("framework") == framework);
+        CHECK(run_command(cli() + " export --model " + kRoot + "/models/gpt-1.7b.json --plan " + best).exit_code == 0);
+        CHECK(run_command(cli() + " simulate" + inputs + " --plan " + best + " --tier analytical").exit_code == 0);
+    }
+    // A model the framework cannot express: its key is named.
+    const auto titan = run_command(cli() + " search" + inputs + " --global-batch 32 --framework torchtitan");
+    CHECK(titan.exit_code == 2);
+    CHECK(titan.output.find("gpt-1.7b.json: /activation: torchtitan's llama3 model uses SwiGLU") != std::string::npos);
+    // Without --framework the space is larger: it holds what no framework runs.
+    const auto any = run_command(cli() + " search" + inputs + " --global-batch 32 --rerank 0 --top 0 --format json");
+    const auto megatron = run_command(cli() + " search" + inputs + " --global-batch 32 --rerank 0 --top 0 --format json --framework megatron-core");
+    CHECK(nlohmann::json::parse(any.output).at("enumerated").get<int>() > nlohmann::json::parse(megatron.output).at("enumerated").get<int>());
+}
+
+TEST_CASE("a plan made for a larger cluster: the error names the --nodes that fits") {
+    const auto r = run_command(cli() + " simulate --model " + kRoot + "/models/gpt-1008b.json --cluster " + kRoot +
+                               "/topologies/dgx-a100-superpod.json --plan " + kRoot + "/plans/gpt-1008b-3072gpu.json");
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("gpt-1008b-3072gpu.json: /dp: tp x pp x dp x cp = 3072 but the cluster has 1024 GPUs; --nodes 384 gives it 3072") !=
+          std::string::npos);
+    // A best plan found for 16 of the cluster's GPUs.
+    test::TempDir dir;
+    const std::string inputs = " --model " + kRoot + "/models/gpt-1.7b.json --cluster " + kRoot + "/topologies/dgx-a100-superpod.json";
+    REQUIRE(run_command(cli() + " search" + inputs + " --global-batch 16 --gpus 16 --rerank 0 --top 0 --best-plan " +
+                        dir.path("best.json")).exit_code == 0);
+    const auto best = run_command(cli() + " simulate" + inputs + " --plan " + dir.path("best.json"));
+    CHECK(best.exit_code == 2);
+    CHECK(best.output.find("; --nodes 2 gives it 16") != std::string::npos);
+    CHECK(run_command(cli() + " simulate" + inputs + " --plan " + dir.path("best.json") + " --nodes 2").exit_code == 0);
+}
+
+TEST_CASE("calibrate: measurements must come from the kind of device the cluster has") {
+    test::TempDir dir;
+    const std::string cpu_bench = kRoot + "/fuzz/corpus/measurements/bench-cpu-tiny.json";
+    const auto gpu = run_command(cli() + " calibrate --measurements " + cpu_bench + " --cluster " + kRoot +
+                                 "/topologies/dgx-a100-superpod.json --out " + dir.path("out.json"));
+    CHECK(gpu.exit_code == 2);
+    CHECK(gpu.output.find("bench-cpu-tiny.json: /harness/backend: measured by the cpu backend on a cpu, but the cluster's device "
+                          "A100-SXM4-80GB is a gpu") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.path("out.json")));
+    const auto cpu = run_command(cli() + " calibrate --measurements " + cpu_bench + " --cluster " + kRoot +
+                                 "/topologies/localhost-cpu.json --out " + dir.path("out.json"));
+    CHECK(cpu.exit_code == 0);
+}
+
+TEST_CASE("data is found next to the executable, whatever the working directory") {
+    test::TempDir dir;
+    const auto published = run_command("cd " + dir.path("") + " && " + cli() + " validate-published --format json");
+    REQUIRE(published.exit_code == 0);
+    CHECK(!nlohmann::json::parse(published.output).at("sets").empty());
+    CHECK(published.output == run_command(cli() + " validate-published --format json --root " + kRoot).output);
+
+    // execute on one rank, outside the repository: the prediction is made on the CPU cluster
+    // found next to the executable.
+    const std::string plan = dir.write("plan.json", R"({"tp": 1, "pp": 1, "dp": 1, "micro_batch": 1, "global_batch": 2, "precision": "fp32"})");
+    const auto run = run_command("cd " + dir.path("") + " && " + test::executable("SPLITSIM_HARNESS") + " execute --model " + kRoot +
+                                 "/models/gpt-tiny.json --plan " + plan + " --steps 1 --backend cpu --out " + dir.path("execution.json"));
+    CAPTURE(run.output);
+    REQUIRE(run.exit_code == 0);
+    const auto e = nlohmann::json::parse(read_file(dir.path("execution.json")));
+    CHECK(e.at("prediction").is_object());
+    CHECK(e["prediction"].at("cluster").get<std::string>().find("localhost-cpu") != std::string::npos);
+}
+
+TEST_CASE("collective: more ranks than the cluster has need --nodes, as for simulate") {
+    const std::string base = cli() + " collective --cluster " + kRoot + "/topologies/dgx-a100-superpod.json --min 1M --max 1M";
+    const auto beyond = run_command(base + " --ranks 2048");
+    CHECK(beyond.exit_code == 2);
+    CHECK(beyond.output.find("command line: --ranks: 2048 ranks need 256 nodes of 8 but the cluster has 128; --nodes 256 gives it 2048 GPUs") !=
+          std::string::npos);
+    CHECK(run_command(base + " --ranks 2048 --nodes 256").exit_code == 0);
+}
+
+TEST_CASE("a user's mistakes are named, with what would be right") {
+    test::TempDir dir;
+    const std::string model = kRoot + "/models/gpt3-175b.json", cluster = kRoot + "/topologies/dgx-a100-superpod.json";
+    struct Mistake {
+        const char* what;
+        std::string command;
+        std::string expected;
+    };
+    const std::vector<Mistake> mistakes = {
+        {"a misspelt option", cli() + " simulate --modle " + model + " --cluster " + cluster + " --plan " + kRoot + "/plans/gpt3-175b-1024gpu.json",
+         "command line: --modle: splitsim simulate has no such option; did you mean --model?"},
+        {"a compare file given to simulate", cli() + " simulate --model " + model + " --cluster " + cluster + " --plan " + kRoot + "/plans/gpt3-175b-compare.json",
+         "gpt3-175b-compare.json: this is a list of plans, not a plan file; give it to splitsim compare as --plans"},
+        {"an unknown plan key in place of a required one", cli() + " simulate --model " + model + " --cluster " + cluster + " --plan " +
+             dir.write("plan.json", R"({"tp": 8, "pipeline_parallel": 8, "micro_batch": 1, "global_batch": 1536})"),
+         "plan.json: /pipeline_parallel: unknown key; did you mean \"pp\"?"},
+        {"a misspelt plan key", cli() + " simulate --model " + model + " --cluster " + cluster + " --plan " +
+             dir.write("typo.json", R"({"tp": 8, "pp": 8, "micro_batch": 1, "global_batch": 1536, "recompte": "full"})"),
+         "typo.json: /recompte: unknown key; did you mean \"recompute\"?"},
+        {"a model file given as --cluster", cli() + " simulate --model " + model + " --cluster " + model + " --plan " + kRoot + "/plans/gpt3-175b-1024gpu.json",
+         "gpt3-175b.json: this is a model file, not a cluster file; give it as --model"},
+        {"an execution record given to calibrate", cli() + " calibrate --measurements " +
+             dir.write("execution.json", R"({"harness": {"command": "execute", "backend": "cpu"}, "steps": [], "plan": {}})") +
+             " --cluster " + kRoot + "/topologies/localhost-cpu.json --out " + dir.path("out.json"),
+         "execution.json: this is an execution record (splitsim-harness execute), not measurements (splitsim-harness bench); read it with check-execution"},
+        {"no plan fits the memory asked for", cli() + " search --model " + kRoot + "/models/gpt-1.7b.json --cluster " + cluster +
+             " --nodes 1 --global-batch 8 --max-memory 1MiB",
+         "command line: --max-memory: none of the "},
+    };
+    for (const Mistake& m : mistakes) {
+        CAPTURE(m.what);
+        const auto r = run_command(m.command);
+        CAPTURE(r.output);
+        CHECK(r.exit_code == 2);
+        CHECK(r.output.find(m.expected) != std::string::npos);
+        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    }
+    // The checkers answer --help with their usage.
+    for (const char* checker : {"CHECK_EXECUTION", "CHECK_MEASUREMENTS"}) {
+        CAPTURE(checker);
+        const auto help = run_command(test::executable(checker) + " --help");
+        CHECK(help.exit_code == 0);
+        CHECK(help.output.rfind("usage: ", 0) == 0);
+    }
+    // --help defines the report's terms.
+    const auto help = run_command(cli() + " simulate --help");
+    CHECK(help.exit_code == 0);
+    CHECK(help.output.find("bubble_fraction   pipeline bubble / ideal") != std::string::npos);
 }

@@ -58,7 +58,7 @@ TEST_CASE("impossible plans name the key at fault") {
     CHECK(validate_error(R"({"tp": 8, "pp": 5, "micro_batch": 1, "global_batch": 8})", gpt, 5) ==
           "plan.json: /pp: 5 does not divide layers (96); set first_stage_layers/last_stage_layers for an uneven split");
     CHECK(validate_error(R"({"tp": 8, "pp": 4, "dp": 3, "micro_batch": 1, "global_batch": 24})", gpt, 16) ==
-          "plan.json: /dp: tp x pp x dp x cp = 96 but the cluster has 128 GPUs");
+          "plan.json: /dp: tp x pp x dp x cp = 96 but the cluster has 128 GPUs; --nodes 12 gives it 96");
     CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 3, "global_batch": 1000})", gpt, 4) ==
           "plan.json: /global_batch: 1000 is not a multiple of micro_batch x dp (3 x 4 = 12)");
     CHECK(validate_error(R"({"tp": 8, "pp": 2, "vpp": 2, "micro_batch": 1, "global_batch": 8})", gpt, 2) ==
@@ -92,8 +92,39 @@ TEST_CASE("framework: a plan names the framework that runs it, and what that fra
     CHECK(validate_error(R"({"tp": 8, "pp": 1, "cp": 2, "micro_batch": 1, "global_batch": 8, "flash_attention": true,
                              "framework": "megatron-lm"})", gpt, 2) ==
           "plan.json: /cp: context parallelism needs Megatron-Core models (framework megatron-core)");
-    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "torchtitan"})", gpt, 1) ==
+    // torchtitan's llama3 model cannot express a GPT-2-style model: the model key is named.
+    model::ModelSpec named = gpt;
+    named.origin = "gpt.json";
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "sequence_parallel": true,
+                             "framework": "torchtitan"})", named, 1) == "gpt.json: /activation: torchtitan's llama3 model uses SwiGLU");
+    model::ModelSpec llama = named;
+    llama.activation = model::Activation::swiglu;
+    llama.norm = model::Norm::rmsnorm;
+    llama.position_embedding = model::PositionEmbedding::rotary;
+    llama.linear_bias = false;
+    llama.tied_embeddings = false;
+    llama.dropout = false;
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "torchtitan"})", llama, 1) ==
           "plan.json: /sequence_parallel: torchtitan's tensor parallelism always shards norms along the sequence");
+    // Megatron-LM's FSDP2 (zero 3) refuses pipelines, gradient-accumulation fusion and tied embeddings;
+    // the overlapped parameter gather needs the distributed optimizer (arguments.py, core_v0.12.0).
+    CHECK(validate_error(R"({"tp": 8, "pp": 2, "micro_batch": 1, "global_batch": 64, "zero": 3, "framework": "megatron-core"})",
+                         gpt, 16) == "plan.json: /zero: --use-torch-fsdp2 is not supported with pipeline parallelism");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 64, "zero": 3, "framework": "megatron-core"})",
+                         gpt, 16) == "plan.json: /grad_accumulation_fusion: --use-torch-fsdp2 is not supported with gradient accumulation fusion");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 64, "zero": 3, "grad_accumulation_fusion": false,
+                             "framework": "megatron-core"})", named, 16) ==
+          "gpt.json: /tied_embeddings: --use-torch-fsdp2 requires --untie-embeddings-and-output-weights");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 64, "overlap_grad_reduce": true,
+                             "overlap_param_gather": true, "framework": "megatron-core"})", gpt, 16) ==
+          "plan.json: /overlap_param_gather: --overlap-param-gather needs the distributed optimizer (zero 1)");
+    // DeepSpeed places experts from layer 1 on, every --expert-interval layers.
+    model::ModelSpec moe = named;
+    moe.moe = model::MoeSpec{8, 2, moe.ffn_hidden, 2};
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "deepspeed"})", moe, 1) ==
+          "gpt.json: /moe/layer_frequency: Megatron-DeepSpeed puts experts in every --expert-interval-th layer counted from 1, not from layer 0");
+    CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "megatron-lm"})", moe, 1) ==
+          "gpt.json: /moe: MoE layers need Megatron-Core models (framework megatron-core)");
     CHECK_THROWS_WITH_AS(parse(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "megatron"})"),
                          doctest::Contains("/framework"), InputError);
 }

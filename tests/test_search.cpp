@@ -204,7 +204,13 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     p.zero = 3;
     p.schedule = plan::Schedule::one_f_one_b;
     p.vpp = 1;
-    const std::string titan = report::export_plan(p, m, plan::Framework::torchtitan);
+    // torchtitan's llama3 cannot be a GPT-3 (GeLU, LayerNorm, learned positions, biases) ...
+    CHECK_THROWS_WITH_AS(report::export_plan(p, m, plan::Framework::torchtitan), doctest::Contains("gpt3-175b.json: /activation"),
+                         InputError);
+    // ... but is Llama 3 70B, torchtitan's flavor "70B".
+    const auto llama = model::load_model(test::source_root() + "/models/llama3-70b.json");
+    const std::string titan = report::export_plan(p, llama, plan::Framework::torchtitan);
+    CHECK(titan.find("flavor = \"70B\"") != std::string::npos);
     CHECK(titan.find("data_parallel_shard_degree = 16") != std::string::npos);
     CHECK(titan.find("tensor_parallel_degree = 8") != std::string::npos);
     CHECK(titan.find("pipeline_parallel_schedule = \"1F1B\"") != std::string::npos);
@@ -249,8 +255,8 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     uneven.schedule = plan::Schedule::one_f_one_b;
     uneven.vpp = 1;
     uneven.zero = 3;
-    CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, plan::Framework::torchtitan), doctest::Contains("/first_stage_layers: torchtitan"),
-                         InputError);
+    CHECK_THROWS_WITH_AS(report::export_plan(uneven, llama, plan::Framework::torchtitan),
+                         doctest::Contains("/first_stage_layers: torchtitan"), InputError);
     uneven.zero = 1;
     uneven.recompute = model::Recompute::full;
     CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, plan::Framework::deepspeed), doctest::Contains("/first_stage_layers: DeepSpeed"),

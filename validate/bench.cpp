@@ -650,7 +650,11 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
         if (rank0) {
             KernelBench bench(*backends.front(), act, tf32, o.warmup, o.repetitions);
             const double scales[] = {0.5, 1.0, 2.0};
-            for (const KernelCase& c : kernel_cases(model, plan, scales)) {
+            const std::vector<KernelCase> cases = kernel_cases(model, plan, scales);
+            // Progress on standard error: a sweep takes tens of seconds.
+            note("kernels: " + std::to_string(cases.size()) + " shapes (each pass, " + std::to_string(o.warmup) + " warm-up and " +
+                 std::to_string(o.repetitions) + " timed runs) on rank 0's device");
+            for (const KernelCase& c : cases) {
                 for (auto& [pass, r] : bench.run(c)) {
                     json e = {{"op", c.op},
                               {"kind", c.kind},
@@ -720,6 +724,8 @@ BenchResult run_bench(const BenchOptions& o, kernels::ProcessGroup& world) {
                 doc["harness"]["libraries"] = libraries;
             }
             const int n = g.layout.size;
+            note("collectives: " + g.name + " groups of " + std::to_string(n) + " ranks, " + std::to_string(sizes.size()) +
+                 " sizes of each collective");
             // Buffers for the largest message, reused for every size (nccl-tests does the same).
             const std::int64_t max_elements = max_bytes / esize;
             std::vector<Tensor> send, recv;

@@ -155,6 +155,7 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
 }  // namespace
 
 int main(int argc, char** argv) {
+    const char* usage = "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu]\n";
     std::vector<std::string> files;
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -171,10 +172,16 @@ int main(int argc, char** argv) {
         else if (a == "--grad-tolerance") o.grad_tol = std::atof(value().c_str());
         else if (a == "--require-prediction") o.require_prediction = true;
         else if (a == "--reference") o.reference = value();
-        else files.push_back(a);
+        else if (a == "--help" || a == "-h") {
+            std::cout << usage;
+            return 0;
+        } else if (a.size() > 1 && a[0] == '-') {
+            std::cerr << "check-execution: " << a << ": unknown option; " << usage;
+            return 2;
+        } else files.push_back(a);
     }
     if (files.empty()) {
-        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu]\n";
+        std::cerr << usage;
         return 2;
     }
     std::vector<double> errors;

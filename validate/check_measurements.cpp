@@ -24,8 +24,15 @@ bool parse_count(const std::string& text, std::size_t& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2 || argc % 2 != 0) {
-        std::cerr << "usage: check-measurements FILE [--min-kernels N] [--min-collectives N]\n";
+    const char* usage = "usage: check-measurements FILE [--min-kernels N] [--min-collectives N]\n";
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+            std::cout << usage;
+            return 0;
+        }
+    }
+    if (argc < 2 || argc % 2 != 0 || argv[1][0] == '-') {
+        std::cerr << usage;
         return 2;
     }
     std::size_t min_kernels = 1, min_collectives = 1;

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <memory>
 
+#include "splitsim/common/data_directory.hpp"
 #include "splitsim/common/error.hpp"
 #include "splitsim/common/output.hpp"
 #include "splitsim/common/units.hpp"
@@ -89,7 +90,9 @@ int main(int argc, char** argv) {
     execute->add_option("--backend", exec.backend, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
     execute->add_option("--out", exec_out, "execution JSON to write (rank 0)");
     CLI::Option* cluster_option =
-        execute->add_option("--cluster", cluster, "cluster JSON for the prediction (default for cpu: topologies/localhost-cpu.json)");
+        execute->add_option("--cluster", cluster,
+                            "cluster JSON for the prediction (default for cpu: topologies/localhost-cpu.json of the source tree or "
+                            "installed share/splitsim the executable belongs to)");
     execute->add_option("--seed", exec.seed, "seed of the weights and tokens");
     execute->add_option("--reference", reference,
                         "what rank 0 checks the steps against: unsharded (tp = pp = dp = 1 on the run's backend), cpu "
@@ -117,10 +120,13 @@ int main(int argc, char** argv) {
                                                 : validate::Reference::automatic;
     if (cluster_option->count() > 0) {
         exec.cluster = cluster;
-    } else if (exec.backend == "cpu" && std::ifstream(cluster)) {
-        exec.cluster = cluster;  // the CPU development machine, where it is found
-    } else if (rank0 && execute->parsed()) {
-        std::cerr << "splitsim-harness: no --cluster: execute runs without a prediction\n";
+    } else if (exec.backend == "cpu") {
+        // The CPU development machine, found next to the executable (not the working directory).
+        if (const auto data = find_data_directory(cluster)) exec.cluster = (*data / cluster).string();
+    }
+    if (exec.cluster.empty() && rank0 && execute->parsed()) {
+        std::cerr << "splitsim-harness: warning: no prediction: no --cluster"
+                  << (exec.backend == "cpu" ? ", and no " + cluster + " next to the executable" : std::string()) << "\n";
     }
 
     // Every rank reads the same files and options, so bad input fails on all of them alike and

@@ -307,6 +307,18 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& clus
     if (ms.kernels.empty() && ms.collectives.empty() && ms.layers.empty()) {
         throw InputError(all.file, "", "nothing in it was measured on cluster " + cluster.name);
     }
+    // The harness's measurements calibrate the kind of processor they were taken on: the CUDA
+    // backend's a GPU, the CPU backend's a CPU.
+    if (ms.backend == "cuda" || ms.backend == "cpu") {
+        const hardware::DeviceKind measured = ms.backend == "cuda" ? hardware::DeviceKind::gpu : hardware::DeviceKind::cpu;
+        if (cluster.device.kind != measured) {
+            throw InputError(ms.file, "/harness/backend",
+                             "measured by the " + ms.backend + " backend on a " + std::string(hardware::to_string(measured)) +
+                                 ", but the cluster's device " + cluster.device.name + " is a " +
+                                 std::string(hardware::to_string(cluster.device.kind)) +
+                                 " (a device file's \"kind\"); calibrate a cluster of the machine that was measured");
+        }
+    }
     // GPU measurements calibrate the GPU they were taken on (a CPU run's device is whatever
     // machine ran it, so only the backend is checked there).
     if (ms.backend == "cuda" && !contains_word(ms.device, gpu_model(cluster.device.name))) {

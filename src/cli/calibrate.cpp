@@ -43,7 +43,11 @@ Subcommand add_calibrate(CLI::App& app) {
     sub->add_option("--residuals", opts->report, "write the residuals here instead of standard output");
     return {sub, [opts] {
         std::vector<calibrate::Measurements> parts;
-        for (const std::string& f : opts->measurements) parts.push_back(calibrate::load_measurements(f));
+        for (const std::string& f : opts->measurements) {
+            // An execution record or a plan given as measurements is named for what it is.
+            expect_file_kind(read_json_file(f), f, FileKind::measurements);
+            parts.push_back(calibrate::load_measurements(f));
+        }
         const calibrate::Measurements m = calibrate::merge(parts);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
         const calibrate::Calibration c = calibrate::calibrate(m, cluster);

@@ -93,7 +93,8 @@ Subcommand add_collective(CLI::App& app) {
     sub->add_option("--cluster", opts->cluster, "cluster JSON (topologies/*.json)")->required();
     sub->add_option("--op", opts->op, "allreduce | allgather | reducescatter | alltoall | broadcast | sendrecv");
     sub->add_option("--ranks", opts->ranks, "ranks in the communicator")->check(CLI::Range(2, 1 << 20));
-    sub->add_option("--nodes", opts->nodes, "nodes the ranks spread over evenly (default: as few as hold them)")
+    sub->add_option("--nodes", opts->nodes,
+                    "nodes the ranks spread over evenly, and the cluster's node count (default: as few as hold them, within the cluster)")
         ->check(CLI::Range(1, 1 << 20));
     sub->add_option("--min", opts->min, "smallest size (nccl-tests -b; K, M, G are powers of 1024)");
     sub->add_option("--max", opts->max, "largest size (nccl-tests -e)");
@@ -121,6 +122,14 @@ Subcommand add_collective(CLI::App& app) {
         if (per_node > per_node_capacity) {
             throw InputError("command line", "--ranks", std::to_string(per_node) + " ranks per node exceed the " +
                                                             std::to_string(per_node_capacity) + " devices of a node");
+        }
+        // Without --nodes the ranks must fit the cluster as described, as for simulate; --nodes
+        // sets the cluster's size.
+        if (!opts->nodes && !file.torus && !file.graph && nodes > file.nodes) {
+            throw InputError("command line", "--ranks", std::to_string(opts->ranks) + " ranks need " + std::to_string(nodes) + " nodes of " +
+                                                            std::to_string(per_node_capacity) + " but the cluster has " +
+                                                            std::to_string(file.nodes) + "; --nodes " + std::to_string(nodes) +
+                                                            " gives it " + std::to_string(nodes * per_node_capacity) + " GPUs");
         }
         if (file.torus || file.graph) {
             const std::int64_t spanned = std::int64_t{nodes} * per_node_capacity;

@@ -32,6 +32,8 @@ CLI::Option* add_format_option(CLI::App& app, std::string& format);
 // --nodes: the cluster's node count overridden, 1 to 2^20.
 CLI::Option* add_nodes_option(CLI::App& app, std::optional<int>& nodes);
 report::Format parse_format(const std::string& name);
+// What the report's terms mean (pipeline bubble, bubble_fraction, "of ideal", MFU, HFU), for --help.
+extern const char* const kTermsHelp;
 
 // Writes a command's outputs, each (path, text) with "-" or "" for standard output: the files all
 // or none (write_text_files), then standard output, so a command that cannot write one output

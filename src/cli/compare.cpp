@@ -33,6 +33,7 @@ Subcommand add_compare(CLI::App& app) {
     add_nodes_option(*sub, opts->nodes);
     sub->add_option("--tier", opts->tier, "event | analytical")->check(CLI::IsMember({"event", "analytical"}));
     add_format_option(*sub, opts->format);
+    sub->footer(kTermsHelp);
     sub->add_option("--out", opts->out, "write to this file instead of standard output");
     sub->add_option("--report", opts->report, "write a self-contained HTML report with charts");
     return {sub, [opts] {

@@ -25,8 +25,8 @@ Subcommand add_export(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("export", "Write a plan as Megatron-LM, DeepSpeed or torchtitan launch configuration");
     sub->add_option("--plan", opts->plan, "plan JSON")->required();
     sub->add_option("--model", opts->model, "model JSON")->required();
-    sub->add_option("--to", opts->to, "megatron-lm | megatron-core | deepspeed | torchtitan (megatron: megatron-core)")
-        ->required()
+    sub->add_option("--to", opts->to,
+                    "megatron-lm | megatron-core | deepspeed | torchtitan (megatron: megatron-core); default: the plan's framework")
         ->check(CLI::IsMember({"megatron", "megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
     sub->add_option("--cluster", opts->cluster, "cluster JSON, to check the plan against and derive dp");
     add_nodes_option(*sub, opts->nodes);
@@ -47,8 +47,19 @@ Subcommand add_export(CLI::App& app) {
             for (Precision p : kAllPrecisions) exact.device.peak[static_cast<int>(p)] = FlopRate(1);
             plan::validate(plan, model, exact);
         }
-        const plan::Framework f = opts->to == "megatron" ? plan::Framework::megatron_core : *plan::framework_from_string(opts->to);
-        write_outputs({{opts->out, report::export_plan(plan, model, f)}});
+        // The plan's framework, where it names one, is the target; --to must agree with it.
+        std::optional<plan::Framework> f = plan.framework;
+        if (!opts->to.empty()) {
+            const plan::Framework to = opts->to == "megatron" ? plan::Framework::megatron_core : *plan::framework_from_string(opts->to);
+            if (plan.framework && *plan.framework != to) {
+                throw InputError(plan.origin, "/framework",
+                                 "the plan is for " + std::string(plan::to_string(*plan.framework)) + ", but --to asks for " +
+                                     std::string(plan::to_string(to)) + "; drop --to, or change the plan's framework");
+            }
+            f = to;
+        }
+        if (!f) throw InputError("command line", "--to", "missing: the plan names no framework; give --to megatron-lm | megatron-core | deepspeed | torchtitan");
+        write_outputs({{opts->out, report::export_plan(plan, model, *f)}});
     }};
 }
 

@@ -2,10 +2,13 @@
 // Exit codes: 0 success, 2 bad input (one line naming the file and JSON path), 1 internal error.
 #include <exception>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "commands.hpp"
 #include "splitsim/common/error.hpp"
+#include "splitsim/common/json_reader.hpp"
 #include "splitsim/common/output.hpp"
 
 namespace splitsim::cli {
@@ -17,6 +20,18 @@ CLI::Option* add_format_option(CLI::App& app, std::string& format) {
 CLI::Option* add_nodes_option(CLI::App& app, std::optional<int>& nodes) {
     return app.add_option("--nodes", nodes, "override the cluster's node count")->check(CLI::Range(1, 1 << 20));
 }
+
+const char* const kTermsHelp =
+    "Terms:\n"
+    "  pipeline bubble   time the critical pipeline stage waits for work (filling and draining the pipeline);\n"
+    "                    the breakdown states it in seconds and as a share of the iteration\n"
+    "  ideal             the critical stage's micro-batches without fill and drain: its compute and exposed\n"
+    "                    tensor, context, expert and pipeline communication (every breakdown row but the\n"
+    "                    bubble, data communication and the optimizer step)\n"
+    "  bubble_fraction   pipeline bubble / ideal (\"of ideal\"); (p - 1)/m for p uniform 1F1B stages and m\n"
+    "                    micro-batches (Narayanan et al. 2021, Sec. 2.2.1); 0 with one stage\n"
+    "  MFU, HFU          model FLOPs (no recomputation) and executed FLOPs per second per GPU over the\n"
+    "                    device's dense peak for the plan's precision\n";
 
 report::Format parse_format(const std::string& name) {
     if (name == "json") return report::Format::json;
@@ -36,6 +51,35 @@ void write_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
     }
 }
 
+// An option the command does not have, named with the option it most likely misspells. CLI11
+// reports the first required option it then misses ("--model is required") instead.
+std::optional<std::string> unknown_option(const CLI::App& app, int argc, char** argv) {
+    const CLI::App* command = nullptr;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") break;
+        if (!command) {
+            if (arg.empty() || arg[0] == '-') continue;
+            for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+                if (sub->get_name() == arg) command = sub;
+            }
+            if (!command) return std::nullopt;  // CLI11 names an unknown command
+            continue;
+        }
+        if (arg.rfind("--", 0) != 0) continue;
+        const std::string name = arg.substr(0, arg.find('='));
+        if (command->get_option_no_throw(name)) continue;
+        std::vector<std::string> known;
+        for (const CLI::Option* o : command->get_options()) {
+            for (const std::string& l : o->get_lnames()) known.push_back("--" + l);
+        }
+        const std::string guess = closest_name(name, known);
+        return name + ": splitsim " + command->get_name() + " has no such option" +
+               (guess.empty() ? "; see splitsim " + command->get_name() + " --help" : "; did you mean " + guess + "?");
+    }
+    return std::nullopt;
+}
+
 }  // namespace splitsim::cli
 
 int main(int argc, char** argv) {
@@ -53,6 +97,10 @@ int main(int argc, char** argv) {
         cli::add_validate_published(app),
     };
 
+    if (const std::optional<std::string> unknown = cli::unknown_option(app, argc, argv)) {
+        std::cerr << "splitsim: command line: " << *unknown << "\n";
+        return 2;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

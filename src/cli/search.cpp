@@ -12,6 +12,7 @@
 #include "splitsim/common/error.hpp"
 #include "splitsim/report/html.hpp"
 #include "splitsim/report/search.hpp"
+#include "splitsim/sim/analytical.hpp"
 #include "splitsim/sim/event_tier.hpp"
 #include "splitsim/search/search.hpp"
 
@@ -25,6 +26,8 @@ struct SearchOptions {
     std::string gpus;
     std::optional<int> nodes;
     int top = 10;
+    bool all = false;
+    std::string framework;
     std::string max_memory;
     std::string objective = "time";
     std::string precision = "bf16";
@@ -72,7 +75,11 @@ Subcommand add_search(CLI::App& app) {
     sub->add_option("--global-batch", opts->global_batch, "sequences per iteration")->required()->check(CLI::Range(1, 1 << 24));
     sub->add_option("--gpus", opts->gpus, "GPU count, or a comma-separated list to compare (default: the cluster's)");
     add_nodes_option(*sub, opts->nodes);
-    sub->add_option("--top", opts->top, "plans to list")->check(CLI::Range(0, 1 << 24));
+    sub->add_option("--top", opts->top, "plans to list, in every format (default 10)")->check(CLI::Range(0, 1 << 24));
+    sub->add_flag("--all", opts->all, "list every plan that fits (JSON and CSV of a large search take hundreds of MB)");
+    sub->add_option("--framework", opts->framework,
+                    "only plans this framework runs, each naming it: megatron-lm | megatron-core | deepspeed | torchtitan")
+        ->check(CLI::IsMember({"megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
     sub->add_option("--max-memory", opts->max_memory, "memory per GPU a plan may use (default: the device's), e.g. \"70 GiB\"");
     sub->add_option("--objective", opts->objective, "time (iteration time) | cost (GPU-seconds per token)")
         ->check(CLI::IsMember({"time", "cost"}));
@@ -102,6 +109,7 @@ Subcommand add_search(CLI::App& app) {
         o.objective = opts->objective == "cost" ? search::Objective::cost : search::Objective::time;
         o.precision = parse_precision(opts->precision);
         o.rerank = opts->rerank;
+        if (!opts->framework.empty()) o.framework = plan::framework_from_string(opts->framework);
         o.threads = opts->threads > 0 ? opts->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         if (isatty(STDERR_FILENO)) {
             o.progress = [](std::size_t done, std::size_t all) {
@@ -110,19 +118,39 @@ Subcommand add_search(CLI::App& app) {
             };
         }
         const search::Result result = search::run(model, cluster, o);
+        const std::string runs = o.framework ? " that " + std::string(plan::display_name(*o.framework)) + " runs" : "";
+        if (result.enumerated == 0) {
+            // A model the framework cannot express refuses every split: its key is named.
+            if (o.framework) {
+                plan::Plan probe;
+                probe.dp = 1;
+                plan::adopt(probe, *o.framework);
+                plan::require_runs_on(probe, model, *o.framework);
+            }
+            throw InputError("command line", o.framework ? "--framework" : "--global-batch",
+                             "no split of " + model.name + runs + " at global batch " + std::to_string(o.global_batch) +
+                                 " fits the GPU counts asked for");
+        }
+        if (result.ranked.empty()) {
+            throw InputError("command line", "--max-memory",
+                             "none of the " + std::to_string(result.enumerated) + " candidates" + runs + " fits in " +
+                                 format_bytes(result.capacity) + " per GPU" + (o.max_memory ? "" : " (the device's memory)") +
+                                 "; the least any needs is " + format_bytes(result.least_memory));
+        }
         // Everything is rendered before anything is written.
+        const std::size_t listed = opts->all ? result.ranked.size() : static_cast<std::size_t>(opts->top);
         std::string best_text;
         if (!opts->best_plan.empty()) {
-            if (result.ranked.empty()) throw InputError("command line", "--best-plan", "no candidate fits in memory");
             nlohmann::json best = plan::to_json(result.ranked.front().plan);
             best["name"] = "best plan of splitsim search for " + model.name + " on " + cluster.name;
             best_text = best.dump(2) + "\n";
         }
         std::vector<std::pair<std::string, std::string>> outputs;
         if (!best_text.empty()) outputs.emplace_back(opts->best_plan, best_text);
-        outputs.emplace_back(opts->out, report::render(result, model, cluster, parse_format(opts->format), opts->top));
+        outputs.emplace_back(opts->out, report::render(result, model, cluster, parse_format(opts->format), listed, o.objective));
         if (!opts->report.empty()) {
-            // The best plans (up to ten) played out by the event tier, the best one with its timeline.
+            // The best plans (up to ten), each by the tier that ranked it (the event tier for those it
+            // re-simulated, the best one with its timeline), so the report's times are the ranking's.
             const auto shared_model = std::make_shared<const model::ModelSpec>(model);
             std::map<int, std::shared_ptr<const hardware::Topology>> topologies;
             std::vector<std::unique_ptr<sim::Scenario>> scenarios;
@@ -137,8 +165,11 @@ Subcommand add_search(CLI::App& app) {
                     topology = std::make_shared<const hardware::Topology>(std::move(c));
                 }
                 scenarios.push_back(std::make_unique<sim::Scenario>(shared_model, topology, p));
-                entries.push_back({"#" + std::to_string(i + 1), scenarios.back().get(),
-                                   sim::predict_events(*scenarios.back(), i == 0 ? &best_run : nullptr), i == 0 ? &best_run : nullptr});
+                const sim::Scenario& sc = *scenarios.back();
+                const bool events = result.ranked[i].tier() == sim::Tier::event;
+                sim::EventRun* run = i == 0 && events ? &best_run : nullptr;
+                entries.push_back({"#" + std::to_string(i + 1), &sc,
+                                   events ? sim::predict_events(sc, run) : sim::predict_analytical(sc), run});
             }
             outputs.emplace_back(opts->report, report::html_report("splitsim search", entries, &result));
         }

@@ -40,6 +40,7 @@ Subcommand add_simulate(CLI::App& app) {
     sub->add_option("--plan", opts->plan, "plan JSON (plans/*.json)")->required();
     add_nodes_option(*sub, opts->nodes);
     add_format_option(*sub, opts->format);
+    sub->footer(kTermsHelp);
     sub->add_option("--out", opts->out, "write the report to this file instead of standard output");
     sub->add_option("--tier", opts->tier, "event (default: the iteration played out as events) | analytical (closed forms)")
         ->check(CLI::IsMember({"event", "analytical"}));

@@ -1,6 +1,10 @@
 #include "splitsim/common/json_reader.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -161,7 +165,101 @@ private:
     std::vector<Level> levels_;
 };
 
+// Levenshtein distance (insertions, deletions, substitutions), with a transposition of
+// neighbours counted as one edit (optimal string alignment).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+// The first letter of each word: "pipeline_parallel" -> "pp", "--global-batch" -> "gb".
+std::string initials(std::string_view name) {
+    std::string out;
+    bool start = true;
+    for (char c : name) {
+        const bool separator = c == '_' || c == '-' || c == ' ';
+        if (!separator && start) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        start = separator;
+    }
+    return out;
+}
+
 }  // namespace
+
+std::string closest_name(std::string_view name, const std::vector<std::string>& known) {
+    std::string best;
+    std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+    for (const std::string& k : known) {
+        if (k == name) continue;
+        if (initials(name) == k || initials(k) == name) return k;
+        // Short names lie one edit from each other ("tp", "pp", "dp"): a near spelling counts for
+        // names of five letters or more, within two edits (one for names under eight letters).
+        const std::size_t shorter = std::min(name.size(), k.size());
+        if (shorter < 5) continue;
+        const std::size_t limit = shorter < 8 ? 1 : 2;
+        const std::size_t d = edit_distance(name, k);
+        if (d <= limit && d < best_distance) {
+            best = k;
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
+namespace {
+
+struct KindInfo {
+    FileKind kind;
+    const char* what;   // "a model file"
+    const char* where;  // where such a file belongs
+};
+
+constexpr KindInfo kKinds[] = {
+    {FileKind::model, "a model file", "give it as --model"},
+    {FileKind::cluster, "a cluster file", "give it as --cluster"},
+    {FileKind::device, "a device file", "name it as a cluster's \"device\""},
+    {FileKind::plan, "a plan file", "give it as --plan"},
+    {FileKind::plan_list, "a list of plans", "give it to splitsim compare as --plans"},
+    {FileKind::measurements, "measurements (splitsim-harness bench)", "give them to splitsim calibrate as --measurements"},
+    {FileKind::execution, "an execution record (splitsim-harness execute)", "read it with check-execution"},
+};
+
+// What a document is, by keys that only that kind of file has.
+std::optional<FileKind> recognise(const nlohmann::json& j) {
+    if (j.is_array()) {
+        const bool plans = !j.empty() && j.front().is_object() && j.front().contains("tp");
+        return plans ? std::optional(FileKind::plan_list) : std::nullopt;
+    }
+    if (!j.is_object()) return std::nullopt;
+    auto has = [&](const char* key) { return j.contains(key); };
+    if (has("harness") && has("steps")) return FileKind::execution;
+    if (has("harness") && (has("kernels") || has("collectives"))) return FileKind::measurements;
+    if (has("plans")) return FileKind::plan_list;
+    if (has("gpus_per_node")) return FileKind::cluster;
+    if (has("layers") && has("hidden")) return FileKind::model;
+    if (has("peak") && has("memory_bandwidth")) return FileKind::device;
+    if (has("micro_batch") || (has("tp") && has("pp"))) return FileKind::plan;
+    return std::nullopt;
+}
+
+}  // namespace
+
+void expect_file_kind(const nlohmann::json& json, const std::string& file, FileKind expected) {
+    const std::optional<FileKind> kind = recognise(json);
+    if (!kind || *kind == expected) return;
+    const KindInfo& is = kKinds[static_cast<std::size_t>(*kind)];
+    const KindInfo& wanted = kKinds[static_cast<std::size_t>(expected)];
+    throw InputError(file, "", std::string("this is ") + is.what + ", not " + wanted.what + "; " + is.where);
+}
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& file) {
     try {
@@ -195,7 +293,23 @@ JsonObject::JsonObject(const nlohmann::json& value, std::string file, std::strin
     }
 }
 
-bool JsonObject::has(std::string_view key) const { return value_->contains(key); }
+bool JsonObject::has(std::string_view key) const {
+    asked_.emplace(key);
+    return value_->contains(key);
+}
+
+void JsonObject::missing(std::string_view key) const {
+    // Only keys the reader has not asked about yet can be unknown; of those, one whose initials
+    // are the missing key, or (for keys long enough not to collide) a near spelling of it.
+    for (const auto& [name, unused] : value_->items()) {
+        if (asked_.contains(name) || read_.contains(name)) continue;
+        const std::string guess = closest_name(name, {std::string(key)});
+        if (!guess.empty() && (key.size() > 4 || guess.size() < name.size())) {
+            fail(name, "unknown key; did you mean \"" + std::string(key) + "\"?");
+        }
+    }
+    fail(key, "missing required key");
+}
 
 std::string JsonObject::pointer_to(std::string_view key) const {
     return pointer_ + "/" + detail::escape_pointer_token(key);
@@ -207,12 +321,12 @@ const nlohmann::json& JsonObject::lookup(std::string_view key) {
 }
 
 const nlohmann::json& JsonObject::raw(std::string_view key) {
-    if (!has(key)) fail(key, "missing required key");
+    if (!has(key)) missing(key);
     return lookup(key);
 }
 
 JsonObject JsonObject::object(std::string_view key) {
-    if (!has(key)) fail(key, "missing required key");
+    if (!has(key)) missing(key);
     return JsonObject(lookup(key), file_, pointer_to(key));
 }
 
@@ -222,7 +336,7 @@ std::optional<JsonObject> JsonObject::maybe_object(std::string_view key) {
 }
 
 JsonArray JsonObject::array(std::string_view key) {
-    if (!has(key)) fail(key, "missing required key");
+    if (!has(key)) missing(key);
     return JsonArray(lookup(key), file_, pointer_to(key));
 }
 
@@ -233,7 +347,9 @@ std::optional<JsonArray> JsonObject::maybe_array(std::string_view key) {
 
 void JsonObject::finish() const {
     for (const auto& [key, unused] : value_->items()) {
-        if (!read_.contains(key)) fail(key, "unknown key");
+        if (read_.contains(key)) continue;
+        const std::string guess = closest_name(key, std::vector<std::string>(asked_.begin(), asked_.end()));
+        fail(key, guess.empty() ? "unknown key" : "unknown key; did you mean \"" + guess + "\"?");
     }
 }
 

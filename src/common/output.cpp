@@ -1,6 +1,8 @@
 #include "splitsim/common/output.hpp"
 
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "splitsim/common/error.hpp"
@@ -8,6 +10,17 @@
 namespace splitsim {
 
 void write_text_files(const std::vector<std::pair<std::string, std::string>>& files) {
+    // A path named for two outputs would hold only the last of them: refused before anything is
+    // written. Paths are compared as the files they name ("out.json" and "./out.json" are one).
+    std::set<std::filesystem::path> named;
+    for (const auto& [path, text] : files) {
+        std::error_code error;
+        std::filesystem::path file = std::filesystem::weakly_canonical(path, error);
+        if (error) file = std::filesystem::absolute(path).lexically_normal();
+        if (!named.insert(file).second) {
+            throw InputError(path, "", "the path is repeated: two outputs cannot share one file; give each its own");
+        }
+    }
     std::vector<std::string> partials;  // created by this call
     auto fail = [&](const std::string& path) {
         for (const std::string& p : partials) std::remove(p.c_str());

@@ -238,7 +238,9 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
 
 ClusterSpec load_cluster(const std::string& path, std::optional<int> nodes_override) {
     const std::string dir = (std::filesystem::path(path).parent_path() / "devices").string();
-    return parse_cluster(read_json_file(path), path, dir, nodes_override);
+    const nlohmann::json json = read_json_file(path);
+    expect_file_kind(json, path, FileKind::cluster);
+    return parse_cluster(json, path, dir, nodes_override);
 }
 
 }  // namespace splitsim::hardware

@@ -67,6 +67,8 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
     JsonObject o(json, file, pointer);
     DeviceSpec d;
     d.name = o.required<std::string>("name");
+    d.kind = o.choice<DeviceKind>("kind", {{"gpu", DeviceKind::gpu}, {"cpu", DeviceKind::cpu}, {"tpu", DeviceKind::tpu}},
+                                  DeviceKind::gpu);
     (void)o.optional<std::string>("source", "");
     d.memory = o.required<Bytes>("memory");
     if (d.memory.value() <= 0) o.fail("memory", "must be positive");
@@ -152,7 +154,11 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
     return d;
 }
 
-DeviceSpec load_device(const std::string& path) { return parse_device(read_json_file(path), path); }
+DeviceSpec load_device(const std::string& path) {
+    const nlohmann::json json = read_json_file(path);
+    expect_file_kind(json, path, FileKind::device);
+    return parse_device(json, path);
+}
 
 bool is_kernel_kind(std::string_view name) {
     for (const char* k : {"gemm", "attention_gemm", "fused_attention", "softmax", "dropout", "norm", "activation", "rotary",
@@ -168,9 +174,19 @@ std::string quantity(double v, const char* unit) {
 }
 }  // namespace
 
+std::string_view to_string(DeviceKind kind) {
+    switch (kind) {
+        case DeviceKind::gpu: return "gpu";
+        case DeviceKind::cpu: return "cpu";
+        case DeviceKind::tpu: return "tpu";
+    }
+    return "?";
+}
+
 nlohmann::json to_json(const DeviceSpec& d) {
     nlohmann::json j;
     j["name"] = d.name;
+    j["kind"] = to_string(d.kind);
     j["memory"] = quantity(d.memory.value(), "B");
     j["memory_bandwidth"] = quantity(d.memory_bandwidth.value(), "B/s");
     nlohmann::json peak = nlohmann::json::object();

@@ -27,6 +27,7 @@ constexpr int kMaxExperts = 1 << 16;
 ModelSpec parse_model(const nlohmann::json& json, const std::string& file) {
     JsonObject o(json, file);
     ModelSpec m;
+    m.origin = file;
     m.name = o.required<std::string>("name");
     (void)o.optional<std::string>("source", "");  // citation of the configuration, for people
     m.layers = o.required<int>("layers", between(1, kMaxLayers));
@@ -67,6 +68,10 @@ ModelSpec parse_model(const nlohmann::json& json, const std::string& file) {
     return m;
 }
 
-ModelSpec load_model(const std::string& path) { return parse_model(read_json_file(path), path); }
+ModelSpec load_model(const std::string& path) {
+    const nlohmann::json json = read_json_file(path);
+    expect_file_kind(json, path, FileKind::model);
+    return parse_model(json, path);
+}
 
 }  // namespace splitsim::model

@@ -9,84 +9,152 @@ namespace splitsim::plan {
 namespace {
 
 using model::Recompute;
+using Found = std::optional<Refusal>;
 
-[[noreturn]] void refuse(const Plan& p, const std::string& key, const std::string& why) {
-    throw InputError(p.origin, p.pointer + "/" + key, why);
+Refusal plan_key(const Plan& p, const std::string& key, const std::string& why) {
+    return {p.origin, p.pointer + "/" + key, why};
+}
+Refusal model_key(const model::ModelSpec& m, const std::string& key, const std::string& why) {
+    return {m.origin.empty() ? "model" : m.origin, "/" + key, why};
 }
 
 bool uneven(const Plan& p) { return p.first_stage_layers != 0 || p.last_stage_layers != 0; }
 const char* uneven_key(const Plan& p) { return p.first_stage_layers ? "first_stage_layers" : "last_stage_layers"; }
+bool default_order(const Plan& p) { return p.order == Plan{}.order; }
 
-// Megatron-LM (megatron/training/arguments.py, core_r0.12.0): the legacy model and Megatron-Core
+// Every framework below trains decoders with a causal mask (Megatron's pretrain_gpt.py,
+// Megatron-DeepSpeed's pretrain_gpt.py, torchtitan's llama3).
+Found decoder(const model::ModelSpec& m, Framework f) {
+    if (!m.causal) return model_key(m, "causal", std::string(display_name(f)) + " trains causal decoders (a GPT-style model)");
+    return std::nullopt;
+}
+
+// Megatron-LM (megatron/training/arguments.py, core_v0.12.0): the legacy model and Megatron-Core
 // share the schedules, the rank layout and the optimizer options.
-void megatron(const Plan& p, Framework f) {
+Found megatron(const Plan& p, const model::ModelSpec& m, Framework f) {
     const bool core = f == Framework::megatron_core;
     const std::string name(display_name(f));
+    if (Found r = decoder(m, f)) return r;
     switch (p.schedule) {
         case Schedule::one_f_one_b:
         case Schedule::interleaved: break;
-        case Schedule::gpipe: refuse(p, "schedule", name + " has no GPipe schedule (it runs 1F1B)");
-        case Schedule::zb_h1: refuse(p, "schedule", name + " has no ZB-H1 schedule");
+        case Schedule::gpipe: return plan_key(p, "schedule", name + " has no GPipe schedule (it runs 1F1B)");
+        case Schedule::zb_h1: return plan_key(p, "schedule", name + " has no ZB-H1 schedule");
     }
     if (!core) {
-        // Context parallelism, MoE layers, the uneven pipeline split, fp8 and FSDP exist only for
-        // Megatron-Core models (--use-mcore-models, Transformer Engine).
-        if (p.cp > 1) refuse(p, "cp", "context parallelism needs Megatron-Core models (framework megatron-core)");
-        if (p.ep > 1) refuse(p, "ep", "expert parallelism needs Megatron-Core models (framework megatron-core)");
-        if (uneven(p)) refuse(p, uneven_key(p), "an uneven pipeline split needs Megatron-Core (framework megatron-core)");
-        if (p.precision == Precision::fp8) refuse(p, "precision", "fp8 needs Transformer Engine (framework megatron-core)");
-        if (p.zero == 3) refuse(p, "zero", "--use-torch-fsdp2 needs Megatron-Core models (framework megatron-core)");
-        if (p.tp_comm_overlap) refuse(p, "tp_comm_overlap", "--tp-comm-overlap needs Transformer Engine (framework megatron-core)");
+        // Context parallelism, MoE layers, the uneven pipeline split, fp8, FSDP and the overlapped
+        // parameter gather exist only for Megatron-Core models (--use-mcore-models, Transformer
+        // Engine). The legacy model's experts (SwitchMLP, megatron/legacy/model/transformer.py)
+        // route each token to one expert in every layer, without --moe-router-topk.
+        if (m.moe) return model_key(m, "moe", "MoE layers need Megatron-Core models (framework megatron-core)");
+        if (p.cp > 1) return plan_key(p, "cp", "context parallelism needs Megatron-Core models (framework megatron-core)");
+        if (p.ep > 1) return plan_key(p, "ep", "expert parallelism needs Megatron-Core models (framework megatron-core)");
+        if (uneven(p)) return plan_key(p, uneven_key(p), "an uneven pipeline split needs Megatron-Core (framework megatron-core)");
+        if (p.precision == Precision::fp8) return plan_key(p, "precision", "fp8 needs Transformer Engine (framework megatron-core)");
+        if (p.zero == 3) return plan_key(p, "zero", "--use-torch-fsdp2 needs Megatron-Core models (framework megatron-core)");
+        if (p.overlap_param_gather) return plan_key(p, "overlap_param_gather", "--overlap-param-gather needs Megatron-Core models");
+        if (p.tp_comm_overlap) return plan_key(p, "tp_comm_overlap", "--tp-comm-overlap needs Transformer Engine (framework megatron-core)");
     } else if (!p.async_tp_allreduce) {
-        refuse(p, "async_tp_allreduce", "Megatron-Core always overlaps the tensor-parallel input-gradient all-reduce");
+        return plan_key(p, "async_tp_allreduce", "Megatron-Core always overlaps the tensor-parallel input-gradient all-reduce");
     }
     // get_transformer_layer_offset divides by the stages between the first and the last.
     if (p.schedule == Schedule::interleaved && p.first_stage_layers && p.last_stage_layers && p.pp == 2) {
-        refuse(p, "vpp", "Megatron-Core interleaves an uneven split only with a stage between the first and the last (pp >= 3)");
+        return plan_key(p, "vpp", "Megatron-Core interleaves an uneven split only with a stage between the first and the last (pp >= 3)");
     }
     const std::array<Dim, kDimCount> tp_pp_dp{Dim::tensor, Dim::context, Dim::expert, Dim::pipeline, Dim::data};
     if (p.order == tp_pp_dp) {
-        if (p.cp > 1 || p.ep > 1) refuse(p, "order", name + " maps pipeline inside data parallelism only without cp or ep");
-    } else if (p.order != Plan{}.order) {
-        refuse(p, "order", name + " lays ranks out as tp-cp-ep-dp-pp or tp-pp-dp");
+        if (p.cp > 1 || p.ep > 1) return plan_key(p, "order", name + " maps pipeline inside data parallelism only without cp or ep");
+    } else if (!default_order(p)) {
+        return plan_key(p, "order", name + " lays ranks out as tp-cp-ep-dp-pp or tp-pp-dp");
     }
     if (p.zero == 2) {
-        refuse(p, "zero", name + " shards optimizer states (zero 1, --use-distributed-optimizer) or everything (zero 3, --use-torch-fsdp2), not gradients alone");
+        return plan_key(p, "zero", name + " shards optimizer states (zero 1, --use-distributed-optimizer) or everything (zero 3, --use-torch-fsdp2), not gradients alone");
+    }
+    // validate_args under --use-torch-fsdp2.
+    if (p.zero == 3) {
+        if (p.pp > 1) return plan_key(p, "zero", "--use-torch-fsdp2 is not supported with pipeline parallelism");
+        if (p.ep > 1) return plan_key(p, "zero", "--use-torch-fsdp2 is not supported with expert parallelism");
+        if (p.grad_accumulation_fusion) {
+            return plan_key(p, "grad_accumulation_fusion", "--use-torch-fsdp2 is not supported with gradient accumulation fusion");
+        }
+        if (p.precision == Precision::fp16) return plan_key(p, "precision", "--use-torch-fsdp2 does not support fp16");
+        if (m.tied_embeddings) return model_key(m, "tied_embeddings", "--use-torch-fsdp2 requires --untie-embeddings-and-output-weights");
+    }
+    if (p.overlap_param_gather && p.zero != 1) {
+        return plan_key(p, "overlap_param_gather", "--overlap-param-gather needs the distributed optimizer (zero 1)");
+    }
+    if (p.overlap_param_gather && !p.overlap_grad_reduce) {
+        return plan_key(p, "overlap_param_gather", "--overlap-param-gather needs --overlap-grad-reduce (overlap_grad_reduce)");
     }
     // arguments.py forces --accumulate-allreduce-grads-in-fp32 under bf16.
     if (p.precision == Precision::bf16 && p.grad_precision != Precision::fp32) {
-        refuse(p, "grad_precision", name + " accumulates and reduces gradients in fp32 under bf16");
+        return plan_key(p, "grad_precision", name + " accumulates and reduces gradients in fp32 under bf16");
     }
+    return std::nullopt;
 }
 
-// DeepSpeed (deepspeed/runtime/pipe/engine.py, deepspeed/runtime/zero) with Megatron-DeepSpeed's model.
-void deepspeed(const Plan& p) {
-    if (p.cp > 1) refuse(p, "cp", "DeepSpeed's sequence parallelism (Ulysses) splits heads, not the ring attention of cp");
-    if (p.ep > 1) refuse(p, "ep", "expert parallelism is not modelled for DeepSpeed");
+// DeepSpeed (deepspeed/runtime/pipe/engine.py, deepspeed/runtime/zero, v0.16.4) with
+// Megatron-DeepSpeed's model (megatron/arguments.py, megatron/model/transformer.py, commit f4157be).
+Found deepspeed(const Plan& p, const model::ModelSpec& m) {
+    if (Found r = decoder(m, Framework::deepspeed)) return r;
+    if (m.moe) {
+        // get_num_experts_per_layer: layer n (from 1) has experts when n % expert_interval == 0.
+        if (m.moe->layer_frequency != 1) {
+            return model_key(m, "moe/layer_frequency",
+                             "Megatron-DeepSpeed puts experts in every --expert-interval-th layer counted from 1, not from layer 0");
+        }
+        if (m.moe->expert_ffn_hidden != m.ffn_hidden) {
+            return model_key(m, "moe/expert_ffn_hidden", "Megatron-DeepSpeed's experts have the dense layers' --ffn-hidden-size");
+        }
+    }
+    if (p.cp > 1) return plan_key(p, "cp", "DeepSpeed's sequence parallelism (Ulysses) splits heads, not the ring attention of cp");
+    if (p.ep > 1) return plan_key(p, "ep", "expert parallelism is not modelled for DeepSpeed");
     // PipelineEngine asserts zero_optimization_stage() < 2 (pipe/engine.py).
-    if (p.pp > 1 && p.zero >= 2) refuse(p, "zero", "DeepSpeed's pipeline engine runs with ZeRO stage 0 or 1 only");
+    if (p.pp > 1 && p.zero >= 2) return plan_key(p, "zero", "DeepSpeed's pipeline engine runs with ZeRO stage 0 or 1 only");
     if (p.pp > 1 && p.schedule != Schedule::one_f_one_b) {
-        refuse(p, "schedule", "DeepSpeed's pipeline engine runs its own 1F1B schedule (TrainSchedule)");
+        return plan_key(p, "schedule", "DeepSpeed's pipeline engine runs its own 1F1B schedule (TrainSchedule)");
     }
-    if (p.recompute == Recompute::selective) refuse(p, "recompute", "Megatron-DeepSpeed checkpoints whole layers only");
-    if (uneven(p)) refuse(p, uneven_key(p), "DeepSpeed's pipeline engine partitions the layers itself (partition_method)");
-    if (p.precision == Precision::fp8) refuse(p, "precision", "DeepSpeed trains in fp32, fp16 or bf16");
-    if (p.tp_comm_overlap) refuse(p, "tp_comm_overlap", "Megatron-DeepSpeed's tensor parallelism does not overlap its collectives with the GEMMs");
+    if (p.recompute == Recompute::selective) return plan_key(p, "recompute", "Megatron-DeepSpeed checkpoints whole layers only");
+    if (uneven(p)) return plan_key(p, uneven_key(p), "DeepSpeed's pipeline engine partitions the layers itself (partition_method)");
+    if (p.precision == Precision::fp8) return plan_key(p, "precision", "DeepSpeed trains in fp32, fp16 or bf16");
+    // PipeModelDataParallelTopology (deepspeed/runtime/pipe/topology.py): axes pipe, data, model.
+    if (!default_order(p)) return plan_key(p, "order", "DeepSpeed lays ranks out as tp-dp-pp (PipeModelDataParallelTopology)");
+    if (p.tp_comm_overlap) {
+        return plan_key(p, "tp_comm_overlap", "Megatron-DeepSpeed's tensor parallelism does not overlap its collectives with the GEMMs");
+    }
+    return std::nullopt;
 }
 
-// torchtitan (torchtitan/config/job_config.py, torchtitan/distributed/parallel_dims.py).
-void torchtitan(const Plan& p) {
-    if (p.tp > 1 && !p.sequence_parallel) {
-        refuse(p, "sequence_parallel", "torchtitan's tensor parallelism always shards norms along the sequence");
+// torchtitan v0.2.2 (torchtitan/config/job_config.py, torchtitan/distributed/parallel_dims.py) and
+// the model splitsim exports to, its llama3 (torchtitan/models/llama3/model/model.py): pre-norm
+// RMSNorm blocks, rotary positions, SwiGLU, no biases, an untied output layer, no dropout.
+Found torchtitan(const Plan& p, const model::ModelSpec& m) {
+    if (Found r = decoder(m, Framework::torchtitan)) return r;
+    if (m.activation != model::Activation::swiglu) return model_key(m, "activation", "torchtitan's llama3 model uses SwiGLU");
+    if (m.norm != model::Norm::rmsnorm) return model_key(m, "norm", "torchtitan's llama3 model uses RMSNorm");
+    if (m.position_embedding != model::PositionEmbedding::rotary) {
+        return model_key(m, "position_embedding", "torchtitan's llama3 model uses rotary positions");
     }
-    if (p.zero == 1) refuse(p, "zero", "torchtitan replicates (zero 0, DDP) or shards with FSDP (zero 2: no resharding after forward, zero 3)");
-    if (uneven(p)) refuse(p, uneven_key(p), "torchtitan's pipeline_parallel_layers_per_stage splits the layers evenly");
+    if (m.linear_bias) return model_key(m, "linear_bias", "torchtitan's llama3 model has no biases (linear_bias false)");
+    if (m.tied_embeddings) return model_key(m, "tied_embeddings", "torchtitan's llama3 model has an untied output layer");
+    if (m.dropout) return model_key(m, "dropout", "torchtitan's llama3 model has no dropout (dropout false)");
+    if (m.moe) return model_key(m, "moe", "torchtitan's llama3 model has no MoE layers");
+    if (p.tp > 1 && !p.sequence_parallel) {
+        return plan_key(p, "sequence_parallel", "torchtitan's tensor parallelism always shards norms along the sequence");
+    }
+    if (p.zero == 1) {
+        return plan_key(p, "zero", "torchtitan replicates (zero 0, DDP) or shards with FSDP (zero 2: no resharding after forward, zero 3)");
+    }
+    if (uneven(p)) return plan_key(p, uneven_key(p), "torchtitan's pipeline_parallel_layers_per_stage splits the layers evenly");
     if (p.schedule == Schedule::zb_h1) {
-        refuse(p, "schedule", "PyTorch's zero-bubble schedules are looped (InterleavedZeroBubble, ZBVZeroBubble)");
+        return plan_key(p, "schedule", "PyTorch's zero-bubble schedules are looped (InterleavedZeroBubble, ZBVZeroBubble)");
     }
     if (p.precision != Precision::bf16 && p.precision != Precision::fp32 && p.precision != Precision::fp8) {
-        refuse(p, "precision", "torchtitan's mixed precision is bf16 (fp8 through its float8 converter)");
+        return plan_key(p, "precision", "torchtitan's mixed precision is bf16 (fp8 through its float8 converter)");
     }
+    // The device mesh is laid out pp, dp_replicate, dp_shard, cp, tp, tensor parallelism innermost.
+    if (!default_order(p)) return plan_key(p, "order", "torchtitan lays ranks out as tp-cp-dp-pp (its device mesh)");
+    return std::nullopt;
 }
 
 }  // namespace
@@ -169,12 +237,28 @@ std::vector<std::string_view> framework_versions(Framework f) {
     return {};
 }
 
-void require_runs_on(const Plan& plan, const model::ModelSpec& /*model*/, Framework framework) {
+std::optional<Refusal> refusal(const Plan& plan, const model::ModelSpec& model, Framework framework) {
     switch (framework) {
         case Framework::megatron_lm:
-        case Framework::megatron_core: megatron(plan, framework); break;
-        case Framework::deepspeed: deepspeed(plan); break;
-        case Framework::torchtitan: torchtitan(plan); break;
+        case Framework::megatron_core: return megatron(plan, model, framework);
+        case Framework::deepspeed: return deepspeed(plan, model);
+        case Framework::torchtitan: return torchtitan(plan, model);
+    }
+    return std::nullopt;
+}
+
+void require_runs_on(const Plan& plan, const model::ModelSpec& model, Framework framework) {
+    if (const std::optional<Refusal> r = refusal(plan, model, framework)) throw InputError(r->file, r->pointer, r->why);
+}
+
+void adopt(Plan& p, Framework f) {
+    p.framework = f;
+    const bool megatron = f == Framework::megatron_lm || f == Framework::megatron_core;
+    if (megatron) {
+        // Megatron-LM overlaps the parameter gather only behind its distributed optimizer, and
+        // FSDP2 (zero 3) runs without gradient-accumulation fusion (arguments.py).
+        p.overlap_param_gather = p.overlap_param_gather && p.zero == 1 && f == Framework::megatron_core;
+        if (p.zero == 3) p.grad_accumulation_fusion = false;
     }
 }
 

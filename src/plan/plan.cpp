@@ -16,6 +16,16 @@ constexpr std::pair<std::string_view, Precision> kPrecisions[] = {
 
 std::string str(std::int64_t v) { return std::to_string(v); }
 
+// What would make a cluster hold `gpus` devices: the --nodes that gives it that many, where the
+// node count can change (not a torus or an explicit graph) and the count is whole nodes.
+std::string nodes_hint(const hardware::ClusterSpec& cluster, std::int64_t gpus) {
+    if (cluster.torus || cluster.graph) return " (a torus or an explicit graph has a fixed size)";
+    if (gpus % cluster.gpus_per_node != 0) {
+        return " (" + str(gpus) + " is not a whole number of " + str(cluster.gpus_per_node) + "-GPU nodes)";
+    }
+    return "; --nodes " + str(gpus / cluster.gpus_per_node) + " gives it " + str(gpus);
+}
+
 }  // namespace
 
 std::string_view to_string(Dim d) {
@@ -120,10 +130,15 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
     return p;
 }
 
-Plan load_plan(const std::string& path) { return parse_plan(read_json_file(path), path); }
+Plan load_plan(const std::string& path) {
+    const nlohmann::json json = read_json_file(path);
+    expect_file_kind(json, path, FileKind::plan);
+    return parse_plan(json, path);
+}
 
 std::vector<Plan> load_plans(const std::string& path) {
     const nlohmann::json json = read_json_file(path);
+    if (!json.is_array() && !(json.is_object() && json.contains("plans"))) expect_file_kind(json, path, FileKind::plan_list);
     std::vector<Plan> out;
     auto read_array = [&](const JsonArray& list) {
         if (list.size() == 0) list.fail("lists no plans");
@@ -211,7 +226,8 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
     // devices, so the products below are formed in 64 bits and compared as soon as they may exceed it.
     const std::int64_t model_parallel = std::int64_t{p.tp} * p.pp * p.cp;
     if (model_parallel > gpus) {
-        fail("tp", "tp x pp x cp = " + str(model_parallel) + " exceeds the cluster's " + str(gpus) + " GPUs");
+        fail("tp", "tp x pp x cp = " + str(model_parallel) + " exceeds the cluster's " + str(gpus) + " GPUs" +
+                       nodes_hint(cluster, p.dp ? model_parallel * p.dp : model_parallel));
     }
     if (p.dp == 0) {
         if (gpus % model_parallel != 0) {
@@ -219,7 +235,8 @@ void validate(Plan& p, const model::ModelSpec& m, const hardware::ClusterSpec& c
         }
         p.dp = static_cast<int>(gpus / model_parallel);
     } else if (model_parallel * p.dp != gpus) {
-        fail("dp", "tp x pp x dp x cp = " + str(model_parallel * p.dp) + " but the cluster has " + str(gpus) + " GPUs");
+        fail("dp", "tp x pp x dp x cp = " + str(model_parallel * p.dp) + " but the cluster has " + str(gpus) + " GPUs" +
+                       nodes_hint(cluster, model_parallel * p.dp));
     }
     if (p.ep > 1 && p.dp % p.ep != 0) fail("ep", str(p.ep) + " does not divide dp (" + str(p.dp) + ")");
 

@@ -62,12 +62,13 @@ std::string legend(const std::vector<Part>& parts, double x, double y) {
 // Stacked horizontal bars: each plan's iteration time split into compute, exposed communication
 // per dimension, bubble and optimizer step.
 std::string time_breakdown(const std::vector<ReportPlan>& plans) {
-    const double left = 300, width = 700, bar = 26, gap = 12;
+    // `label` leaves room right of the longest bar for its total ("1234.567 s").
+    const double left = 300, width = 700, bar = 26, gap = 12, label = 90;
     double longest = 0;
     for (const auto& p : plans) longest = std::max(longest, p.prediction.iteration_time.value());
     const double height = 60 + plans.size() * (bar + gap) + 40;
     std::ostringstream s;
-    s << "<svg id='time-breakdown' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + 40) << "' height='"
+    s << "<svg id='time-breakdown' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + label) << "' height='"
       << fmt(height) << "'><title>Iteration time by component</title>";
     double y = 40;
     for (const auto& p : plans) {
@@ -87,7 +88,7 @@ std::string time_breakdown(const std::vector<ReportPlan>& plans) {
               << "' fill='" << part.color << "'><title>" << escape(part.label) << ": " << fmt(t, 4) << " s</title></rect>";
             x += w;
         }
-        s << "<text x='" << fmt(x + 6) << "' y='" << fmt(y + bar * 0.65) << "' class='small'>" << fmt(r.iteration_time.value(), 3)
+        s << "<text class='total' x='" << fmt(x + 6) << "' y='" << fmt(y + bar * 0.65) << "'>" << fmt(r.iteration_time.value(), 3)
           << " s</text>";
         y += bar + gap;
     }
@@ -141,12 +142,15 @@ std::string memory_chart(const ReportPlan& p, int index) {
     return s.str();
 }
 
-// The timeline of one iteration: a lane per stream of each simulated rank, each pixel coloured by
-// the kind of work that filled most of it.
+// The timeline of one iteration: a lane per stream of each simulated rank. A pixel column holds
+// the kinds of work that filled it stacked in proportion to their time (in twelfths of the lane),
+// so work shorter than a pixel (a layer's recomputation between its backward passes) keeps its
+// share of the area; runs of columns with the same shares become one rectangle per kind.
 std::string timeline(const ReportPlan& p) {
     const sim::TaskGraph& g = p.run->graph;
     const sim::EngineResult& res = p.run->result;
-    const int width = 1000;
+    constexpr int width = 1000;
+    constexpr int kParts = 12;  // shares are drawn in twelfths of a lane
     const double left = 110;
     const double end = static_cast<double>(std::max<std::int64_t>(1, res.end.count()));
     // Kinds: compute by phase, then communication by stream.
@@ -154,6 +158,7 @@ std::string timeline(const ReportPlan& p) {
                                   {"weight gradient", "#332288"}, {"optimizer", "#000000"},    {"tensor", "#E69F00"},
                                   {"pipeline", "#009E73"},        {"data", "#D55E00"},         {"context", "#882255"},
                                   {"expert", "#F0E442"},          {"parameter gather", "#AA4499"}};
+    constexpr std::size_t kKinds = 11;
     auto kind_of = [](const sim::Task& t) -> std::size_t {
         if (!t.transfer) {
             switch (t.label.phase) {
@@ -166,7 +171,8 @@ std::string timeline(const ReportPlan& p) {
         }
         return 4 + static_cast<std::size_t>(t.stream);  // tensor = 1 ... gather = 6
     };
-    std::map<std::pair<int, int>, std::vector<std::array<double, 11>>> lanes;  // (rank, stream) -> per pixel, per kind
+    // (rank, stream) -> per pixel, per kind: the fraction of the pixel's time the kind filled.
+    std::map<std::pair<int, int>, std::vector<std::array<double, kKinds>>> lanes;
     for (std::size_t i = 0; i < g.size(); ++i) {
         const sim::Task& t = g.task(static_cast<sim::TaskId>(i));
         const double a = static_cast<double>(res.tasks[i].start.count()) / end * width;
@@ -179,11 +185,35 @@ std::string timeline(const ReportPlan& p) {
             lane[static_cast<std::size_t>(px)][k] += std::min(b, px + 1.0) - std::max(a, static_cast<double>(px));
         }
     }
+    // A pixel's shares in twelfths: the busy fraction (at most the whole pixel; concurrent
+    // transfers on one stream may add up to more) rounded, divided by largest remainders.
+    auto twelfths = [](const std::array<double, kKinds>& cell) {
+        std::array<int, kKinds> q{};
+        double busy = 0;
+        for (double v : cell) busy += v;
+        if (busy <= 0) return q;
+        const double scale = std::min(1.0, busy) / busy * kParts;
+        const int total = static_cast<int>(std::lround(std::min(1.0, busy) * kParts));
+        std::array<double, kKinds> rest{};
+        int given = 0;
+        for (std::size_t k = 0; k < kKinds; ++k) {
+            const double exact = cell[k] * scale;
+            q[k] = static_cast<int>(std::floor(exact));
+            rest[k] = exact - q[k];
+            given += q[k];
+        }
+        for (; given < total; ++given) {
+            const auto most = static_cast<std::size_t>(std::max_element(rest.begin(), rest.end()) - rest.begin());
+            ++q[most];
+            rest[most] = -1;
+        }
+        return q;
+    };
     const double lane_height = lanes.size() > 60 ? 4 : 12;
     const double height = 50 + lanes.size() * (lane_height + 1) + 30;
     std::ostringstream s;
     s << "<svg id='timeline' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + 20) << "' height='" << fmt(height)
-      << "'><title>Timeline of one iteration (event tier)</title>";
+      << "' data-seconds='" << fmt(end * 1e-9, 9) << "' data-pixels='" << width << "'><title>Timeline of one iteration (event tier)</title>";
     double y = 40;
     int last_rank = -1;
     for (const auto& [key, lane] : lanes) {
@@ -192,27 +222,24 @@ std::string timeline(const ReportPlan& p) {
               << key.first << "</text>";
             last_rank = key.first;
         }
-        // Runs of pixels of one kind become one rectangle.
+        s << "<g class='lane' data-rank='" << key.first << "' data-stream='" << sim::to_string(static_cast<sim::Stream>(key.second))
+          << "' data-height='" << fmt(lane_height) << "'>";
         int px = 0;
         while (px < width) {
-            const auto& cell = lane[static_cast<std::size_t>(px)];
-            const auto best = std::max_element(cell.begin(), cell.end());
-            if (*best <= 0.05) {
-                ++px;
-                continue;
-            }
-            const std::size_t k = static_cast<std::size_t>(best - cell.begin());
+            const std::array<int, kKinds> q = twelfths(lane[static_cast<std::size_t>(px)]);
             int run = px + 1;
-            while (run < width) {
-                const auto& c = lane[static_cast<std::size_t>(run)];
-                const auto b = std::max_element(c.begin(), c.end());
-                if (*b <= 0.05 || static_cast<std::size_t>(b - c.begin()) != k) break;
-                ++run;
+            while (run < width && twelfths(lane[static_cast<std::size_t>(run)]) == q) ++run;
+            double offset = 0;
+            for (std::size_t k = 0; k < kKinds; ++k) {
+                if (q[k] == 0) continue;
+                const double h = lane_height * q[k] / kParts;
+                s << "<rect class='task' data-kind='" << kinds[k].label << "' x='" << fmt(left + px) << "' y='" << fmt(y + offset, 2)
+                  << "' width='" << run - px << "' height='" << fmt(h, 2) << "' fill='" << kinds[k].color << "'/>";
+                offset += h;
             }
-            s << "<rect class='task' x='" << fmt(left + px) << "' y='" << fmt(y) << "' width='" << run - px << "' height='"
-              << fmt(lane_height) << "' fill='" << kinds[k].color << "'/>";
             px = run;
         }
+        s << "</g>";
         y += lane_height + 1;
     }
     s << "<text x='" << fmt(left) << "' y='" << fmt(y + 16) << "' class='small'>0 s</text><text x='" << fmt(left + width)
@@ -274,18 +301,19 @@ std::string html_report(const std::string& title, const std::vector<ReportPlan>&
     s << "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" << escape(title) << "</title><style>"
       << "body{font-family:sans-serif;margin:24px;color:#222} h1{font-size:20px} h2{font-size:16px;margin-top:28px}"
       << "table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-      << "td:first-child,th:first-child{text-align:left} .small{font-size:11px;fill:#333} .label{font-size:12px;fill:#222}"
+      << "td:first-child,th:first-child,td.plan{text-align:left} td.plan{font-family:monospace;font-size:12px}"
+      << ".small{font-size:11px;fill:#333} .total{font-size:11px;fill:#333} .label{font-size:12px;fill:#222}"
       << ".grid{stroke:#ddd} .frame{fill:none;stroke:#999} .candidate{fill:#999;fill-opacity:0.5} .front{fill:#D55E00}"
       << "</style></head><body>\n<h1>" << escape(title) << "</h1>\n";
     if (!plans.empty()) {
         const auto& sc = *plans.front().scenario;
         s << "<p>" << escape(sc.model().name) << " on " << escape(sc.cluster().name) << " (" << sc.cluster().device_count() << " x "
           << escape(sc.cluster().device.name) << ").</p>\n";
-        s << "<table id='summary'><tr><th>plan</th><th>iteration time (s)</th><th>tokens/s</th><th>MFU</th><th>peak memory (GiB)</th>"
-          << "<th>fits</th><th>tier</th></tr>\n";
+        s << "<table id='summary'><tr><th>name</th><th>plan</th><th>iteration time (s)</th><th>tokens/s</th><th>MFU</th>"
+          << "<th>peak memory (GiB)</th><th>fits</th><th>tier</th></tr>\n";
         for (const auto& p : plans) {
             const auto& r = p.prediction;
-            s << "<tr><td title='" << escape(plan_summary(p.scenario->plan())) << "'>" << escape(p.name) << "</td><td>"
+            s << "<tr><td>" << escape(p.name) << "</td><td class='plan'>" << escape(plan_summary(p.scenario->plan())) << "</td><td>"
               << fmt(r.iteration_time.value(), 3) << "</td><td>" << fmt(r.tokens_per_s, 0) << "</td><td>" << fmt(100 * r.mfu, 1)
               << "%</td><td>" << fmt(r.memory.peak.value() / (1024.0 * 1024 * 1024), 1) << "</td><td>" << (r.memory.fits() ? "yes" : "no")
               << "</td><td>" << (r.tier == sim::Tier::event ? "event" : "analytical") << "</td></tr>\n";

@@ -103,7 +103,10 @@ std::vector<std::pair<std::string, std::string>> summary_rows(const sim::Predict
         {"throughput", fixed(r.tokens_per_s, 0) + " tokens/s"},
         {"model TFLOP/s per GPU", fixed(r.model_tflops_per_gpu, 1)},
         {"MFU / HFU", percent(r.mfu) + " / " + percent(r.hfu)},
-        {"pipeline bubble", percent(r.bubble_fraction) + " of ideal (" + format_seconds(r.bubble) + ")"},
+        // One measure, the breakdown's bubble time, as a share of the iteration and of the ideal
+        // (bubble_fraction; its definition is in prediction.hpp and simulate --help).
+        {"pipeline bubble", format_seconds(r.bubble) + ": " + percent(r.bubble / r.iteration_time) + " of the iteration, " +
+                                percent(r.bubble_fraction) + " of ideal (bubble_fraction)"},
         {"peak memory per GPU",
          format_bytes(r.memory.peak) + " of " + format_bytes(r.memory.capacity) + " (stage " +
              std::to_string(r.memory.peak_stage) + ", " + (r.memory.fits() ? "fits" : "DOES NOT FIT") + ")"},

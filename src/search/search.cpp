@@ -78,7 +78,7 @@ double objective_value(const Candidate& c, Objective o, int seq_len) {
 }  // namespace
 
 std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, int gpus, int B,
-                                  Precision precision) {
+                                  Precision precision, std::optional<plan::Framework> framework) {
     using plan::Dim;
     using plan::Schedule;
     std::vector<plan::Plan> out;
@@ -150,6 +150,10 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
                                                 p.overlap_param_gather = zero >= 1;
                                                 p.order = order;
                                                 if (uneven) std::tie(p.first_stage_layers, p.last_stage_layers) = *uneven;
+                                                if (framework) {
+                                                    plan::adopt(p, *framework);
+                                                    if (plan::refusal(p, m, *framework)) continue;
+                                                }
                                                 out.push_back(p);
                                             }
                                         }
@@ -170,6 +174,7 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
     Result result;
     const auto model = std::make_shared<const model::ModelSpec>(m);
     const Bytes capacity = o.max_memory.value_or(cluster.device.memory);
+    result.capacity = capacity;
     std::vector<int> gpu_counts = o.gpus.empty() ? std::vector<int>{cluster.device_count()} : o.gpus;
 
     // Topologies per GPU count, and the plans for each.
@@ -192,7 +197,7 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
         }
         c.nodes = g / c.gpus_per_node;
         topologies.push_back(std::make_shared<const hardware::Topology>(std::move(c)));
-        for (plan::Plan& p : enumerate(m, topologies.back()->cluster(), g, o.global_batch, o.precision)) {
+        for (plan::Plan& p : enumerate(m, topologies.back()->cluster(), g, o.global_batch, o.precision, o.framework)) {
             plans.push_back(std::move(p));
             topology_of.push_back(topologies.size() - 1);
         }
@@ -235,6 +240,7 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < plans.size(); ++i) {
         if (fits[i]) order.push_back(i);
+        if (i == 0 || evaluated[i].peak_memory < result.least_memory) result.least_memory = evaluated[i].peak_memory;
     }
     auto by_objective = [&](std::size_t a, std::size_t b) {
         const double va = objective_value(evaluated[a], o.objective, m.seq_len);
@@ -307,8 +313,14 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
         c.mfu *= faster;
         c.tokens_per_s *= faster;
     }
-    // The final ranking uses each candidate's best estimate: the event tier's where it ran.
-    std::stable_sort(order.begin(), order.end(), by_objective);
+    // The final ranking: the re-simulated candidates by their event-tier estimate, then the rest by
+    // their analytical one. The event tier sees contention and overlap the closed forms do not, so
+    // where the tiers disagree its estimate ranks, and one ranking never compares an event-tier
+    // time with an analytical one.
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        const bool ea = evaluated[a].event_time.has_value(), eb = evaluated[b].event_time.has_value();
+        return ea != eb ? ea : by_objective(a, b);
+    });
 
     result.ranked.reserve(order.size());
     for (std::size_t i : order) result.ranked.push_back(std::move(evaluated[i]));

@@ -139,17 +139,15 @@ Prediction predict_events(const Scenario& sc, EventRun* keep, bool per_rank) {
     }
     const int critical = static_cast<int>(std::max_element(rank_end.begin(), rank_end.end()) - rank_end.begin());
     attribute(run.graph, run.result, critical, out);
-    // Bubble relative to the ideal: m micro-batches of the slowest stage (Narayanan et al. 2021:
-    // the time beyond it, (p - 1)/m for uniform 1F1B stages). A single stage has no bubble; what
-    // is left over there is compute slowed by the communication it overlaps.
-    Seconds slowest;
-    for (const StageTime& t : out.stages) slowest = max(slowest, t.per_micro_batch());
-    const double ideal = slowest.value() * p.micro_batches();
-    out.bubble_fraction = ideal > 0 && p.pp > 1
-                              ? std::max(0.0, (out.iteration_time.value() - ideal -
-                                               out.exposed_comm[static_cast<std::size_t>(plan::Dim::data)].value() - out.optimizer.value()) /
-                                                  ideal)
-                              : 0.0;
+    // The bubble relative to the ideal: the critical stage's micro-batches without pipeline fill and
+    // drain, its compute and the tensor, context, expert and pipeline communication it exposes
+    // (every part of the time breakdown but the bubble, data-parallel communication and the
+    // optimizer step). For uniform 1F1B stages (p - 1)/m (Narayanan et al. 2021, Sec. 2.2.1). A
+    // single stage has no bubble; what is left over there is compute slowed by the communication
+    // it overlaps.
+    Seconds ideal = out.compute;
+    for (plan::Dim d : {plan::Dim::tensor, plan::Dim::context, plan::Dim::expert, plan::Dim::pipeline}) ideal += out.exposed_comm[static_cast<std::size_t>(d)];
+    out.bubble_fraction = ideal.value() > 0 && p.pp > 1 ? out.bubble / ideal : 0.0;
 
     const double gpus = p.gpus();
     const FlopRate peak = sc.compute().gemm_peak();

@@ -25,6 +25,17 @@ namespace splitsim {
 nlohmann::json read_json_file(const std::string& path);
 nlohmann::json parse_json_text(const std::string& text, const std::string& file);
 
+// The kinds of file splitsim reads, each recognised by keys only that kind has.
+enum class FileKind { model, cluster, device, plan, plan_list, measurements, execution };
+// Throws InputError when `json` is recognisably another kind of file than `expected` (a model
+// given as --cluster, a list of plans given as --plan), naming what it is and where it belongs,
+// so that a file in the wrong place is not reported as a missing key.
+void expect_file_kind(const nlohmann::json& json, const std::string& file, FileKind expected);
+
+// The name among `known` that `name` most likely misspells or abbreviates ("tpp" for "tp",
+// "pipeline_parallel" for "pp", "--modle" for "--model"), or "" when none is close.
+std::string closest_name(std::string_view name, const std::vector<std::string>& known);
+
 // Inclusive bounds for a number read from JSON.
 template <class T>
 struct Range {
@@ -92,7 +103,8 @@ public:
     // Every key and value, for objects whose keys are names chosen by the file (maps).
     [[nodiscard]] const nlohmann::json& raw_items() const { return *value_; }
 
-    // Rejects every key that was not read. Call once all keys are read.
+    // Rejects every key that was not read, naming the key it most likely misspells. Call once all
+    // keys are read.
     void finish() const;
 
     [[noreturn]] void fail(std::string_view key, const std::string& detail) const;
@@ -100,6 +112,9 @@ public:
 
 private:
     const nlohmann::json& lookup(std::string_view key);
+    // A required key is absent: an unknown key that abbreviates or misspells it is named first
+    // ("/pipeline_parallel: unknown key; did you mean \"pp\"?"), else the key is missing.
+    [[noreturn]] void missing(std::string_view key) const;
     template <class T>
     T convert(const nlohmann::json& value, std::string_view key) const;
     template <class T>
@@ -109,6 +124,7 @@ private:
     std::string file_;
     std::string pointer_;
     std::set<std::string, std::less<>> read_;
+    mutable std::set<std::string, std::less<>> asked_;  // every key the reader asked about
 };
 
 // One JSON array being read; elements are addressed by index in error paths.
@@ -188,7 +204,7 @@ T JsonObject::bounded(T value, std::string_view key, Range<T> range) const {
 
 template <class T>
 T JsonObject::required(std::string_view key) {
-    if (!has(key)) fail(key, "missing required key");
+    if (!has(key)) missing(key);
     return convert<T>(lookup(key), key);
 }
 
@@ -217,7 +233,7 @@ T JsonObject::optional(std::string_view key, T fallback, Range<T> range) {
 
 template <class E>
 E JsonObject::choice(std::string_view key, ChoiceSpan<E> choices) {
-    if (!has(key)) fail(key, "missing required key");
+    if (!has(key)) missing(key);
     const auto name = convert<std::string>(lookup(key), key);
     std::string names;
     for (const auto& [n, e] : choices) {

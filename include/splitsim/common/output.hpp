@@ -7,7 +7,8 @@
 
 namespace splitsim {
 
-// Writes each (path, text) through path + ".partial" and renames them into place only once all are
+// Refuses a path named twice (InputError naming it), then writes each (path, text) through
+// path + ".partial" and renames them into place only once all are
 // written, so a reader never sees half a file and a command that fails on one output leaves none;
 // on failure the partial files this call created are removed and an InputError names the path.
 void write_text_files(const std::vector<std::pair<std::string, std::string>>& files);

@@ -65,8 +65,14 @@ struct Interconnect {
     [[nodiscard]] Bandwidth bandwidth() const { return effective_link_bandwidth * static_cast<double>(links); }
 };
 
+// What kind of processor a device is: which harness backend can measure it (splitsim calibrate
+// takes CUDA measurements for a GPU and CPU measurements for a CPU only).
+enum class DeviceKind { gpu, cpu, tpu };
+std::string_view to_string(DeviceKind kind);
+
 struct DeviceSpec {
     std::string name;
+    DeviceKind kind = DeviceKind::gpu;
     Bytes memory;
     Bandwidth memory_bandwidth;
     std::array<std::optional<FlopRate>, 5> peak;  // dense peak per Precision (index = enum value)

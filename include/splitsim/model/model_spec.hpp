@@ -20,6 +20,7 @@ struct MoeSpec {
 };
 
 struct ModelSpec {
+    std::string origin;  // the file it came from, for error messages
     std::string name;
     int layers = 0;
     int hidden = 0;

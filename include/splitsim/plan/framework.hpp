@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -67,8 +68,25 @@ FrameworkBehaviour behaviour(const Plan& plan);
 // the default): DeepSpeed "0.19" (v0.19.5) and "0.3" (v0.3.13-0.3.16, the first ZeRO-3 releases).
 std::vector<std::string_view> framework_versions(Framework framework);
 
-// Throws InputError naming the plan key that `framework` cannot run (e.g. "/schedule: DeepSpeed's
-// pipeline engine runs its own 1F1B schedule"). The plan must have been validated (dp known).
+// Why a framework cannot run a plan: the file and JSON pointer of the key at fault (a plan key, or
+// a model key the framework's model cannot express) and the reason.
+struct Refusal {
+    std::string file;
+    std::string pointer;
+    std::string why;
+};
+
+// What keeps `framework` from running the plan on the model, or nothing when it runs it (e.g.
+// "/schedule: DeepSpeed's pipeline engine runs its own 1F1B schedule", "/activation: torchtitan's
+// llama3 model uses SwiGLU"). Cheap where it accepts: the search filters candidates with it. The
+// plan must have been validated (dp known).
+std::optional<Refusal> refusal(const Plan& plan, const model::ModelSpec& model, Framework framework);
+// Throws InputError with the refusal, if there is one.
 void require_runs_on(const Plan& plan, const model::ModelSpec& model, Framework framework);
+
+// Sets the switches a search chooses freely (the overlap of gradient reduction and parameter
+// gathering, gradient-accumulation fusion) to what `framework` runs with the plan's ZeRO stage,
+// and names the framework in the plan.
+void adopt(Plan& plan, Framework framework);
 
 }  // namespace splitsim::plan

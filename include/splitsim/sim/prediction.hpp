@@ -49,8 +49,10 @@ struct Prediction {
     PerDim<Seconds> exposed_comm{};
     Seconds bubble;
     Seconds optimizer;
-    // Bubble over the ideal time of m micro-batches on the slowest stage: (p - 1)/m for 1F1B
-    // (Narayanan et al. 2021, Sec. 2.2).
+    // `bubble` over the ideal: the critical stage's m micro-batches without pipeline fill and
+    // drain, i.e. its compute and exposed tensor, context, expert and pipeline communication (every
+    // part of the breakdown but the bubble, data-parallel communication and the optimizer step).
+    // (p - 1)/m for uniform 1F1B stages (Narayanan et al. 2021, Sec. 2.2.1); 0 for a single stage.
     double bubble_fraction = 0;
     PerDim<Bytes> comm_bytes{};  // bytes one GPU sends per iteration, per dimension (worst stage)
     std::vector<StageTime> stages;
