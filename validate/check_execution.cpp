@@ -1,11 +1,12 @@
 // check-execution: checks execution.json files written by splitsim-harness execute and prints their
 // measured-vs-predicted tables. Used by the CI execute test and by validate/gpu-check.sh.
 //   check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]
+//                   [--memory-tolerance Z]
 // For every file: the schema; every step's loss and gradient norm against the unsharded reference,
 // recomputed from the numbers in the file and held to the given tolerances (default: the file's
 // own, which follow the precision); each rank's phases adding up to its iteration time; positive
-// times and memory. Prints each residual table and the median absolute error over all files'
-// rows. Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
+// times and memory; with --memory-tolerance, the predicted peak memory within Z (relative) of the
+// measured one. Prints each residual table and the median absolute error over all files' rows. Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -45,7 +46,7 @@ std::string show(double v, const std::string& unit) {
 }
 
 void check_file(const std::string& file, const json& d, int steps, double loss_tol, double grad_tol,
-                bool require_prediction, std::vector<double>& errors) {
+                bool require_prediction, double memory_tol, std::vector<double>& errors) {
     for (const char* key : {"harness", "model", "plan", "execution", "steps", "check", "prediction", "residuals",
                             "median_absolute_error_percent"}) {
         if (!d.contains(key)) {
@@ -120,6 +121,10 @@ void check_file(const std::string& file, const json& d, int steps, double loss_t
             continue;
         }
         const double m = r["measured"], p = r["predicted"];
+        if (memory_tol > 0 && r.value("component", std::string()) == "peak memory" && !(std::fabs(p - m) <= memory_tol * m)) {
+            fail(file, "/residuals: peak memory predicted " + std::to_string(p) + " B against " + std::to_string(m) +
+                           " B measured, beyond the tolerance " + std::to_string(memory_tol));
+        }
         if (number(r["error_percent"])) {
             const double e = r["error_percent"];
             if (std::fabs(e - (p - m) / m * 100.0) > 1e-6 * std::max(1.0, std::fabs(e))) fail(file, "/residuals: error_percent is not (predicted - measured) / measured");
@@ -143,6 +148,7 @@ int main(int argc, char** argv) {
     int steps = 0;
     double loss_tol = 0, grad_tol = 0;
     bool require_prediction = false;
+    double memory_tol = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -156,10 +162,12 @@ int main(int argc, char** argv) {
         else if (a == "--loss-tolerance") loss_tol = std::atof(value().c_str());
         else if (a == "--grad-tolerance") grad_tol = std::atof(value().c_str());
         else if (a == "--require-prediction") require_prediction = true;
+        else if (a == "--memory-tolerance") memory_tol = std::atof(value().c_str());
         else files.push_back(a);
     }
     if (files.empty()) {
-        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]\n";
+        std::cerr << "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] "
+                     "[--memory-tolerance Z]\n";
         return 2;
     }
     std::vector<double> errors;
@@ -176,7 +184,7 @@ int main(int argc, char** argv) {
             std::cerr << "check-execution: " << file << ": " << e.what() << "\n";
             return 2;
         }
-        check_file(file, d, steps, loss_tol, grad_tol, require_prediction, errors);
+        check_file(file, d, steps, loss_tol, grad_tol, require_prediction, memory_tol, errors);
     }
     if (!errors.empty() && files.size() > 1) {
         std::printf("median absolute error over the %zu rows of %zu runs: %.1f %%\n", errors.size(), files.size(), median(errors));
