@@ -11,6 +11,7 @@
 
 #include <Eigen/Dense>
 
+#include "splitsim/calibrate/published.hpp"
 #include "splitsim/common/json_reader.hpp"
 #include "splitsim/cost/collective.hpp"
 #include "splitsim/cost/compute.hpp"
@@ -157,7 +158,42 @@ std::vector<Piece> fit_pieces(const std::vector<double>& bytes, const std::vecto
 
 Measurements load_measurements(const std::string& path) { return parse_measurements(read_json_file(path), path); }
 
+Measurements merge(const std::vector<Measurements>& parts) {
+    Measurements out;
+    for (const Measurements& m : parts) {
+        if (!out.file.empty() && m.backend != out.backend) {
+            throw InputError(m.file, "", "measured by the " + m.backend + " backend, but " + out.file + " by the " + out.backend + " backend");
+        }
+        out.file += (out.file.empty() ? "" : ", ") + m.file;
+        out.backend = m.backend;
+        if (out.device.empty()) out.device = m.device;
+        out.kernels.insert(out.kernels.end(), m.kernels.begin(), m.kernels.end());
+        out.collectives.insert(out.collectives.end(), m.collectives.begin(), m.collectives.end());
+        out.layers.insert(out.layers.end(), m.layers.begin(), m.layers.end());
+    }
+    return out;
+}
+
 Measurements parse_measurements(const nlohmann::json& json, const std::string& path) {
+    // Published calibration data: a file of validate/published/ with a "kind".
+    if (json.is_object() && json.contains("kind")) {
+        JsonObject o(json, path);
+        const PublishedHeader h = read_header(o);
+        if (h.role != Role::calibration) {
+            o.fail("role", "validation data are never fitted: calibrate reads files whose role is calibration");
+        }
+        Measurements m;
+        m.file = path;
+        m.backend = "published";
+        if (h.kind == "layer_time") {
+            m.layers = read_layer_times(json, path);
+        } else if (h.kind == "collective_time") {
+            m.collectives = read_collective_times(json, path);
+        } else {
+            o.fail("kind", "\"" + h.kind + "\": calibration reads layer_time and collective_time data");
+        }
+        return m;
+    }
     JsonObject o(json, path);
     Measurements m;
     m.file = path;
@@ -263,7 +299,14 @@ bool contains_word(const std::string& text, const std::string& word) {
 
 }  // namespace
 
-Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& cluster) {
+Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& cluster) {
+    // Published data calibrate the cluster they were measured on.
+    Measurements ms = all;
+    std::erase_if(ms.collectives, [&](const CollectiveMeasurement& c) { return !c.cluster.empty() && c.cluster != cluster.name; });
+    std::erase_if(ms.layers, [&](const LayerMeasurement& l) { return l.cluster != cluster.name; });
+    if (ms.kernels.empty() && ms.collectives.empty() && ms.layers.empty()) {
+        throw InputError(all.file, "", "nothing in it was measured on cluster " + cluster.name);
+    }
     // GPU measurements calibrate the GPU they were taken on (a CPU run's device is whatever
     // machine ran it, so only the backend is checked there).
     if (ms.backend == "cuda" && !contains_word(ms.device, gpu_model(cluster.device.name))) {
@@ -305,6 +348,7 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
     std::vector<bool> across(ms.collectives.size());
     for (std::size_t i = 0; i < ms.collectives.size(); ++i) {
         const CollectiveMeasurement& c = ms.collectives[i];
+        if (!c.cluster.empty()) continue;  // published curves fit named parameters below
         for (const auto& g : c.groups) {
             for (int r : g) {
                 if (r >= topology->devices()) {
@@ -332,6 +376,12 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
             out.cluster.collectives.push_back(k);
         }
     }
+    // Published data: the named device parameters they determine.
+    std::vector<CollectiveMeasurement> curves;
+    for (const CollectiveMeasurement& c : ms.collectives) {
+        if (!c.cluster.empty()) curves.push_back(c);
+    }
+    out.parameters = fit_device_parameters(curves, ms.layers, out.cluster);
     const auto calibrated = std::make_shared<const hardware::Topology>(out.cluster);
 
     // Residuals.
@@ -353,7 +403,7 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
         const cost::PlacedGroups pb(*topology, set);
         const cost::PlacedGroups pa(*calibrated, std::move(set));
         Residual r;
-        r.kernel = false;
+        r.kind = Residual::Kind::collective;
         r.name = std::string(to_string(c.op)) + " " + c.group + " x" + std::to_string(c.groups.front().size()) + " " +
                  std::to_string(static_cast<long>(c.bytes.value())) + " B";
         r.measured = c.time;
@@ -363,6 +413,20 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
         ca.push_back(std::fabs(r.after / r.measured - 1));
         out.residuals.push_back(r);
     }
+    std::vector<double> lb, la;
+    for (const LayerMeasurement& l : ms.layers) {
+        Residual r;
+        r.kind = Residual::Kind::layer;
+        r.name = l.name;
+        r.measured = l.time;
+        r.before = predict_layer(l, cluster);
+        r.after = predict_layer(l, out.cluster);
+        lb.push_back(std::fabs(r.before / r.measured - 1));
+        la.push_back(std::fabs(r.after / r.measured - 1));
+        out.residuals.push_back(r);
+    }
+    out.layer_error_before = median(lb);
+    out.layer_error_after = median(la);
     out.kernel_error_before = median(kb);
     out.kernel_error_after = median(ka);
     out.collective_error_before = median(cb);
@@ -373,7 +437,11 @@ Calibration calibrate(const Measurements& ms, const hardware::ClusterSpec& clust
 nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibration& c, const std::string& measurements_file) {
     nlohmann::json j = file;
     j["device"] = hardware::to_json(c.cluster.device);
-    j["device"]["source"] = "calibrated by splitsim calibrate from " + measurements_file + " (kernels.per_kind)";
+    std::string fitted;
+    for (const FittedParameter& p : c.parameters) fitted += (fitted.empty() ? "" : ", ") + p.name + " " + nlohmann::json(p.after).dump();
+    j["device"]["source"] = "calibrated by splitsim calibrate from " + measurements_file +
+                            (c.cluster.device.kernels.per_kind.empty() ? "" : " (kernels.per_kind)") +
+                            (fitted.empty() ? "" : " (fitted to layer times: " + fitted + ")");
     nlohmann::json list = nlohmann::json::array();
     for (const auto& k : c.cluster.collectives) {
         list.push_back({{"op", to_string(k.op)},
@@ -385,6 +453,9 @@ nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibra
                         {"source", "fitted by splitsim calibrate from " + measurements_file}});
     }
     j["collectives"] = list;
+    for (const FittedParameter& p : c.parameters) {
+        if (p.name == "node.gpu_bandwidth") j["node"]["gpu_bandwidth"] = quantity(p.after, "B/s");
+    }
     const std::string source = j.contains("source") && j["source"].is_string() ? j["source"].get<std::string>() + " " : "";
     j["source"] = source + "Calibrated by splitsim calibrate from " + measurements_file + ".";
     return j;

@@ -13,7 +13,7 @@ namespace splitsim::cli {
 namespace {
 
 struct CalibrateOptions {
-    std::string measurements;
+    std::vector<std::string> measurements;
     std::string cluster;
     std::optional<int> nodes;
     std::string out;
@@ -32,31 +32,43 @@ std::string percent(double before, double measured) {
 Subcommand add_calibrate(CLI::App& app) {
     auto opts = std::make_shared<CalibrateOptions>();
     CLI::App* sub = app.add_subcommand("calibrate", "Fit kernel efficiencies and collective latency/bandwidth to measurements");
-    sub->add_option("--measurements", opts->measurements, "measurements.json written by splitsim-harness bench")->required();
+    sub->add_option("--measurements", opts->measurements,
+                    "measurements.json written by splitsim-harness bench, or published calibration data "
+                    "(validate/published/*.json of role calibration); several files are fitted together")
+        ->required();
     sub->add_option("--cluster", opts->cluster, "the cluster the measurements ran on")->required();
     add_nodes_option(*sub, opts->nodes);
     sub->add_option("--out", opts->out, "the calibrated cluster file to write")->required();
     sub->add_option("--format", opts->format, "table | json (the residuals)")->check(CLI::IsMember({"table", "json"}));
     sub->add_option("--residuals", opts->report, "write the residuals here instead of standard output");
     return {sub, [opts] {
-        const calibrate::Measurements m = calibrate::load_measurements(opts->measurements);
+        std::vector<calibrate::Measurements> parts;
+        for (const std::string& f : opts->measurements) parts.push_back(calibrate::load_measurements(f));
+        const calibrate::Measurements m = calibrate::merge(parts);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
         const calibrate::Calibration c = calibrate::calibrate(m, cluster);
         nlohmann::json file = read_json_file(opts->cluster);
         if (opts->nodes) file["nodes"] = *opts->nodes;
         // A device named in the cluster file lives next to it; the calibrated file carries it inline.
-        const std::string profile = calibrate::calibrated_cluster_file(file, c, opts->measurements).dump(2) + "\n";
+        const std::string profile = calibrate::calibrated_cluster_file(file, c, m.file).dump(2) + "\n";
 
         if (opts->format == "json") {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& r : c.residuals) {
                 rows.push_back({{"name", r.name},
-                                {"kind", r.kernel ? "kernel" : "collective"},
+                                {"kind", r.kind == calibrate::Residual::Kind::kernel       ? "kernel"
+                                         : r.kind == calibrate::Residual::Kind::collective ? "collective"
+                                                                                          : "layer"},
                                 {"measured_s", r.measured.value()},
                                 {"predicted_before_s", r.before.value()},
                                 {"predicted_after_s", r.after.value()}});
             }
+            nlohmann::json fitted = nlohmann::json::array();
+            for (const auto& p : c.parameters) fitted.push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
             const nlohmann::json j{{"residuals", rows},
+                                   {"parameters", fitted},
+                                   {"layer_median_error_before", c.layer_error_before},
+                                   {"layer_median_error_after", c.layer_error_after},
                                    {"kernel_median_error_before", c.kernel_error_before},
                                    {"kernel_median_error_after", c.kernel_error_after},
                                    {"collective_median_error_before", c.collective_error_before},
@@ -78,7 +90,17 @@ Subcommand add_calibrate(CLI::App& app) {
         std::snprintf(line, sizeof line, "\nmedian |error|: kernels %.1f%% before, %.1f%% after; collectives %.1f%% before, %.1f%% after\n",
                       100 * c.kernel_error_before, 100 * c.kernel_error_after, 100 * c.collective_error_before,
                       100 * c.collective_error_after);
-        t << line << "calibrated cluster written to " << opts->out << "\n";
+        t << line;
+        if (!c.parameters.empty()) {
+            std::snprintf(line, sizeof line, "layers %.1f%% before, %.1f%% after\nfitted device parameters:\n",
+                          100 * c.layer_error_before, 100 * c.layer_error_after);
+            t << line;
+            for (const auto& p : c.parameters) {
+                std::snprintf(line, sizeof line, "  %-20s %.4f -> %.4f\n", p.name.c_str(), p.before, p.after);
+                t << line;
+            }
+        }
+        t << "calibrated cluster written to " << opts->out << "\n";
         write_outputs({{opts->out, profile}, {opts->report, t.str()}});
     }};
 }

@@ -117,6 +117,57 @@ std::optional<Framework> framework_from_string(std::string_view name) {
     return std::nullopt;
 }
 
+FrameworkBehaviour behaviour(const Plan& p) {
+    FrameworkBehaviour b;
+    if (!p.framework) return b;  // splitsim's defaults: FSDP-like layer units, one prefetched
+    switch (*p.framework) {
+        case Framework::megatron_lm:
+        case Framework::megatron_core:
+        case Framework::torchtitan:
+            // FSDP2 (torch.distributed.fsdp.fully_shard, PyTorch 2.5-2.9), as Megatron-Core's
+            // --use-torch-fsdp2 and torchtitan's apply_fsdp (torchtitan/models/llama3/infra/
+            // parallelize.py) wrap each transformer block: one all-gather per block, the next
+            // block's issued as the current one starts (implicit forward and backward prefetch),
+            // one reduce-scatter per block (FSDPParamGroup.post_backward).
+            b.sharded.unit = ShardedParameters::Unit::layer;
+            b.sharded.prefetch_units = 1;
+            break;
+        case Framework::deepspeed:
+            // DeepSpeed ZeRO-3 (deepspeed/runtime/zero/config.py and parameter_offload.py,
+            // v0.19.5): hooks on every module fetch its own parameters; stage3_prefetch_bucket_size
+            // 5e7 elements gathered ahead; stage3_param_persistence_threshold 1e5; reduce_bucket_size
+            // 5e8 gradient elements per reduce-scatter; all_gather_into_tensor (one flat output).
+            b.sharded.unit = ShardedParameters::Unit::module;
+            b.sharded.prefetch_parameters = 5e7;
+            b.sharded.persistence_threshold = 1e5;
+            b.sharded.reduce_bucket_parameters = 5e8;
+            if (p.framework_version == "0.3") {
+                // v0.3.13-0.3.16 (deepspeed/runtime/zero/stage3.py, partition_parameters.py):
+                // fetch_sub_module gathers parameter by parameter and ends in torch.cuda.synchronize()
+                // (_allgather_param also synchronizes before each gather), so no fetch overlaps
+                // compute; torch.distributed.all_gather and reduce_scatter take one tensor per rank
+                // (PyTorch 1.8 c10d ProcessGroupNCCL copies each rank's chunk to or from the flat
+                // buffer with its own copy_).
+                b.sharded.synchronous_fetch = true;
+                b.sharded.prefetch_parameters = 0;
+                b.sharded.prefetch_units = 0;
+                b.sharded.tensor_list_collectives = true;
+            }
+            break;
+    }
+    return b;
+}
+
+std::vector<std::string_view> framework_versions(Framework f) {
+    switch (f) {
+        case Framework::deepspeed: return {"0.19", "0.3"};
+        case Framework::megatron_lm: return {};
+        case Framework::megatron_core: return {};
+        case Framework::torchtitan: return {};
+    }
+    return {};
+}
+
 void require_runs_on(const Plan& plan, const model::ModelSpec& /*model*/, Framework framework) {
     switch (framework) {
         case Framework::megatron_lm:

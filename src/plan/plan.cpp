@@ -60,6 +60,17 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
                                                         {"deepspeed", Framework::deepspeed},
                                                         {"torchtitan", Framework::torchtitan}});
     }
+    if (o.has("framework_version")) {
+        if (!p.framework) o.fail("framework_version", "needs framework");
+        p.framework_version = o.required<std::string>("framework_version");
+        const auto known = framework_versions(*p.framework);
+        if (std::find(known.begin(), known.end(), p.framework_version) == known.end()) {
+            std::string list;
+            for (std::string_view v : known) list += (list.empty() ? "" : " | ") + std::string(v);
+            o.fail("framework_version", "\"" + p.framework_version + "\" is not a modelled release of " +
+                                            std::string(display_name(*p.framework)) + " (" + list + ")");
+        }
+    }
     p.tp = o.required<int>("tp", at_least(1));
     p.pp = o.required<int>("pp", at_least(1));
     p.dp = o.optional<int>("dp", 0, at_least(1));
@@ -264,6 +275,7 @@ nlohmann::json to_json(const Plan& p) {
     if (p.first_stage_layers) j["first_stage_layers"] = p.first_stage_layers;
     if (!p.name.empty()) j["name"] = p.name;
     if (p.framework) j["framework"] = to_string(*p.framework);
+    if (!p.framework_version.empty()) j["framework_version"] = p.framework_version;
     if (p.last_stage_layers) j["last_stage_layers"] = p.last_stage_layers;
     return j;
 }

@@ -2,6 +2,7 @@
 
 #include "splitsim/cost/optimizer.hpp"
 #include "splitsim/sim/buckets.hpp"
+#include "splitsim/sim/sharded.hpp"
 
 #include <algorithm>
 #include <tuple>
@@ -75,6 +76,127 @@ void accumulate(BlockCost& into, const BlockCost& c) {
     }
 }
 
+// ZeRO-3 / FSDP: one micro-batch of a stage's layers on a compute stream, a gather stream and a
+// reduce-scatter stream (sim/sharded.hpp gives the rule). A segment computes after its unit's
+// gather (if any) and reduce-scatters its unit's gradients afterwards (if any).
+struct ShardSegment {
+    double gather = 0;  // parameters gathered before it
+    Seconds compute;
+    double reduce = 0;  // parameters whose gradients are complete after it
+};
+
+void layer_segments(const Scenario& sc, const std::vector<Op>& ops, const BlockCost& block, std::vector<ShardSegment>& forward,
+                    std::vector<ShardSegment>& backward) {
+    const auto& cm = sc.compute();
+    const Recompute recompute = sc.plan().recompute;
+    const std::vector<ShardUnit> units = shard_units(sc.plan(), ops);
+    std::vector<Seconds> fwd(ops.size()), bwd(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        fwd[i] = cm.forward(ops[i]);
+        bwd[i] = cm.backward(ops[i]);
+        if (recompute == Recompute::selective && ops[i].selective_recompute) bwd[i] += fwd[i];
+    }
+    auto sum = [](const std::vector<Seconds>& t, int from, int to) {
+        Seconds x;
+        for (int i = from; i < to; ++i) x += t[static_cast<std::size_t>(i)];
+        return x;
+    };
+    const int lead = units.empty() ? static_cast<int>(ops.size()) : units.front().position;
+    std::vector<ShardSegment> f;
+    if (lead > 0) f.push_back({0, sum(fwd, 0, lead), 0});
+    for (const ShardUnit& u : units) f.push_back({u.parameters, sum(fwd, u.position, u.end), 0});
+    f.back().compute += block.forward_comm;
+    forward.insert(forward.end(), f.begin(), f.end());
+    // Full recomputation runs the forward again, gathers included; the backward then uses what
+    // it gathered. Otherwise each unit is gathered again before its backward.
+    if (recompute == Recompute::full) backward.insert(backward.end(), f.begin(), f.end());
+    const bool gather = recompute != Recompute::full;
+    for (auto u = units.rbegin(); u != units.rend(); ++u) {
+        backward.push_back({gather ? u->parameters : 0.0, sum(bwd, u->position, u->end), u->parameters});
+    }
+    if (lead > 0) backward.push_back({0, sum(bwd, 0, lead), 0});
+    // The block's exposed communication (full recomputation's included) closes its backward.
+    backward.back().compute += block.backward_comm - (recompute == Recompute::full ? block.forward_comm : Seconds(0));
+}
+
+// The time the gathers and reduce-scatters add to the segments' compute.
+Seconds sharded_exposed(const Scenario& sc, const std::vector<ShardSegment>& segments, int depth) {
+    const plan::Plan& p = sc.plan();
+    const plan::ShardedParameters s = plan::behaviour(p).sharded;
+    const Seconds overhead = sharded_overhead(sc);
+    const double pbytes = gathered_bytes_per_parameter(p);
+    const double gbytes = element_bytes(p.grad_precision);
+    auto gather_time = [&](double params) {
+        return sc.collective_time(GroupKind::dense_data, CollectiveKind::all_gather, Bytes(params * pbytes)) + overhead;
+    };
+    auto reduce_time = [&](double params) {
+        return sc.collective_time(GroupKind::dense_data, CollectiveKind::reduce_scatter, Bytes(params * gbytes)) + overhead;
+    };
+    // Compute runs overlap_slowdown slower while a collective is in flight (as the event tier's
+    // engine plays it): `comm` holds the intervals the gather and reduce-scatter streams are busy.
+    const double slowdown = sc.cluster().device.kernels.overlap_slowdown;
+    std::vector<std::pair<Seconds, Seconds>> comm;
+    auto finish = [&](Seconds start, Seconds work) {
+        if (slowdown <= 0) return start + work;
+        std::sort(comm.begin(), comm.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        Seconds t = start;
+        for (const auto& [from, to] : comm) {
+            if (to <= t) continue;
+            if (from > t) {
+                const Seconds free = from - t;  // full speed until the collective starts
+                if (work <= free) return t + work;
+                work = work - free;
+                t = from;
+            }
+            const Seconds slow = (to - t) / (1.0 + slowdown);  // work done while it runs
+            if (work <= slow) return t + work * (1.0 + slowdown);
+            work = work - slow;
+            t = to;
+        }
+        return t + work;
+    };
+    Seconds compute_end, gather_free, reduce_free, busy;
+    std::vector<double> units;  // parameters of every gathered unit, in order
+    for (const ShardSegment& seg : segments) {
+        if (seg.gather > 0) units.push_back(seg.gather);
+    }
+    std::vector<Seconds> unit_start, gather_end;
+    // Issues the gathers of units up to `last` whose condition is known: unit k - depth has started
+    // (depth 0: the compute before unit k is done, which is compute_end when k is reached).
+    auto issue_upto = [&](std::size_t last) {
+        for (std::size_t k = gather_end.size(); k <= last && k < units.size(); ++k) {
+            Seconds when = compute_end;
+            if (depth > 0) when = k >= static_cast<std::size_t>(depth) ? unit_start[k - static_cast<std::size_t>(depth)] : Seconds(0);
+            const Seconds issue = max(when, gather_free);
+            gather_free = issue + gather_time(units[k]);
+            comm.emplace_back(issue, gather_free);
+            gather_end.push_back(gather_free);
+        }
+    };
+    double pending = 0;
+    for (const ShardSegment& seg : segments) {
+        Seconds start = compute_end;
+        if (seg.gather > 0) {
+            const std::size_t u = unit_start.size();
+            issue_upto(u);
+            start = max(start, gather_end[u]);
+            unit_start.push_back(start);
+            if (depth > 0) issue_upto(u + static_cast<std::size_t>(depth));  // prefetched while unit u computes
+        }
+        compute_end = finish(start, seg.compute);
+        busy += seg.compute;
+        pending += seg.reduce;
+        if (pending > 0 && pending >= s.reduce_bucket_parameters) {
+            const Seconds issue = max(reduce_free, compute_end);
+            reduce_free = issue + reduce_time(pending);
+            comm.emplace_back(issue, reduce_free);
+            pending = 0;
+        }
+    }
+    if (pending > 0) reduce_free = max(reduce_free, compute_end) + reduce_time(pending);
+    return max(compute_end, reduce_free) - busy;
+}
+
 struct StageCost {
     BlockCost per_micro_batch;
     Seconds data_parallel;       // exposed after the last backward
@@ -142,30 +264,35 @@ StageCost stage_cost(const Scenario& sc, const plan::Stage& stage, const BlockCo
     };
     const CollectiveKind reduce_op = p.zero == 0 ? CollectiveKind::all_reduce : CollectiveKind::reduce_scatter;
     if (p.zero >= 3) {
-        // Per layer: two gathers and one reduce-scatter per micro-batch.
-        Sync per_mb;
-        for (const bool expert : {false, true}) {
-            const GroupKind kind = expert ? GroupKind::expert_data : GroupKind::dense_data;
-            const int n = sc.groups(kind).ranks();
-            if (n < 2) continue;
-            for (const auto& chunk : stage.chunks) {
-                for (int layer : chunk) {
-                    const model::OpTotals& t = sc.model().is_moe_layer(layer) ? part.layers->moe : part.layers->dense;
-                    const double params = expert ? t.expert_parameters : t.parameters;
-                    if (params <= 0) continue;
-                    per_mb.time += 2.0 * sc.collective_time(kind, CollectiveKind::all_gather, Bytes(params * param_bytes)) +
-                                   sc.collective_time(kind, CollectiveKind::reduce_scatter, Bytes(params * grad_bytes));
-                    per_mb.sent += Bytes(params * (2 * param_bytes + grad_bytes)) * bus_bandwidth_factor(CollectiveKind::all_gather, n);
-                }
+        // Per micro-batch: every layer's units gathered for its forward and again for its backward
+        // (or its recomputation), its gradients reduce-scattered (sim/sharded.hpp).
+        std::vector<ShardSegment> all;
+        std::vector<std::vector<ShardSegment>> backward;  // per layer, in forward order
+        double largest = 0;
+        for (const auto& chunk : stage.chunks) {
+            for (int layer : chunk) {
+                const bool moe_layer = sc.model().is_moe_layer(layer);
+                const auto& ops = moe_layer ? part.graph().moe : part.graph().dense;
+                backward.emplace_back();
+                layer_segments(sc, ops, moe_layer ? moe : dense, all, backward.back());
+                for (const ShardUnit& u : shard_units(p, ops)) largest = std::max(largest, u.parameters);
             }
         }
-        const Seconds window = s.per_micro_batch.forward + s.per_micro_batch.backward;
-        s.data_parallel = max(Seconds(0), per_mb.time - window) * static_cast<double>(m);
+        for (auto it = backward.rbegin(); it != backward.rend(); ++it) all.insert(all.end(), it->begin(), it->end());
+        double gathered = 0, reduced = 0;
+        for (const ShardSegment& seg : all) {
+            gathered += seg.gather;
+            reduced += seg.reduce;
+        }
+        const int n = sc.groups(GroupKind::dense_data).ranks();
+        const Bytes per_mb(gathered * param_bytes + reduced * grad_bytes);
+        const int depth = prefetch_depth(plan::behaviour(p).sharded, largest);
+        s.data_parallel = sharded_exposed(sc, all, depth) * static_cast<double>(m);
         // The embedding and head parameters: reduce-scatter at the end, gather after the step.
         const Sync outside_reduce = sync(CollectiveKind::reduce_scatter, grad_bytes, false, BucketScope::outside_only, 1);
         const Sync outside_gather = sync(CollectiveKind::all_gather, param_bytes, false, BucketScope::outside_only, 1);
         s.data_parallel += outside_reduce.time + outside_gather.time;
-        s.step_bytes[idx(Dim::data)] = per_mb.sent * static_cast<double>(m) + outside_reduce.sent + outside_gather.sent;
+        s.step_bytes[idx(Dim::data)] = per_mb * (bus_bandwidth_factor(CollectiveKind::all_gather, n) * m) + outside_reduce.sent + outside_gather.sent;
     } else {
         const Sync reduce = sync(reduce_op, grad_bytes, p.overlap_grad_reduce, BucketScope::all, 1);
         const Sync gather = p.zero >= 1 ? sync(CollectiveKind::all_gather, param_bytes, p.overlap_param_gather, BucketScope::all, 1) : Sync{};

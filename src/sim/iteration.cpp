@@ -8,6 +8,7 @@
 #include "splitsim/cost/optimizer.hpp"
 #include "splitsim/sim/buckets.hpp"
 #include "splitsim/sim/schedule.hpp"
+#include "splitsim/sim/sharded.hpp"
 
 namespace splitsim::sim {
 namespace {
@@ -38,12 +39,15 @@ cost::Pattern pattern_of(CollectiveKind k) {
 
 // One step of a layer's program.
 struct Step {
-    enum class Kind { compute, comm, overlapped_comm };
+    // gather / reduce: ZeRO-3's all-gather of a unit's parameters before its compute, and the
+    // reduce-scatter of its gradients after (sim/sharded.hpp).
+    enum class Kind { compute, comm, overlapped_comm, gather, reduce };
     Kind kind = Kind::compute;
     Seconds duration;        // compute
     std::string_view name;   // first operator of a compute segment
     Collective collective;   // comm
     bool sealed = false;     // compute: later compute starts a new step (a collective overlaps this one only)
+    double parameters = 0;   // gather, reduce
 };
 
 struct Program {
@@ -51,6 +55,7 @@ struct Program {
     std::vector<Step> backward;   // input and weight gradients (input gradients only under ZB-H1)
     std::vector<Step> recompute;  // run before the backward
     Seconds weight_grad;          // ZB-H1's deferred weight-gradient pass
+    double largest_unit = 0;      // ZeRO-3: parameters of the largest unit gathered
     double dense_parameters = 0;
     double expert_parameters = 0;
 };
@@ -74,8 +79,25 @@ Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan:
     const Recompute recompute = layer ? sc.plan().recompute : Recompute::none;
     Program p;
     const int n = static_cast<int>(ops.size());
+    const std::vector<ShardUnit> units = layer ? shard_units(sc.plan(), ops) : std::vector<ShardUnit>{};
+    auto unit_at = [&](int position) -> const ShardUnit* {
+        for (const ShardUnit& u : units) {
+            if (u.position == position) return &u;
+        }
+        return nullptr;
+    };
+    auto unit_ending_at = [&](int end) -> const ShardUnit* {
+        for (const ShardUnit& u : units) {
+            if (u.end == end) return &u;
+        }
+        return nullptr;
+    };
+    for (const ShardUnit& u : units) p.largest_unit = std::max(p.largest_unit, u.parameters);
+    // Full recomputation gathers for the recomputed forward and keeps the parameters for the backward.
+    const bool gather_for_backward = recompute != Recompute::full;
     for (int i = 0; i < n; ++i) {
         const Op& op = ops[static_cast<std::size_t>(i)];
+        if (const ShardUnit* u = unit_at(i)) p.forward.push_back({Step::Kind::gather, Seconds(0), {}, {}, false, u->parameters});
         bool overlapped = false;
         for (const Collective& c : comm.forward) {
             if (c.position == i && c.before) push_comm(p.forward, c);
@@ -91,6 +113,9 @@ Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan:
     }
     for (int i = n - 1; i >= 0; --i) {
         const Op& op = ops[static_cast<std::size_t>(i)];
+        if (const ShardUnit* u = unit_ending_at(i + 1); u && gather_for_backward) {
+            p.backward.push_back({Step::Kind::gather, Seconds(0), {}, {}, false, u->parameters});
+        }
         bool overlapped = false;
         for (const Collective& c : comm.backward) {
             if (c.position == i && c.before) push_comm(p.backward, c);
@@ -122,6 +147,7 @@ Program make_program(const Scenario& sc, const std::vector<Op>& ops, const plan:
         for (const Collective& c : comm.backward) {
             if (c.position == i && !c.before && !c.with_weight_grad) push_comm(p.backward, c);
         }
+        if (const ShardUnit* u = unit_at(i)) p.backward.push_back({Step::Kind::reduce, Seconds(0), {}, {}, false, u->parameters});
     }
     if (recompute == Recompute::full) {
         p.recompute = p.forward;
@@ -145,6 +171,11 @@ struct Lane {
     std::map<int, TaskId> first_forward;  // per layer
     TaskId last_head_backward = -1;
     TaskId tied_reduction = -1;
+    // ZeRO-3: what each gathered unit's compute waited for (its start), gathers not yet waited
+    // for, and gradients not yet reduce-scattered.
+    std::vector<std::vector<TaskId>> unit_starts;
+    std::vector<TaskId> pending_gathers;
+    double pending_reduce = 0;
 };
 
 class Builder {
@@ -158,14 +189,22 @@ public:
           dense_(make_program(sc, part_.graph().dense, part_.layers->dense_comm, true)),
           moe_(part_.graph().moe.empty() ? Program{} : make_program(sc, part_.graph().moe, part_.layers->moe_comm, true)),
           embedding_(make_program(sc, part_.graph().embedding, part_.layers->embedding_comm, false)),
-          head_(make_program(sc, part_.graph().head, part_.layers->head_comm, false)) {
+          head_(make_program(sc, part_.graph().head, part_.layers->head_comm, false)),
+          sharded_(plan::behaviour(sc.plan()).sharded),
+          largest_unit_(std::max(dense_.largest_unit, moe_.largest_unit)) {
         // Pipeline stage of every rank, and the groups each stage's ranks form.
         const auto sets = place_groups(plan_);
         for (int k = 0; k < kGroupKinds; ++k) groups_[static_cast<std::size_t>(k)] = sets[static_cast<std::size_t>(k)].groups;
         stage_of_ = rank_coordinates(plan_, plan::Dim::pipeline);
         replica_of_ = rank_coordinates(plan_, plan::Dim::data);
         for (int r = 0; r < replicas_; ++r) {
-            for (int s = 0; s < plan_.pp; ++s) lanes_.push_back({s, per_rank ? r : -1, r * plan_.pp + s, {}, {}, {}, {}, {}, -1, -1});
+            for (int s = 0; s < plan_.pp; ++s) {
+                Lane lane;
+                lane.stage = s;
+                lane.replica = per_rank ? r : -1;
+                lane.rank = r * plan_.pp + s;
+                lanes_.push_back(std::move(lane));
+            }
         }
     }
 
@@ -277,9 +316,27 @@ private:
         for (const Step& step : steps) {
             const TaskLabel label{step.kind == Step::Kind::compute ? step.name : to_string(step.collective.kind), phase,
                                   static_cast<std::int16_t>(layer), mb};
+            if (step.kind == Step::Kind::gather) {
+                emit_gather(l, step.parameters, label);
+                continue;
+            }
+            if (step.kind == Step::Kind::reduce) {
+                l.pending_reduce += step.parameters;
+                if (l.pending_reduce >= sharded_.reduce_bucket_parameters) flush_reduce(l, label);
+                continue;
+            }
             if (step.kind == Step::Kind::compute) {
                 const TaskId t = add_compute(s, step.duration, label);
                 depend_all(frontier_, t);
+                if (!l.pending_gathers.empty()) {
+                    std::vector<TaskId> start = frontier_;
+                    for (TaskId g : l.pending_gathers) {
+                        graph_.depend(g, t);
+                        start.push_back(g);
+                    }
+                    l.unit_starts.push_back(std::move(start));
+                    l.pending_gathers.clear();
+                }
                 frontier_.assign(1, t);
                 frontier_.insert(frontier_.end(), overlapping.begin(), overlapping.end());
                 overlapping.clear();
@@ -300,27 +357,38 @@ private:
         frontier_.insert(frontier_.end(), overlapping.begin(), overlapping.end());
     }
 
-    // ZeRO-3: gather a layer's parameters before its forward and backward, reduce-scatter its
-    // gradients after the backward. A gather is issued once the layer two back has finished, so it
-    // runs while the previous layer computes (FSDP's prefetch of one layer).
-    void emit_zero3(Lane& l, double params, int layer, int mb, bool before) {
-        if (plan_.zero < 3 || params <= 0) return;
-        std::vector<TaskId>& frontier_ = l.frontier;
-        const int s = l.rank;
-        const double pbytes = element_bytes(plan_.precision) >= 4 ? 4.0 : 2.0;
-        const TaskLabel label{before ? "all_gather" : "reduce_scatter", before ? Phase::param_sync : Phase::gradient_sync,
-                              static_cast<std::int16_t>(layer), mb};
-        const CollectiveKind op = before ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter;
-        const Bytes bytes(params * (before ? pbytes : element_bytes(plan_.grad_precision)));
-        const TaskId t = graph_.add(transfer(s, GroupKind::dense_data, op, bytes, usage(GroupKind::dense_data, cost::Pattern::ring, l.stage, -1),
-                                             before ? Stream::gather : Stream::data, label));
-        if (before) {
-            if (l.layer_ends.size() >= 2) graph_.depend(l.layer_ends[l.layer_ends.size() - 2], t);
-            frontier_.push_back(t);
-        } else {
-            depend_all(frontier_, t);
-            zero3_reductions_.push_back({l.stage, t});
+    // ZeRO-3: the all-gather of a unit, issued when the unit `depth` units back starts computing
+    // (depth 0: when the compute before it is done), after the previous gather on its stream.
+    void emit_gather(Lane& l, double params, TaskLabel label) {
+        label.name = "all_gather";
+        label.phase = Phase::param_sync;
+        Task t = transfer(l.rank, GroupKind::dense_data, CollectiveKind::all_gather, Bytes(params * gathered_bytes_per_parameter(plan_)),
+                          usage(GroupKind::dense_data, cost::Pattern::ring, l.stage, -1), Stream::gather, label);
+        t.duration += to_time(sharded_overhead(sc_));
+        const TaskId g = graph_.add(t);
+        const int depth = prefetch_depth(sharded_, largest_unit_);
+        if (depth == 0) {
+            depend_all(l.frontier, g);
+        } else if (l.unit_starts.size() >= static_cast<std::size_t>(depth)) {
+            depend_all(l.unit_starts[l.unit_starts.size() - static_cast<std::size_t>(depth)], g);
         }
+        l.pending_gathers.push_back(g);
+    }
+
+    // ZeRO-3: the reduce-scatter of the gradients completed since the last one, once the compute so
+    // far is done; the optimizer waits for it.
+    void flush_reduce(Lane& l, TaskLabel label) {
+        if (l.pending_reduce <= 0) return;
+        label.name = "reduce_scatter";
+        label.phase = Phase::gradient_sync;
+        Task t = transfer(l.rank, GroupKind::dense_data, CollectiveKind::reduce_scatter,
+                          Bytes(l.pending_reduce * element_bytes(plan_.grad_precision)),
+                          usage(GroupKind::dense_data, cost::Pattern::ring, l.stage, -1), Stream::data, label);
+        t.duration += to_time(sharded_overhead(sc_));
+        const TaskId r = graph_.add(t);
+        depend_all(l.frontier, r);
+        zero3_reductions_.push_back({l.stage, r});
+        l.pending_reduce = 0;
     }
 
     // A zero-duration task on the compute stream: the stage waits here for data from another stage.
@@ -361,9 +429,9 @@ private:
             case WorkItem::Kind::forward: {
                 if (!first_chunk) receive(l, {r, s, w.chunk, mb, Direction::forward}, Phase::forward, mb);
                 if (first_chunk) emit_steps(l, embedding_.forward, Phase::forward, -1, mb);
+                if (w.chunk == 0 || p == 1) l.unit_starts.clear();  // a micro-batch's first gathers wait for nothing
                 for (int layer : layers) {
                     const Program& prog = layer_program(layer);
-                    emit_zero3(l, prog.dense_parameters + prog.expert_parameters, layer, mb, true);
                     emit_steps(l, prog.forward, Phase::forward, layer, mb);
                     l.layer_ends.push_back(l.frontier.front());
                 }
@@ -384,14 +452,12 @@ private:
                 }
                 for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
                     const Program& prog = layer_program(*it);
-                    const double params = prog.dense_parameters + prog.expert_parameters;
-                    emit_zero3(l, params, *it, mb, true);
                     if (!prog.recompute.empty()) emit_steps(l, prog.recompute, Phase::recompute, *it, mb);
                     emit_steps(l, prog.backward, Phase::backward, *it, mb);
                     l.last_backward[*it] = l.frontier.front();
                     l.layer_ends.push_back(l.frontier.front());
-                    emit_zero3(l, params, *it, mb, false);
                 }
+                flush_reduce(l, {"reduce_scatter", Phase::gradient_sync, -1, mb});
                 if (first_chunk) emit_steps(l, embedding_.backward, Phase::backward, -1, mb);
                 if (!first_chunk) {
                     const int to = s > 0 ? s - 1 : p - 1;
@@ -495,6 +561,8 @@ private:
     int replicas_;
     TaskGraph graph_;
     Program dense_, moe_, embedding_, head_;
+    plan::ShardedParameters sharded_;
+    double largest_unit_ = 0;
     std::array<std::vector<std::vector<int>>, kGroupKinds> groups_;
     std::vector<int> stage_of_;    // per rank
     std::vector<int> replica_of_;  // per rank: its data-parallel coordinate

@@ -30,6 +30,44 @@ std::string_view to_string(Framework f);
 std::string_view display_name(Framework f);
 std::optional<Framework> framework_from_string(std::string_view name);
 
+// How a framework runs sharded data parallelism (ZeRO-3, FSDP): what one all-gather fetches, how
+// far ahead of use, and how the gradients are reduce-scattered.
+struct ShardedParameters {
+    enum class Unit {
+        layer,   // a transformer block's parameters together (FSDP2's fully_shard per block)
+        module,  // each module's own parameters (DeepSpeed ZeRO-3 hooks every nn.Module: each linear)
+    };
+    Unit unit = Unit::layer;
+    // Units gathered ahead of the one computing: the all-gather of unit u starts when unit
+    // u - prefetch starts computing (0: when unit u is needed).
+    int prefetch_units = 1;
+    // Parameters gathered ahead instead, as many units as fit (at least one); 0: prefetch_units.
+    double prefetch_parameters = 0;
+    // Each fetch first waits for the whole device, compute included (no overlap at all).
+    bool synchronous_fetch = false;
+    // Parameters of at most this many elements are never sharded (their all-gather is skipped).
+    double persistence_threshold = 0;
+    // Gradient elements per reduce-scatter; 0: one reduce-scatter per unit.
+    double reduce_bucket_parameters = 0;
+    // The collectives take one tensor per rank (c10d's tensor-list all_gather / reduce_scatter),
+    // which copies each rank's chunk with its own kernel: ranks x launch overhead per collective.
+    bool tensor_list_collectives = false;
+};
+
+// How a framework runs a plan, where that changes time: data the cost models and the schedules
+// read. Every value cites the framework's source at a named release (framework.cpp).
+struct FrameworkBehaviour {
+    ShardedParameters sharded;
+};
+
+// The behaviour of the plan's framework (and framework_version); splitsim's defaults for a plan
+// without one.
+FrameworkBehaviour behaviour(const Plan& plan);
+
+// The releases whose behaviour differs that a plan may name as framework_version (the first is
+// the default): DeepSpeed "0.19" (v0.19.5) and "0.3" (v0.3.13-0.3.16, the first ZeRO-3 releases).
+std::vector<std::string_view> framework_versions(Framework framework);
+
 // Throws InputError naming the plan key that `framework` cannot run (e.g. "/schedule: DeepSpeed's
 // pipeline engine runs its own 1F1B schedule"). The plan must have been validated (dp known).
 void require_runs_on(const Plan& plan, const model::ModelSpec& model, Framework framework);

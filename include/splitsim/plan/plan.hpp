@@ -51,6 +51,7 @@ struct Plan {
     // The framework that runs the plan; none: splitsim's defaults (Megatron-LM's conventions), with
     // every feature the simulator models.
     std::optional<Framework> framework;
+    std::string framework_version;  // a release whose behaviour differs (framework_versions()); "" = the newest
     // Extensions beyond the contract's keys; defaults follow Megatron-LM's.
     Precision grad_precision = Precision::fp32;  // main gradients; Megatron keeps them in fp32 for bf16
     bool flash_attention = false;                // fused attention kernel (required for cp > 1)
