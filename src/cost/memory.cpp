@@ -233,6 +233,9 @@ MemoryEstimate estimate_memory(const plan::Plan& p, const model::ModelSpec& m, c
                             : p.precision == Precision::fp8 ? fw.fp8_gathered_bytes_per_param
                                                             : 2.0;
     const double grad_bytes = element_bytes(p.grad_precision);
+    const plan::ShardedParameters sharded = plan::behaviour(p).sharded;
+    double largest_module = 0;
+    for (const model::Op& op : g.dense) largest_module = std::max(largest_module, op.parameters);
 
     std::optional<Bytes> layer_temporaries;
     for (const plan::Stage& stage : part.stages) {
@@ -267,8 +270,12 @@ MemoryEstimate estimate_memory(const plan::Plan& p, const model::ModelSpec& m, c
                 resident.weights += Bytes(stage_params * gathered);
                 resident.gradients += Bytes(stage_params * 4.0);
             } else {
-                const double units = std::min<double>(fw.gathered_layers, layers);
-                gather_forward.weights = Bytes((units * per_layer + root) * gathered);
+                // The unit computing and those prefetched: whole layers (FSDP2 blocks), or modules
+                // (DeepSpeed) with up to prefetch_parameters more fetched ahead, within one layer.
+                const double in_use = sharded.unit == plan::ShardedParameters::Unit::layer
+                                          ? std::min<double>(1 + sharded.prefetch_units, layers) * per_layer
+                                          : std::min(per_layer, largest_module + sharded.prefetch_parameters);
+                gather_forward.weights = Bytes((in_use + root) * gathered);
                 gather_backward.weights = gather_forward.weights;
                 gather_backward.gradients = Bytes(per_layer * 2.0);
                 if (fw.root_unit && stage.last) gather_backward.gradients += Bytes(lp.head.parameters * 2.0);

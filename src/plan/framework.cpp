@@ -243,8 +243,7 @@ FrameworkMemory framework_memory(std::optional<Framework> framework) {
             //    copy, AdamW's moments are fp32 on the shards, gradients are reduce-scattered in
             //    fp32 (foreach_reduce copies the bf16 unsharded gradients into an fp32 input, which
             //    stays alive until the next unit's reduce-scatter is issued: two units at once);
-            //    each TransformerBlock is a unit, and fully_shard(model) makes the embedding,
-            //    final norm and output layer the root unit; with pipeline parallelism
+            //    fully_shard(model) makes the embedding, final norm and output layer the root unit; with pipeline parallelism
             //    reshard_after_forward is False and torch.distributed.pipelining turns gradient
             //    synchronisation off until the last micro-batch, so FSDPParam accumulates the
             //    unsharded gradients in reduce_dtype (to_accumulated_grad_if_needed), and each

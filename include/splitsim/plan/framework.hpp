@@ -108,11 +108,9 @@ struct FrameworkMemory {
     // Bytes per logit alive at once at the loss's peak, forward or backward; with `keep_logits`
     // the 16-bit logits (the first tensor) are not released.
     [[nodiscard]] double loss_peak_per_logit(int tp = 1, bool keep_logits = false) const;
-    // ZeRO-3 / FSDP units: layers whose 16-bit parameters are gathered at once during the forward
-    // and backward passes (the one computing and the one prefetched), and whether the embedding,
-    // final norm and output layer form one root unit gathered from the first forward to the last
-    // backward, its unsharded gradients held until the end of the backward pass.
-    int gathered_layers = 2;
+    // ZeRO-3 / FSDP (the units and their prefetch are FrameworkBehaviour::sharded): whether the
+    // embedding, final norm and output layer form one root unit gathered from the first forward to
+    // the last backward, its unsharded gradients held until the end of the backward pass.
     bool root_unit = false;
     // Gradients of a gathered unit before their reduce-scatter: the unsharded 16-bit gradients
     // and the reduce-scatter's input in fp32, held for this many units at once (0: reduced in place).
