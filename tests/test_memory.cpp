@@ -98,7 +98,8 @@ TEST_CASE("interleaved: the last stage's last chunk holds one micro-batch") {
     // steady state forward k (chunk (k mod p v) / p) is followed by backward k - (v - 1) p, so the
     // forward of the last chunk of a micro-batch is followed at once by its backward. The output
     // layer's activations are held for one micro-batch, not min(p, m).
-    for (const auto [p, v, m] : {std::array{8, 3, 64}, std::array{4, 5, 16}, std::array{2, 2, 8}, std::array{8, 2, 8}}) {
+    for (const std::array<int, 3> c : {std::array{8, 3, 64}, std::array{4, 5, 16}, std::array{2, 2, 8}, std::array{8, 2, 8}}) {
+        const int p = c[0], v = c[1], m = c[2];
         CAPTURE(p);
         CAPTURE(v);
         const auto held = cost::held_at_peak(Schedule::interleaved, p, v, p - 1, m, Bytes(1), Bytes(0), Bytes(1e9));
