@@ -108,6 +108,9 @@ for name in simulate compare search; do
   check "$name" '<svg id="time-breakdown"' 1
   check "$name" '<svg id="memory-0"' 1
   check "$name" 'class="segment"' 5
+  check "$name" '<svg id="memory-timeline"' 1
+  check "$name" 'class="memory-curve"' 1
+  check "$name" 'class="memory-peak"' 1
   check "$name" '<svg id="timeline"' 1
   check "$name" 'class="task"' 10
 done

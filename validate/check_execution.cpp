@@ -1,12 +1,12 @@
 // check-execution: checks execution.json files written by splitsim-harness execute and prints their
 // measured-vs-predicted tables. Used by the CI execute test and by validate/gpu-check.sh.
 //   check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]
-//                   [--reference unsharded|cpu]
+//                   [--reference unsharded|cpu] [--memory-tolerance Z]
 // For every file: the schema; every step's loss and gradient norm against the reference run,
 // recomputed from the numbers in the file and held to the given tolerances (default: the file's
 // own, which follow the precision); each rank's phases adding up to its iteration time; positive
-// times and memory. Prints each residual table and the median absolute error over all files'
-// rows. Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
+// times and memory; with --memory-tolerance, the predicted peak memory within Z (relative) of the
+// measured one. Prints each residual table and the median absolute error over all files' rows. Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -51,6 +51,7 @@ struct Options {
     double grad_tol = 0;
     bool require_prediction = false;
     std::string reference;  // the reference kind every file must have been checked against; empty: any
+    double memory_tol = 0;  // predicted against measured peak memory, relative; 0: not checked
 };
 
 void check_file(const std::string& file, const json& d, const Options& o, std::vector<double>& errors) {
@@ -136,6 +137,10 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
             continue;
         }
         const double m = r["measured"], p = r["predicted"];
+        if (o.memory_tol > 0 && r.value("component", std::string()) == "peak memory" && !(std::fabs(p - m) <= o.memory_tol * m)) {
+            fail(file, "/residuals: peak memory predicted " + std::to_string(p) + " B against " + std::to_string(m) +
+                           " B measured, beyond the tolerance " + std::to_string(o.memory_tol));
+        }
         if (number(r["error_percent"])) {
             const double e = r["error_percent"];
             if (std::fabs(e - (p - m) / m * 100.0) > 1e-6 * std::max(1.0, std::fabs(e))) fail(file, "/residuals: error_percent is not (predicted - measured) / measured");
@@ -155,7 +160,7 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
 }  // namespace
 
 int main(int argc, char** argv) {
-    const char* usage = "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu]\n";
+    const char* usage = "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu] [--memory-tolerance Z]\n";
     std::vector<std::string> files;
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -172,6 +177,7 @@ int main(int argc, char** argv) {
         else if (a == "--grad-tolerance") o.grad_tol = std::atof(value().c_str());
         else if (a == "--require-prediction") o.require_prediction = true;
         else if (a == "--reference") o.reference = value();
+        else if (a == "--memory-tolerance") o.memory_tol = std::atof(value().c_str());
         else if (a == "--help" || a == "-h") {
             std::cout << usage;
             return 0;

@@ -158,8 +158,11 @@ json model_json(const model::ModelSpec& m, const std::string& file) {
             {"dropout", m.dropout ? "in the model file, not executed (p = 0); predicted without it" : "none"}};
 }
 
-// Per rank and step: iteration time, the phases, peak memory.
-constexpr std::size_t kValues = 2 + gpt::kPhases;
+// Per rank and step: iteration time, the phases, peak memory and, of it, the parameter buffers'
+// weights, gradients and optimizer states.
+constexpr std::size_t kPeak = 1 + gpt::kPhases;
+constexpr std::size_t kWeights = kPeak + 1, kGradients = kPeak + 2, kOptimizer = kPeak + 3;
+constexpr std::size_t kValues = kPeak + 4;
 using RankValues = std::array<double, kValues>;
 
 // The 1-, 5- and 15-minute load averages (/proc/loadavg, Linux), so a reader can see whether the
@@ -268,7 +271,10 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
             double* row = mine.data() + static_cast<std::size_t>(world.rank()) * kValues;
             row[0] = r.time.total;
             for (int p = 0; p < gpt::kPhases; ++p) row[1 + p] = r.time.phase[static_cast<std::size_t>(p)];
-            row[kValues - 1] = static_cast<double>(r.peak_memory);
+            row[kPeak] = static_cast<double>(r.peak_memory);
+            row[kWeights] = static_cast<double>(r.weights_bytes);
+            row[kGradients] = static_cast<double>(r.gradients_bytes);
+            row[kOptimizer] = static_cast<double>(r.optimizer_bytes);
             const std::vector<double> all = world.sum(mine);
             auto& step = values[static_cast<std::size_t>(s - 1)];
             step.resize(static_cast<std::size_t>(ranks));
@@ -350,7 +356,9 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
     }
 
     json steps = json::array();
-    std::vector<RankValues> summary;  // per step: iteration (max), phases (critical stage mean), peak (max)
+    // per step: iteration (max), phases (critical stage mean), the memory of the rank with the largest peak
+    std::vector<RankValues> summary;
+    std::vector<int> peak_stage;  // per step: the stage of that rank
     bool passed = true;
     double worst_loss = 0, worst_norm = 0;
     for (int s = 0; s < o.steps; ++s) {
@@ -359,7 +367,11 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         for (int k = 0; k < ranks; ++k) {
             const RankValues& v = step[static_cast<std::size_t>(k)];
             sum[0] = std::max(sum[0], v[0]);
-            sum[kValues - 1] = std::max(sum[kValues - 1], v[kValues - 1]);
+            if (v[kPeak] > sum[kPeak]) {
+                for (std::size_t i : {kPeak, kWeights, kGradients, kOptimizer}) sum[i] = v[i];
+                if (peak_stage.size() == static_cast<std::size_t>(s)) peak_stage.push_back(0);
+                peak_stage[static_cast<std::size_t>(s)] = stage_of[static_cast<std::size_t>(k)];
+            }
             if (stage_of[static_cast<std::size_t>(k)] != critical) continue;
             for (int p = 0; p < gpt::kPhases; ++p) sum[1 + p] += v[1 + p] / stage_ranks[static_cast<std::size_t>(critical)];
         }
@@ -376,13 +388,14 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
                                 {"tp", tp_of[static_cast<std::size_t>(k)]},
                                 {"dp", dp_of[static_cast<std::size_t>(k)]},
                                 {"time_s", t},
-                                {"peak_memory_bytes", v[kValues - 1]}});
+                                {"peak_memory_bytes", v[kPeak]},
+                                {"memory_bytes", {{"weights", v[kWeights]}, {"gradients", v[kGradients]}, {"optimizer", v[kOptimizer]}}}});
         }
         json e = {{"step", s + 1},
                   {"loss", losses[static_cast<std::size_t>(s)]},
                   {"grad_checksum", norms[static_cast<std::size_t>(s)]},
                   {"time_s", time},
-                  {"peak_memory_bytes", sum[kValues - 1]},
+                  {"peak_memory_bytes", sum[kPeak]},
                   {"ranks", per_rank}};
         if (checked) {
             const double dl = relative(losses[static_cast<std::size_t>(s)], ref_losses[static_cast<std::size_t>(s)]);
@@ -421,15 +434,26 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         {"data-parallel communication", false, phase(gpt::Phase::data), std::nullopt},
         {"pipeline bubble + send/recv", false, phase(gpt::Phase::pipeline), std::nullopt},
         {"optimizer step", false, phase(gpt::Phase::optimizer), std::nullopt},
-        {"peak memory", true, med(kValues - 1), std::nullopt},
+        {"peak memory", true, med(kPeak), std::nullopt},
+        {"  weights", true, med(kWeights), std::nullopt},
+        {"  gradients", true, med(kGradients), std::nullopt},
+        {"  optimizer states", true, med(kOptimizer), std::nullopt},
+        {"  activations, temporaries, buffers", true, med(kPeak) - med(kWeights) - med(kGradients) - med(kOptimizer),
+         std::nullopt},
     };
 #if SPLITSIM_HAVE_SIMULATOR
     if (predicted) {
         const Predicted& p = *predicted;
         // Forward and backward of the stage measured (the prediction's critical stage is in its JSON).
         const auto c = static_cast<std::size_t>(critical);
+        // Memory components of the stage whose rank peaked highest (the median step's).
+        std::vector<int> stages_seen = peak_stage;
+        std::nth_element(stages_seen.begin(), stages_seen.begin() + static_cast<std::ptrdiff_t>(stages_seen.size() / 2),
+                         stages_seen.end());
+        const auto& mem = p.stage_memory.at(static_cast<std::size_t>(stages_seen[stages_seen.size() / 2]));
         const double values_predicted[] = {p.iteration_s, p.forward_s.at(c), p.backward_s.at(c), p.tensor_s, p.data_s,
-                                           p.bubble_s + p.pipeline_s, p.optimizer_s, p.peak_memory_bytes};
+                                           p.bubble_s + p.pipeline_s, p.optimizer_s, p.peak_memory_bytes,
+                                           mem[0], mem[1], mem[2], mem[3]};
         for (std::size_t i = 0; i < rows.size(); ++i) rows[i].predicted = values_predicted[i];
     }
 #endif

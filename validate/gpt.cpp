@@ -290,7 +290,10 @@ private:
     // 16-bit working weights under bf16 training
     std::vector<Param> params_;
     std::size_t flat_ = 0, shard_ = 0, sequence_begin_ = 0, sequence_end_ = 0, parameters_ = 0, persistent_ = 0;
-    Tensor master_, grads_, working_, exp_avg_, exp_avg_sq_, grad_shard_;
+    std::size_t weights_bytes_ = 0, gradients_bytes_ = 0, optimizer_bytes_ = 0;
+    Tensor master_, grads_, working_, exp_avg_, exp_avg_sq_;
+    // ZeRO-1: this rank's shard of the reduced gradients, in place in the gradient buffer.
+    [[nodiscard]] Tensor grad_shard() { return grads_.view(static_cast<std::size_t>(c_.at.dp) * shard_, shard_); }
     // views
     Tensor word_, dword_, pos_, dpos_, out_w_, dout_w_;
     std::size_t word_param_ = 0, tied_param_ = 0;
@@ -425,19 +428,27 @@ Model::Model(const Config& c, Backend& be, Comms comms) : c_(c), be_(be), comms_
     host.resize(padded, 0.0f);
     flat_ = padded;
     shard_ = c.zero >= 1 ? padded / dp : padded;
+    // Each group's bytes as the backend's allocator counts them.
+    std::size_t before = be_.memory().current;
+    auto take = [&](std::size_t& into) {
+        into = be_.memory().current - before;
+        before = be_.memory().current;
+    };
     master_ = f32(static_cast<std::int64_t>(padded));
     be_.upload(host, master_);
-    grads_ = f32(static_cast<std::int64_t>(padded));
-    be_.zero(grads_);
     if (c.activation != DType::fp32) {
         working_ = act(static_cast<std::int64_t>(padded));
         be_.convert(static_cast<std::int64_t>(padded), master_, working_);
     }
+    take(weights_bytes_);
+    grads_ = f32(static_cast<std::int64_t>(padded));
+    be_.zero(grads_);
+    take(gradients_bytes_);
     exp_avg_ = f32(static_cast<std::int64_t>(shard_));
     exp_avg_sq_ = f32(static_cast<std::int64_t>(shard_));
     be_.zero(exp_avg_);
     be_.zero(exp_avg_sq_);
-    if (c.zero >= 1 && dp > 1) grad_shard_ = f32(static_cast<std::int64_t>(shard_));
+    take(optimizer_bytes_);
 
     // Views.
     auto linear = [&](std::size_t w, std::size_t b) {
@@ -918,14 +929,16 @@ void Model::synchronize_gradients() {
         comms_.pipeline->exchange(transfers);
         be_.axpy(static_cast<std::int64_t>(mine.elements()), 1.0f, theirs, mine);
     }
-    // Data parallelism: all-reduce (ZeRO 0), or reduce-scatter to each rank's shard (ZeRO-1).
+    // Data parallelism: all-reduce (ZeRO 0), or reduce-scatter to each rank's shard (ZeRO-1), in
+    // place in the gradient buffer as Megatron's distributed optimizer does (no second buffer).
     if (c_.at.dp_size > 1) {
         if (c_.zero == 0) {
             all_reduce(*comms_.data, grads_, flat_, Phase::data);
         } else {
             PhaseScope scope(clock_, Phase::data);
+            Tensor shard = grad_shard();
             const Tensor* send[] = {&grads_};
-            Tensor* recv[] = {&grad_shard_};
+            Tensor* recv[] = {&shard};
             comms_.data->run(CollectiveKind::reduce_scatter, flat_, send, recv);
         }
     }
@@ -938,7 +951,7 @@ void Model::optimizer_step(int step) {
     if (c_.zero >= 1 && c_.at.dp_size > 1) {
         // ZeRO-1: this rank updates its shard, then every rank gathers the updated weights.
         Tensor mine = master_.view(static_cast<std::size_t>(c_.at.dp) * shard_, shard_);
-        be_.adam_step(static_cast<std::int64_t>(shard_), adam, mine, grad_shard_, exp_avg_, exp_avg_sq_);
+        be_.adam_step(static_cast<std::int64_t>(shard_), adam, mine, grad_shard(), exp_avg_, exp_avg_sq_);
         PhaseScope gather(clock_, Phase::data);
         const Tensor* send[] = {&mine};
         Tensor* recv[] = {&master_};
@@ -956,7 +969,7 @@ void Model::optimizer_step(int step) {
 double Model::counted_grad_squares() {
     const bool sharded = c_.zero >= 1 && c_.at.dp_size > 1;
     if (!sharded && c_.at.dp != 0) return 0.0;
-    const Tensor& source = sharded ? grad_shard_ : grads_;
+    const Tensor source = sharded ? grad_shard() : grads_.view(0, grads_.elements());
     std::vector<float> host(source.elements());
     be_.download(source, host);
     const std::size_t begin = sharded ? static_cast<std::size_t>(c_.at.dp) * shard_ : 0;
@@ -1036,6 +1049,9 @@ StepRecord Model::step(int step, const std::function<void()>& barrier) {
     StepRecord record;
     record.time = clock_.stop();
     record.peak_memory = be_.memory().peak;
+    record.weights_bytes = weights_bytes_;
+    record.gradients_bytes = gradients_bytes_;
+    record.optimizer_bytes = optimizer_bytes_;
     record.loss_sum = loss_sum();
     record.grad_squares = counted_grad_squares();
     tokens_.clear();

@@ -55,6 +55,10 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
     p.pipeline_s = exposed(plan::Dim::pipeline);
     p.bubble_s = events.bubble.value();
     p.peak_memory_bytes = events.memory.peak.value();
+    for (const auto& s : events.memory.stages) {
+        p.stage_memory.push_back({s.bytes.weights.value(), s.bytes.gradients.value(), s.bytes.optimizer.value(),
+                                  (s.bytes.activations + s.bytes.other).value()});
+    }
 
     nlohmann::json stages = nlohmann::json::array();
     for (const sim::StageTime& t : analytical.stages) {
@@ -72,8 +76,11 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
                           {"gradients", s.bytes.gradients.value()},
                           {"optimizer", s.bytes.optimizer.value()},
                           {"activations", s.bytes.activations.value()},
+                          {"temporary", s.bytes.temporary.value()},
                           {"other", s.bytes.other.value()},
-                          {"total", s.bytes.total().value()}});
+                          {"total", s.bytes.total().value()},
+                          {"reserved", s.reserved.value()},
+                          {"peak_at", s.peak_at}});
     }
     p.json = {{"cluster", cluster.name},
               {"cluster_file", cluster_path},
@@ -86,7 +93,10 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
               {"exposed_communication_s", {{"tensor", p.tensor_s}, {"data", p.data_s}, {"pipeline", p.pipeline_s}}},
               {"bubble_s", p.bubble_s},
               {"bubble_fraction", events.bubble_fraction},
-              {"memory", {{"peak_bytes", p.peak_memory_bytes}, {"peak_stage", events.memory.peak_stage}, {"stages", memory}}},
+              {"memory", {{"peak_bytes", p.peak_memory_bytes},
+                          {"peak_stage", events.memory.peak_stage},
+                          {"reserved_bytes", events.memory.reserved.value()},
+                          {"stages", memory}}},
               {"stages", stages}};
     return p;
 }

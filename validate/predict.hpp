@@ -2,6 +2,7 @@
 // the quantities execute compares with what it measured. Private to the harness.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct Predicted {
     double pipeline_s = 0;              // exposed pipeline communication
     double bubble_s = 0;                // pipeline bubble
     double peak_memory_bytes = 0;
+    // Per stage, at its peak: weights, gradients, optimizer states, and activations with temporaries and buffers.
+    std::vector<std::array<double, 4>> stage_memory;
     nlohmann::json json;                // all of the above, the cluster and the per-stage times
 };
 

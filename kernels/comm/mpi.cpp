@@ -264,9 +264,13 @@ public:
             throw std::invalid_argument("collective buffers are smaller than the message");
         }
         const int chunk = count(elements / static_cast<std::size_t>(n));
-        // NCCL's in-place forms are MPI_IN_PLACE here.
+        // NCCL's in-place forms are MPI_IN_PLACE here. An in-place reduce-scatter (the result into
+        // this rank's chunk of the input, as Megatron's distributed optimizer reduces its gradient
+        // buffer) leaves MPI's result at the start of the buffer, from where it moves to the chunk.
+        const std::size_t offset = static_cast<std::size_t>(position) * static_cast<std::size_t>(chunk);
         const bool in_place = (kind == CollectiveKind::all_reduce && in == out) ||
-                              (kind == CollectiveKind::all_gather && in == out + static_cast<std::size_t>(position) * static_cast<std::size_t>(chunk));
+                              (kind == CollectiveKind::all_gather && in == out + offset) ||
+                              (kind == CollectiveKind::reduce_scatter && out == in + offset);
         const void* source = in_place ? MPI_IN_PLACE : static_cast<const void*>(in);
         const bool yield = waiting_ == Waiting::yield;
         const Deadline deadline(timeout_s_, world_.rank(), {to_string(kind), elements, n});
@@ -280,10 +284,14 @@ public:
                 if (yield) CHECK_MPI(MPI_Iallgather(source, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_, &request));
                 else CHECK_MPI(MPI_Allgather(source, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));
                 break;
-            case CollectiveKind::reduce_scatter:
-                if (yield) CHECK_MPI(MPI_Ireduce_scatter_block(in, out, chunk, MPI_FLOAT, MPI_SUM, comm_, &request));
-                else CHECK_MPI(MPI_Reduce_scatter_block(in, out, chunk, MPI_FLOAT, MPI_SUM, comm_));
+            case CollectiveKind::reduce_scatter: {
+                float* result = in_place ? out - offset : out;
+                if (yield) CHECK_MPI(MPI_Ireduce_scatter_block(source, result, chunk, MPI_FLOAT, MPI_SUM, comm_, &request));
+                else CHECK_MPI(MPI_Reduce_scatter_block(source, result, chunk, MPI_FLOAT, MPI_SUM, comm_));
+                if (request != MPI_REQUEST_NULL) wait({&request, 1});
+                if (in_place && offset > 0) std::memmove(out, result, static_cast<std::size_t>(chunk) * sizeof(float));
                 break;
+            }
             case CollectiveKind::all_to_all:
                 if (yield) CHECK_MPI(MPI_Ialltoall(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_, &request));
                 else CHECK_MPI(MPI_Alltoall(in, chunk, MPI_FLOAT, out, chunk, MPI_FLOAT, comm_));

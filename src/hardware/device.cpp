@@ -75,6 +75,10 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
     if (d.memory.value() > 1e18) o.fail("memory", "must be at most 1e18 B");
     d.memory_bandwidth = rate_of<Bandwidth>(o, "memory_bandwidth");
     d.compute_units = o.required<int>("compute_units", at_least(1));
+    for (auto [key, field] : {std::pair{"context_memory", &d.context_memory}, std::pair{"communicator_memory", &d.communicator_memory}}) {
+        *field = o.optional<Bytes>(key, Bytes(0));
+        if (field->value() < 0 || *field > d.memory) o.fail(key, "must be between 0 and the device's memory");
+    }
 
     JsonObject peak = o.object("peak");
     for (Precision p : kAllPrecisions) {
@@ -195,6 +199,8 @@ nlohmann::json to_json(const DeviceSpec& d) {
     }
     j["peak"] = peak;
     j["compute_units"] = d.compute_units;
+    if (d.context_memory.value() > 0) j["context_memory"] = quantity(d.context_memory.value(), "B");
+    if (d.communicator_memory.value() > 0) j["communicator_memory"] = quantity(d.communicator_memory.value(), "B");
     if (d.interconnect) {
         const Interconnect& i = *d.interconnect;
         j["interconnect"] = {{"name", i.name},

@@ -1,5 +1,6 @@
 #include "splitsim/model/layer_graph.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace splitsim::model {
@@ -18,6 +19,7 @@ struct Dims {
     double d;         // head dimension
     double kv;        // key/value width on this rank (kv_heads * d / t)
     double e;         // bytes per activation element
+    SavedTensors saved;
 };
 
 constexpr double kMaskBytes = 1.0;   // dropout masks are bytes (Korthikanti Sec. 4.1)
@@ -37,6 +39,7 @@ Op linear(std::string_view name, TensorSplit split, double m, double n, double k
     op.forward_bytes = Bytes(e * batch * (m * k + k * n + m * n));
     op.backward_bytes = 2.0 * op.forward_bytes;
     op.parameters = params;
+    op.output = Bytes(e * batch * m * n);
     op.saved = saved;
     op.saved_selective = saved;
     return op;
@@ -54,6 +57,7 @@ Op attention_gemm(std::string_view name, const Dims& d, double m, double n, doub
     op.backward_flops = Flops(4 * mnk);  // gradients of both operands, no weights
     op.forward_bytes = Bytes(d.e * d.b * d.heads * (m * k + k * n + m * n));
     op.backward_bytes = 2.0 * op.forward_bytes;
+    op.output = Bytes(d.e * d.b * d.heads * m * n);
     op.saved = saved;
     op.saved_selective = saved_selective;
     op.selective_recompute = true;
@@ -70,6 +74,7 @@ Op elementwise(std::string_view name, OpKind kind, double elements, double reads
     op.kind = kind;
     op.forward_bytes = Bytes(d.e * elements * (reads + writes));
     op.backward_bytes = Bytes(d.e * elements * (reads + writes + 1));
+    op.output = Bytes(d.e * elements);
     op.saved = saved;
     op.saved_selective = saved;
     return op;
@@ -77,7 +82,10 @@ Op elementwise(std::string_view name, OpKind kind, double elements, double reads
 
 Op norm(std::string_view name, const ModelSpec& m, const Dims& d) {
     const double elements = d.tokens * d.h / d.seq;
-    Op op = elementwise(name, OpKind::norm, elements, 1, 1, Bytes(d.e * elements), d);  // saves its input
+    // A fused kernel saves its input (and per-row statistics); an eager norm keeps its input upcast
+    // to fp32 and the normalized tensor before the scale (4 + 2 bytes per element under bf16).
+    const double saved = d.saved.fp32_norm ? d.e + std::max(d.e, kFp32Bytes) : d.e;
+    Op op = elementwise(name, OpKind::norm, elements, 1, 1, Bytes(saved * elements), d);
     op.parameters = (m.norm == Norm::layernorm ? 2.0 : 1.0) * d.h;                      // scale (and shift)
     return op;
 }
@@ -100,11 +108,18 @@ void append_attention(std::vector<Op>& ops, const ModelSpec& m, const Dims& d, b
     const double qkv_out = d.h + 2.0 * d.kv * d.t;  // unsharded output width of the fused QKV projection
 
     ops.push_back(norm("attn_norm", m, d));
+    const double kept_input = d.saved.gathered_inputs ? 1.0 : d.seq;
     ops.push_back(linear("qkv", TensorSplit::column, d.tokens, qkv_out / d.t, d.h, 1,
-                         (d.h * qkv_out + bias * qkv_out) / d.t, Bytes(d.e * d.tokens * d.h / d.seq), d.e));
+                         (d.h * qkv_out + bias * qkv_out) / d.t, Bytes(d.e * d.tokens * d.h / kept_input), d.e));
     if (m.position_embedding == PositionEmbedding::rotary) {
-        ops.push_back(elementwise("rotary", OpKind::rotary, q_elems + kv_elems, 1, 1, Bytes(0), d));
+        // Fused (Megatron's apply_rope_fusion) it keeps nothing; through complex fp32 views its
+        // products keep the fp32 queries and keys.
+        const Bytes saved(d.saved.fp32_rotary ? kFp32Bytes * (q_elems + kv_elems) : 0.0);
+        ops.push_back(elementwise("rotary", OpKind::rotary, q_elems + kv_elems, 1, 1, saved, d));
     }
+    // Keys and values as the attention kernel receives them: repeated to every query head when
+    // grouped-query attention is expanded before the kernel.
+    const double kv_kept = d.saved.repeated_kv ? q_elems : kv_elems;
     const double scores = d.b * d.heads * d.s_q * d.s_kv;
     if (fused) {
         Op op;
@@ -117,8 +132,11 @@ void append_attention(std::vector<Op>& ops, const ModelSpec& m, const Dims& d, b
         // Reads Q, K, V and writes O; the backward also reads O, dO and writes dQ, dK, dV.
         op.forward_bytes = Bytes(d.e * (2 * q_elems + 2 * kv_elems));
         op.backward_bytes = Bytes(d.e * (4 * q_elems + 4 * kv_elems));
-        // Saves Q, K, V and the fp32 log-sum-exp per query and head; O is saved by attn_proj.
-        op.saved = Bytes(d.e * (q_elems + 2 * kv_elems) + kFp32Bytes * d.b * d.heads * d.s_q);
+        // Saves Q, K, V and the fp32 log-sum-exp per query and head; O is saved by attn_proj, and
+        // by the kernel too when the projection receives a contiguous copy of it.
+        op.output = Bytes(d.e * q_elems);
+        op.saved = Bytes(d.e * (q_elems + 2 * kv_kept) + kFp32Bytes * d.b * d.heads * d.s_q) +
+                   (d.saved.attention_output_copy ? op.output : Bytes(0));
         op.saved_selective = op.saved;
         op.causal = m.causal;
         ops.push_back(op);
@@ -126,8 +144,8 @@ void append_attention(std::vector<Op>& ops, const ModelSpec& m, const Dims& d, b
         // Korthikanti Sec. 4.1: QK^T saves Q and K (4sbh/t); softmax saves its output (2as^2b/t);
         // dropout its mask (as^2b/t); the product with V saves the dropped-out probabilities (2as^2b/t)
         // and V (2sbh/t). Selective recomputation keeps Q, K and V and recomputes the rest.
-        ops.push_back(attention_gemm("attn_score", d, d.s_q, d.s_kv, d.d, Bytes(d.e * (q_elems + kv_elems)),
-                                     Bytes(d.e * (q_elems + kv_elems)), m.causal));
+        ops.push_back(attention_gemm("attn_score", d, d.s_q, d.s_kv, d.d, Bytes(d.e * (q_elems + kv_kept)),
+                                     Bytes(d.e * (q_elems + kv_kept)), m.causal));
         Op softmax = elementwise("attn_softmax", OpKind::softmax, scores, 1, 1, Bytes(d.e * scores), d);
         softmax.split = TensorSplit::heads;
         softmax.saved_selective = Bytes(0);
@@ -144,8 +162,8 @@ void append_attention(std::vector<Op>& ops, const ModelSpec& m, const Dims& d, b
         }
         // Without dropout the probabilities are the softmax output, already saved above.
         const Bytes probs(m.dropout ? d.e * scores : 0.0);
-        ops.push_back(attention_gemm("attn_context", d, d.s_q, d.d, d.s_kv, probs + Bytes(d.e * kv_elems),
-                                     Bytes(d.e * kv_elems), m.causal));
+        ops.push_back(attention_gemm("attn_context", d, d.s_q, d.d, d.s_kv, probs + Bytes(d.e * kv_kept),
+                                     Bytes(d.e * kv_kept), m.causal));
     }
     ops.push_back(linear("attn_proj", TensorSplit::row, d.tokens, d.h, d.h / d.t, 1,
                          d.h * d.h / d.t + bias * d.h, Bytes(d.e * q_elems), d.e));
@@ -159,14 +177,17 @@ void append_ffn(std::vector<Op>& ops, const ModelSpec& m, const Dims& d, double 
     const bool swiglu = m.activation == Activation::swiglu;
     const double fc1_out = (swiglu ? 2.0 : 1.0) * width;  // gate and up projections fused
     const double bias = m.linear_bias ? 1.0 : 0.0;
-    const double in_elems = tokens * d.h / (expert ? 1.0 : d.seq);
+    const double in_elems = tokens * d.h / (expert || d.saved.gathered_inputs ? 1.0 : d.seq);
     const double per_expert = tokens / experts;
 
     Op fc1 = linear(expert ? "expert_fc1" : "fc1", TensorSplit::column, per_expert, fc1_out / d.t, d.h, experts,
                     experts * (d.h * fc1_out + bias * fc1_out) / d.t, Bytes(d.e * in_elems), d.e);
     const double act_out = tokens * width / d.t;
+    // SwiGLU saves its input, gate and up (Megatron's fused bias_swiglu); as three eager ops it
+    // also keeps silu(gate) for the product.
+    const double swiglu_saved = d.saved.unfused_swiglu ? 3.0 : 2.0;
     Op act = swiglu ? elementwise(expert ? "expert_swiglu" : "swiglu", OpKind::activation, act_out, 2, 1,
-                                  Bytes(d.e * 2 * act_out), d)
+                                  Bytes(d.e * swiglu_saved * act_out), d)
                     : elementwise(expert ? "expert_gelu" : "gelu", OpKind::activation, act_out, 1, 1,
                                   Bytes(d.e * act_out), d);
     act.split = TensorSplit::column;
@@ -176,6 +197,31 @@ void append_ffn(std::vector<Op>& ops, const ModelSpec& m, const Dims& d, double 
     ops.push_back(fc1);
     ops.push_back(act);
     ops.push_back(fc2);
+}
+
+// torchtitan's per-op selective checkpointing (torchtitan/parallelisms/parallelize_llama.py at
+// 9dec370, `_save_list` and `_custom_policy`): a layer keeps its input (the checkpoint's), the
+// outputs of every other matrix multiplication of wq, wk, wv, wo, w1, w3, w2 (the 1st, 3rd, 5th and
+// 7th: query, value, gate and the MLP output before its reduction) and of the attention kernel.
+void keep_every_other_matmul(std::vector<Op>& ops, const Dims& d, bool swiglu) {
+    for (Op& op : ops) {
+        const std::string_view n = op.name;
+        Bytes kept;
+        if (n == "attn_norm") {
+            kept = Bytes(d.e * d.tokens * d.h / d.seq);
+        } else if (n == "qkv") {
+            kept = Bytes(d.e * d.tokens * (d.h / d.t + d.kv));
+        } else if (n == "flash_attention") {
+            kept = op.output + Bytes(kFp32Bytes * d.b * d.heads * d.s_q);
+        } else if (n == "attn_context") {
+            kept = op.output;
+        } else if (n == "fc1" || n == "expert_fc1") {
+            kept = op.output / (swiglu ? 2.0 : 1.0);
+        } else if (n == "fc2" || n == "expert_fc2") {
+            kept = op.output;
+        }
+        op.saved_selective = kept;
+    }
 }
 
 Dims dims_for(const ModelSpec& m, const Shard& shard) {
@@ -192,6 +238,7 @@ Dims dims_for(const ModelSpec& m, const Shard& shard) {
     d.d = m.head_dim();
     d.kv = static_cast<double>(m.kv_heads) * m.head_dim() / shard.tensor;
     d.e = shard.element_bytes;
+    d.saved = shard.saved;
     return d;
 }
 
@@ -210,6 +257,7 @@ LayerGraph expand(const ModelSpec& m, const Shard& shard) {
                      (m.position_embedding == PositionEmbedding::learned ? static_cast<double>(m.seq_len) * d.h : 0.0);
     emb.forward_bytes = Bytes(d.e * d.tokens * d.h * 2);
     emb.backward_bytes = Bytes(d.e * d.tokens * d.h * 2);
+    emb.output = Bytes(d.e * d.tokens * d.h);
     g.embedding.push_back(emb);
     if (m.dropout) {
         // Embedding dropout mask: sbh/t per in-flight micro-batch (Korthikanti Sec. 4.3).
@@ -222,6 +270,8 @@ LayerGraph expand(const ModelSpec& m, const Shard& shard) {
     g.dense.push_back(norm("mlp_norm", m, d));
     append_ffn(g.dense, m, d, d.tokens, m.ffn_hidden, 1, false);
     g.dense.push_back(dropout_residual("mlp_residual", m, d));
+    const bool swiglu = m.activation == Activation::swiglu;
+    if (d.saved.selective == SavedTensors::Selective::every_other_matmul) keep_every_other_matmul(g.dense, d, swiglu);
 
     if (m.moe) {
         const double local_experts = static_cast<double>(m.moe->experts) / shard.expert;
@@ -233,6 +283,7 @@ LayerGraph expand(const ModelSpec& m, const Shard& shard) {
         // With balanced routing every expert-parallel rank receives tokens * top_k assignments.
         append_ffn(g.moe, m, d, d.tokens * m.moe->top_k, m.moe->expert_ffn_hidden, local_experts, true);
         g.moe.push_back(dropout_residual("mlp_residual", m, d));
+        if (d.saved.selective == SavedTensors::Selective::every_other_matmul) keep_every_other_matmul(g.moe, d, swiglu);
     }
 
     g.head.push_back(norm("final_norm", m, d));
@@ -248,12 +299,14 @@ LayerGraph expand(const ModelSpec& m, const Shard& shard) {
     ce.split = TensorSplit::vocab;
     ce.forward_bytes = Bytes(logits * (d.e + 2 * kFp32Bytes));
     ce.backward_bytes = Bytes(logits * (kFp32Bytes + d.e));
+    ce.output = Bytes(kFp32Bytes * d.tokens);
     ce.saved = Bytes(kFp32Bytes * logits);
     ce.saved_selective = ce.saved;
     g.head.push_back(ce);
 
     g.layer_input = Bytes(d.e * d.tokens * d.h / d.seq);
     g.stage_boundary = g.layer_input;
+    g.logits = logits;
     g.tied_output_parameters = m.tied_embeddings ? output_params : 0.0;
     return g;
 }
@@ -269,6 +322,9 @@ OpTotals totals(const std::vector<Op>& ops) {
         t.saved += op.saved;
         t.saved_selective += op.saved_selective;
     }
+    Bytes pair;
+    for (std::size_t i = 1; i < ops.size(); ++i) pair = max(pair, ops[i].output + ops[i - 1].output);
+    if (!ops.empty()) t.backward_working = ops.back().output + pair;
     return t;
 }
 

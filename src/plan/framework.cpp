@@ -1,5 +1,6 @@
 #include "splitsim/plan/framework.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "splitsim/common/error.hpp"
@@ -260,6 +261,125 @@ void adopt(Plan& p, Framework f) {
         p.overlap_param_gather = p.overlap_param_gather && p.zero == 1 && f == Framework::megatron_core;
         if (p.zero == 3) p.grad_accumulation_fusion = false;
     }
+}
+
+}  // namespace splitsim::plan
+
+// ---- Memory: how each framework allocates -------------------------------------------------------
+
+namespace splitsim::plan {
+
+double FrameworkMemory::loss_peak_per_logit(int tp, bool keep_logits) const {
+    std::vector<double> sizes;
+    double live = 0, peak = 0;
+    for (const LossStep& step : loss_steps(tp)) {
+        if (keep_logits && step.free == 0) {
+            sizes.push_back(0);
+            continue;
+        }
+        const double change = step.free >= 0 ? -sizes[static_cast<std::size_t>(step.free)] : step.allocate;
+        sizes.push_back(step.allocate);
+        live += change;
+        peak = std::max(peak, live);
+    }
+    return peak;
+}
+
+FrameworkMemory framework_memory(std::optional<Framework> framework) {
+    FrameworkMemory m;
+    // Megatron-LM (core_v0.12.0), also splitsim's defaults:
+    //  - the optimizer steps on fp32 copies of 16-bit gradients: optimizer.py
+    //    Float16OptimizerWithFloat16Params._copy_model_grads_to_main_grads and distrib_optimizer.py
+    //    `shard_main_param.grad = shard_model_grad.float()`; docs/source/api-guide/dist_optimizer.md:
+    //    20 bytes per parameter with fp16 parameters and gradients, 4 + 16/d distributed (18 and
+    //    6 + 12/d with fp32 main gradients, where .float() copies nothing).
+    //  - fused kernels save what Korthikanti et al. 2022 count (SavedTensors' defaults).
+    //  - tensor_parallel/cross_entropy.py: calculate_logits_max makes an fp32 copy beside the 16-bit
+    //    logits, exp and the division run in place in it and it is kept as the softmax (4 bytes);
+    //    the gradient is computed in place in it and autograd casts it to the logits' 16-bit type:
+    //    at most 2 + 4 bytes per logit alive at once.
+    //  - fp8 (Transformer Engine 1.x, module/linear.py, the weight workspace cached across
+    //    micro-batches while is_first_microbatch is False): an fp8 weight and its fp8 transpose.
+    m.fp32_copy_of_16bit_grads = 4;
+    // 16-bit logits, their fp32 copy (kept as the softmax), the logits freed; the 16-bit gradient
+    // cast from the fp32 one, which is then released, and the 16-bit gradient used.
+    m.loss = {{2, -1}, {4, -1}, {0, 0}, {2, -1}, {0, 1}, {0, 3}};
+    m.fp8_weight_cache_per_param = 2;
+    if (!framework) return m;
+    switch (*framework) {
+        case Framework::megatron_lm:
+        case Framework::megatron_core: return m;
+        case Framework::deepspeed:
+            // DeepSpeed v0.16 (runtime/zero/stage_1_and_2.py, runtime/zero/config.py) with
+            // Megatron-DeepSpeed's model and loss (Megatron's cross_entropy.py, as above):
+            //  - mixed-precision Adam keeps K = 12 bytes of optimizer state per parameter (ZeRO,
+            //    Rajbhandari et al. 2020, Table 1); the fp32 gradient partition exists only while
+            //    the step runs;
+            //  - gradients are copied into reduce buckets of reduce_bucket_size = 5e8 elements
+            //    (ZERO_OPTIMIZATION_REDUCE_BUCKET_SIZE_DEFAULT), two of them under overlap_comm;
+            //  - no fp8 training.
+            m.fp32_copy_of_16bit_grads = 0;
+            m.grad_bucket_elements = 5e8;
+            m.fp8_weight_cache_per_param = 0;
+            return m;
+        case Framework::torchtitan:
+            // torchtitan 9dec370 (2024-12-26) on torch 1963fc8 and torchao eab345c:
+            //  - FSDP2 (parallelisms/parallelize_llama.py apply_fsdp, MixedPrecisionPolicy with
+            //    param_dtype bf16, reduce_dtype fp32): the sharded parameters are the fp32 master
+            //    copy, AdamW's moments are fp32 on the shards, gradients are reduce-scattered in
+            //    fp32 (foreach_reduce copies the bf16 unsharded gradients into an fp32 input, which
+            //    stays alive until the next unit's reduce-scatter is issued: two units at once);
+            //    fully_shard(model) makes the embedding, final norm and output layer the root unit; with pipeline parallelism
+            //    reshard_after_forward is False and torch.distributed.pipelining turns gradient
+            //    synchronisation off until the last micro-batch, so FSDPParam accumulates the
+            //    unsharded gradients in reduce_dtype (to_accumulated_grad_if_needed), and each
+            //    stage keeps every micro-batch's output until the step ends;
+            //  - eager modules (models/llama/model.py, models/norms.py): RMSNorm upcasts its input
+            //    to fp32, apply_rotary_emb multiplies complex fp32 views, repeat_kv expands keys
+            //    and values to every head before scaled_dot_product_attention, whose output is made
+            //    contiguous for wo, and FeedForward is w2(silu(w1(x)) * w3(x));
+            //  - selective activation checkpointing 'op': _save_list keeps every other matmul and
+            //    the attention kernel's outputs;
+            //  - tensor parallelism through DTensor (parallelize_llama.py apply_tp): ColwiseParallel
+            //    linears receive the all-gathered (redistributed) input and keep it for the backward;
+            //  - train.py's loss: cross_entropy(pred.float()) is log_softmax and nll_loss:
+            //    bf16 logits (2), their fp32 copy (4) and the log-softmax (4, kept) in the forward;
+            //    in the backward the kept log-softmax, nll_loss's gradient and log_softmax's
+            //    gradient (4 + 4 + 4 bytes per logit);
+            //  - Float8 with docs/float8.md's --float8.enable_fsdp_float8_all_gather: the
+            //    Float8Linear weights are all-gathered in fp8 (1 byte per parameter).
+            m.fp32_copy_of_16bit_grads = 0;
+            m.fp32_sharded_parameters = true;
+            m.saved.selective = model::SavedTensors::Selective::every_other_matmul;
+            m.saved.fp32_norm = true;
+            m.saved.fp32_rotary = true;
+            m.saved.unfused_swiglu = true;
+            m.saved.repeated_kv = true;
+            m.saved.attention_output_copy = true;
+            // pred (bf16), pred.float(), log_softmax; the fp32 copy and pred released (del pred);
+            // nll_loss's gradient, log_softmax's gradient; the first and the kept log-softmax
+            // released; the bf16 gradient of pred, the fp32 one released, the bf16 one used.
+            m.loss = {{2, -1}, {4, -1}, {4, -1}, {0, 1}, {0, 0}, {4, -1}, {4, -1}, {0, 5}, {0, 2}, {2, -1}, {0, 6}, {0, 9}};
+            // With tensor parallelism the loss runs under loss_parallel (torch/distributed/tensor/
+            // parallel/loss.py, torch 1963fc8): _log_softmax makes the shifted logits, their exp
+            // (released after the sum) and the result (kept); _nll_loss_and_log_softmax_backward
+            // computes (zeros_like(x) + exp(x)) * grad_output: the zeros, the exp (released), the
+            // sum and the product, alive beside the kept log-softmax (16 bytes per logit).
+            m.vocab_parallel_loss = {{2, -1}, {4, -1}, {4, -1}, {4, -1}, {0, 3}, {4, -1}, {0, 2}, {0, 1}, {0, 0},
+                                     {4, -1}, {4, -1}, {4, -1}, {0, 10}, {4, -1}, {0, 11}, {0, 9}, {0, 5},
+                                     {2, -1}, {0, 13}, {0, 17}};
+            m.saved.gathered_inputs = true;
+            m.root_unit = true;
+            m.fp32_reduce_scatter_units = 2;
+            m.pipeline_keeps_unsharded = true;
+            // torch.distributed.pipelining (stage.py, forward_one_chunk): output_chunks.append(output)
+            // for every micro-batch, cleared when the next step starts.
+            m.pipeline_keeps_outputs = true;
+            m.fp8_weight_cache_per_param = 0;
+            m.fp8_gathered_bytes_per_param = 1;
+            return m;
+    }
+    return m;
 }
 
 }  // namespace splitsim::plan

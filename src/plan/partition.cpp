@@ -120,6 +120,7 @@ model::Shard shard_of(const Plan& p) {
     // Transformer Engine saves 16-bit activations for the non-GEMM ops), 32-bit under fp32/tf32.
     s.element_bytes = (p.precision == Precision::fp32 || p.precision == Precision::tf32) ? 4.0 : 2.0;
     s.fused_attention = p.flash_attention;
+    s.saved = framework_memory(p.framework).saved;
     return s;
 }
 

@@ -55,7 +55,9 @@ std::vector<std::pair<std::string, std::vector<std::string>>> rows(const std::ve
     row("  gradients", [](const Compared& c) { return format_bytes(worst(c.prediction).bytes.gradients); });
     row("  optimizer states", [](const Compared& c) { return format_bytes(worst(c.prediction).bytes.optimizer); });
     row("  activations", [](const Compared& c) { return format_bytes(worst(c.prediction).bytes.activations); });
+    row("    of which temporary", [](const Compared& c) { return format_bytes(worst(c.prediction).bytes.temporary); });
     row("  other", [](const Compared& c) { return format_bytes(worst(c.prediction).bytes.other); });
+    row("reserved memory", [](const Compared& c) { return format_bytes(c.prediction.memory.reserved); });
     row("fits", [](const Compared& c) { return std::string(c.prediction.memory.fits() ? "yes" : "NO"); });
     return out;
 }

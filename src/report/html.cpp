@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "splitsim/report/search.hpp"
+#include "splitsim/sim/schedule.hpp"
 
 namespace splitsim::report {
 namespace {
@@ -248,6 +249,104 @@ std::string timeline(const ReportPlan& p) {
     return s.str();
 }
 
+// Memory of one rank of each pipeline stage over the iteration (event tier): the bytes held through
+// the step, plus each micro-batch's activations of a model chunk from its forward pass until its
+// backward pass, ramping up and down over the passes' extents; a dot marks each stage's highest point.
+// The stage's compute tasks, grouped into passes, are matched to its schedule's program, which says
+// which chunk each pass runs.
+std::string memory_timeline(const ReportPlan& p) {
+    const sim::TaskGraph& g = p.run->graph;
+    const sim::EngineResult& res = p.run->result;
+    const plan::Plan& plan = p.scenario->plan();
+    const auto& mem = p.prediction.memory;
+    const double end = static_cast<double>(std::max<std::int64_t>(1, res.end.count()));
+    const double left = 70, top = 40, width = 760, height = 300;
+    constexpr double kGiB = 1024.0 * 1024 * 1024;
+    std::vector<std::vector<std::pair<double, double>>> curves;  // per stage: (ns, bytes)
+    double highest = mem.capacity.value();
+    for (const cost::StageMemory& sm : mem.stages) {
+        std::vector<sim::WorkItem> passes;
+        for (const sim::WorkItem& w : sim::stage_program(plan.schedule, plan.pp, plan.vpp, plan.micro_batches(), sm.stage)) {
+            if (w.kind != sim::WorkItem::Kind::weight_grad) passes.push_back(w);
+        }
+        struct Run {
+            bool forward;
+            int micro_batch;
+            double start, stop;
+        };
+        std::vector<Run> runs;
+        if (sm.stage < g.ranks()) {
+            for (sim::TaskId id : g.stream_order(sm.stage, sim::Stream::compute)) {
+                const sim::Task& t = g.task(id);
+                const sim::Phase ph = t.label.phase;
+                if (ph != sim::Phase::forward && ph != sim::Phase::backward && ph != sim::Phase::recompute) continue;
+                const bool forward = ph == sim::Phase::forward;
+                const auto& timing = res.tasks[static_cast<std::size_t>(id)];
+                const double a = static_cast<double>(timing.start.count()), b = static_cast<double>(timing.end.count());
+                if (runs.empty() || runs.back().forward != forward || runs.back().micro_batch != t.label.micro_batch) {
+                    runs.push_back({forward, t.label.micro_batch, a, b});
+                } else {
+                    runs.back().stop = std::max(runs.back().stop, b);
+                }
+            }
+        }
+        std::vector<std::pair<double, double>> curve{{0.0, sm.resident.value()}};
+        if (runs.size() == passes.size()) {
+            double held = sm.resident.value();
+            for (std::size_t i = 0; i < runs.size(); ++i) {
+                const auto chunk = static_cast<std::size_t>(passes[i].chunk);
+                const double delta = chunk < sm.chunk_activations.size() ? sm.chunk_activations[chunk].value() : 0.0;
+                curve.emplace_back(runs[i].start, held);
+                held += runs[i].forward ? delta : -delta;
+                curve.emplace_back(runs[i].stop, held);
+                highest = std::max(highest, held);
+            }
+        }
+        curve.emplace_back(end, curve.back().second);
+        curves.push_back(std::move(curve));
+    }
+    highest *= 1.08;
+    auto x = [&](double ns) { return left + width * ns / end; };
+    auto y = [&](double bytes) { return top + height - height * bytes / highest; };
+    const std::array<const char*, 8> colors{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"};
+    std::ostringstream s;
+    s << "<svg id='memory-timeline' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + 40) << "' height='"
+      << fmt(top + height + 50) << "'><title>Memory of each pipeline stage over the iteration: " << escape(p.name) << "</title>";
+    for (int k = 0; k <= 4; ++k) {
+        const double b = highest * k / 4;
+        s << "<line x1='" << fmt(left) << "' x2='" << fmt(left + width) << "' y1='" << fmt(y(b)) << "' y2='" << fmt(y(b))
+          << "' class='grid'/><text x='" << fmt(left - 6) << "' y='" << fmt(y(b) + 4) << "' text-anchor='end' class='small'>"
+          << fmt(b / kGiB, 0) << " GiB</text>";
+    }
+    s << "<line x1='" << fmt(left) << "' x2='" << fmt(left + width) << "' y1='" << fmt(y(mem.capacity.value())) << "' y2='"
+      << fmt(y(mem.capacity.value())) << "' stroke='#D55E00' stroke-width='2' stroke-dasharray='6 4'/>";
+    for (std::size_t i = 0; i < curves.size(); ++i) {
+        const char* color = colors[i % colors.size()];
+        s << "<polyline class='memory-curve' fill='none' stroke='" << color << "' stroke-width='1.5' points='";
+        std::pair<double, double> top_point = curves[i].front();
+        for (const auto& [t, b] : curves[i]) {
+            s << fmt(x(t), 1) << ',' << fmt(y(b), 1) << ' ';
+            if (b > top_point.second) top_point = {t, b};
+        }
+        const auto& sm = mem.stages[i];
+        s << "'><title>stage " << sm.stage << "</title></polyline><circle class='memory-peak' cx='" << fmt(x(top_point.first), 1)
+          << "' cy='" << fmt(y(top_point.second), 1) << "' r='3.5' fill='" << color << "'><title>stage " << sm.stage << ": "
+          << fmt(top_point.second / kGiB, 2) << " GiB held at " << fmt(top_point.first * 1e-9, 3)
+          << " s; at its peak (" << sm.peak_at << ") with temporaries " << fmt(sm.bytes.total().value() / kGiB, 2)
+          << " GiB allocated, " << fmt(sm.reserved.value() / kGiB, 2) << " GiB reserved</title></circle>";
+    }
+    s << "<text x='" << fmt(left) << "' y='" << fmt(top + height + 18) << "' class='small'>0 s</text><text x='"
+      << fmt(left + width) << "' y='" << fmt(top + height + 18) << "' text-anchor='end' class='small'>" << fmt(end * 1e-9, 3)
+      << " s</text>";
+    std::vector<Part> parts;
+    for (std::size_t i = 0; i < std::min<std::size_t>(curves.size(), colors.size()); ++i) {
+        parts.push_back({"stage " + std::to_string(mem.stages[i].stage) + (i + 1 == colors.size() && curves.size() > colors.size() ? "..." : ""),
+                         colors[i]});
+    }
+    s << legend(parts, 10, 12) << "</svg>";
+    return s.str();
+}
+
 // Iteration time against peak memory of every candidate that fits (a sample when there are many),
 // the Pareto front highlighted.
 std::string pareto_chart(const search::Result& r) {
@@ -310,12 +409,12 @@ std::string html_report(const std::string& title, const std::vector<ReportPlan>&
         s << "<p>" << escape(sc.model().name) << " on " << escape(sc.cluster().name) << " (" << sc.cluster().device_count() << " x "
           << escape(sc.cluster().device.name) << ").</p>\n";
         s << "<table id='summary'><tr><th>name</th><th>plan</th><th>iteration time (s)</th><th>tokens/s</th><th>MFU</th>"
-          << "<th>peak memory (GiB)</th><th>fits</th><th>tier</th></tr>\n";
+          << "<th>reserved memory (GiB)</th><th>fits</th><th>tier</th></tr>\n";
         for (const auto& p : plans) {
             const auto& r = p.prediction;
             s << "<tr><td>" << escape(p.name) << "</td><td class='plan'>" << escape(plan_summary(p.scenario->plan())) << "</td><td>"
               << fmt(r.iteration_time.value(), 3) << "</td><td>" << fmt(r.tokens_per_s, 0) << "</td><td>" << fmt(100 * r.mfu, 1)
-              << "%</td><td>" << fmt(r.memory.peak.value() / (1024.0 * 1024 * 1024), 1) << "</td><td>" << (r.memory.fits() ? "yes" : "no")
+              << "%</td><td>" << fmt(r.memory.reserved.value() / (1024.0 * 1024 * 1024), 1) << "</td><td>" << (r.memory.fits() ? "yes" : "no")
               << "</td><td>" << (r.tier == sim::Tier::event ? "event" : "analytical") << "</td></tr>\n";
         }
         s << "</table>\n<h2>Iteration time</h2>\n" << time_breakdown(plans) << "\n";
@@ -326,6 +425,8 @@ std::string html_report(const std::string& title, const std::vector<ReportPlan>&
             s << "<p>" << escape(plans[i].name) << "</p>\n" << memory_chart(plans[i], static_cast<int>(i)) << "\n";
         }
         if (plans.front().run) {
+            s << "<h2>Memory over the iteration: " << escape(plans.front().name) << "</h2>\n" << memory_timeline(plans.front())
+              << "\n";
             s << "<h2>Timeline: " << escape(plans.front().name) << "</h2>\n" << timeline(plans.front()) << "\n";
         }
     }

@@ -51,9 +51,12 @@ void check_reportable(const sim::Scenario& sc, const sim::Prediction& r) {
         bytes("communication", r.comm_bytes[i]);
     }
     bytes("peak_bytes", r.memory.peak);
+    bytes("reserved_bytes", r.memory.reserved);
+    bytes("required_bytes", r.memory.required());
     bytes("capacity_bytes", r.memory.capacity);
     for (const auto& s : r.memory.stages) {
-        for (Bytes b : {s.bytes.weights, s.bytes.gradients, s.bytes.optimizer, s.bytes.activations, s.bytes.other}) {
+        for (Bytes b : {s.bytes.weights, s.bytes.gradients, s.bytes.optimizer, s.bytes.activations, s.bytes.temporary,
+                        s.bytes.other, s.reserved}) {
             bytes("memory of stage " + std::to_string(s.stage), b);
         }
         bytes("memory of stage " + std::to_string(s.stage), s.bytes.total());
@@ -108,8 +111,12 @@ std::vector<std::pair<std::string, std::string>> summary_rows(const sim::Predict
         {"pipeline bubble", format_seconds(r.bubble) + ": " + percent(r.bubble / r.iteration_time) + " of the iteration, " +
                                 percent(r.bubble_fraction) + " of ideal (bubble_fraction)"},
         {"peak memory per GPU",
-         format_bytes(r.memory.peak) + " of " + format_bytes(r.memory.capacity) + " (stage " +
-             std::to_string(r.memory.peak_stage) + ", " + (r.memory.fits() ? "fits" : "DOES NOT FIT") + ")"},
+         format_bytes(r.memory.peak) + " allocated, " + format_bytes(r.memory.reserved) + " reserved (stage " +
+             std::to_string(r.memory.reserved_stage) + ")"},
+        {"memory needed per GPU",
+         format_bytes(r.memory.required()) + " of " + format_bytes(r.memory.capacity) + " (+ " +
+             format_bytes(r.memory.context + r.memory.communication) + " context and communication buffers, " +
+             (r.memory.fits() ? "fits" : "DOES NOT FIT") + ")"},
     };
     return rows;
 }
@@ -144,14 +151,16 @@ std::string render_table(const sim::Scenario& sc, const sim::Prediction& r) {
         out << line;
     }
     out << "\nmemory per GPU\n";
-    std::snprintf(line, sizeof line, "  %5s %11s %11s %11s %11s %11s %11s\n", "stage", "weights", "gradients",
-                  "optimizer", "activations", "other", "total");
+    std::snprintf(line, sizeof line, "  %5s %11s %11s %11s %11s %11s %11s %11s %11s  %s\n", "stage", "weights",
+                  "gradients", "optimizer", "activations", "(temporary)", "other", "total", "reserved", "peak at");
     out << line;
     for (const auto& s : r.memory.stages) {
-        std::snprintf(line, sizeof line, "  %5d %11s %11s %11s %11s %11s %11s\n", s.stage,
+        std::snprintf(line, sizeof line, "  %5d %11s %11s %11s %11s %11s %11s %11s %11s  %s\n", s.stage,
                       format_bytes(s.bytes.weights).c_str(), format_bytes(s.bytes.gradients).c_str(),
                       format_bytes(s.bytes.optimizer).c_str(), format_bytes(s.bytes.activations).c_str(),
-                      format_bytes(s.bytes.other).c_str(), format_bytes(s.bytes.total()).c_str());
+                      format_bytes(s.bytes.temporary).c_str(), format_bytes(s.bytes.other).c_str(),
+                      format_bytes(s.bytes.total()).c_str(), format_bytes(s.reserved).c_str(),
+                      std::string(s.peak_at).c_str());
         out << line;
     }
     if (!r.links.empty()) {
@@ -183,11 +192,13 @@ std::string render_markdown(const sim::Scenario& sc, const sim::Prediction& r) {
     for (const auto& [label, t] : breakdown_rows(r)) {
         out << "| " << label << " | " << fixed(t.value(), 6) << " | " << percent(t / r.iteration_time) << " |\n";
     }
-    out << "\n| stage | weights | gradients | optimizer | activations | other | total |\n|---:|---:|---:|---:|---:|---:|---:|\n";
+    out << "\n| stage | weights | gradients | optimizer | activations | (of which temporary) | other | total | reserved |\n"
+        << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const auto& s : r.memory.stages) {
         out << "| " << s.stage << " | " << format_bytes(s.bytes.weights) << " | " << format_bytes(s.bytes.gradients)
             << " | " << format_bytes(s.bytes.optimizer) << " | " << format_bytes(s.bytes.activations) << " | "
-            << format_bytes(s.bytes.other) << " | " << format_bytes(s.bytes.total()) << " |\n";
+            << format_bytes(s.bytes.temporary) << " | " << format_bytes(s.bytes.other) << " | "
+            << format_bytes(s.bytes.total()) << " | " << format_bytes(s.reserved) << " |\n";
     }
     return out.str();
 }
@@ -218,6 +229,7 @@ std::string render_csv(const sim::Scenario& sc, const sim::Prediction& r) {
     col("hfu", fixed(r.hfu, 6));
     col("bubble_fraction", fixed(r.bubble_fraction, 6));
     col("peak_memory_bytes", std::to_string(whole(r.memory.peak)));
+    col("reserved_memory_bytes", std::to_string(whole(r.memory.reserved)));
     col("memory_fits", r.memory.fits() ? "true" : "false");
     for (Dim d : kDims) col(std::string(plan::to_string(d)) + "_bytes", std::to_string(whole(r.comm_bytes[static_cast<std::size_t>(d)])));
     return head.str() + "\n" + row.str() + "\n";
@@ -265,12 +277,20 @@ nlohmann::json to_json(const sim::Scenario& sc, const sim::Prediction& r) {
                           {"gradients", whole(s.bytes.gradients)},
                           {"optimizer", whole(s.bytes.optimizer)},
                           {"activations", whole(s.bytes.activations)},
+                          {"temporary", whole(s.bytes.temporary)},
                           {"other", whole(s.bytes.other)},
-                          {"total", whole(s.bytes.total())}});
+                          {"total", whole(s.bytes.total())},
+                          {"reserved", whole(s.reserved)},
+                          {"peak_at", s.peak_at}});
     }
     j["memory"] = {{"peak_bytes", whole(r.memory.peak)},
-                   {"capacity_bytes", whole(r.memory.capacity)},
                    {"peak_stage", r.memory.peak_stage},
+                   {"reserved_bytes", whole(r.memory.reserved)},
+                   {"reserved_stage", r.memory.reserved_stage},
+                   {"context_bytes", whole(r.memory.context)},
+                   {"communication_buffer_bytes", whole(r.memory.communication)},
+                   {"required_bytes", whole(r.memory.required())},
+                   {"capacity_bytes", whole(r.memory.capacity)},
                    {"fits", r.memory.fits()},
                    {"stages", stages}};
 

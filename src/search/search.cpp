@@ -227,7 +227,7 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
             c.peak_memory = r.memory.peak;
             c.mfu = r.mfu;
             c.tokens_per_s = r.tokens_per_s;
-            fits[i] = r.memory.peak <= capacity ? 1 : 0;
+            fits[i] = r.memory.required() <= capacity ? 1 : 0;
             const std::size_t n = ++done;
             if (t == 0 && o.progress && (n % 4096 == 0 || n == plans.size())) o.progress(n, plans.size());
         }

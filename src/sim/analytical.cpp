@@ -454,7 +454,7 @@ Prediction predict_analytical(const Scenario& sc) {
     out.model_tflops_per_gpu = out.model_flops.value() / (out.iteration_time.value() * gpus) / 1e12;
     out.mfu = out.model_flops / (out.iteration_time * gpus * peak);
     out.hfu = out.hardware_flops / (out.iteration_time * gpus * peak);
-    out.memory = cost::estimate_memory(p, sc.model(), part, sc.cluster().device);
+    out.memory = cost::estimate_memory(p, sc.model(), part, sc.cluster());
     return out;
 }
 

@@ -79,6 +79,10 @@ struct DeviceSpec {
     int compute_units = 0;
     std::optional<Interconnect> interconnect;
     KernelModel kernels;
+    // Device memory outside the training framework's allocator: the driver's context (kernels of the
+    // loaded libraries), and the communication library's buffers of one communicator.
+    Bytes context_memory;
+    Bytes communicator_memory;
 
     [[nodiscard]] std::optional<FlopRate> peak_for(Precision p) const { return peak[static_cast<int>(p)]; }
 };

@@ -62,14 +62,35 @@ struct Op {
     Bytes forward_bytes;      // memory traffic of the forward kernel(s)
     Bytes backward_bytes;     // memory traffic of the backward kernel(s)
     double parameters = 0;    // parameters this op holds on this rank
+    Bytes output;             // the tensor the forward pass produces (its gradient exists during the backward)
     Bytes saved;              // activations kept for backward without recomputation
-    Bytes saved_selective;    // what it keeps under selective recomputation (attention core recomputed)
+    Bytes saved_selective;    // what it keeps under selective recomputation (see SavedTensors::selective)
     bool selective_recompute = false;  // recomputed under selective recomputation (the attention core)
     bool causal = false;      // attention under a causal mask (a fused kernel skips the masked half)
 };
 
 // Which part of a layer's forward pass is run again before its backward pass.
 enum class Recompute { none, selective, full };
+
+// Which tensors the forward pass keeps for the backward pass. The defaults are the fused kernels
+// of Megatron-LM that Korthikanti et al. 2022 count; PyTorch modules run as separate eager ops keep
+// more (each op saves its own inputs).
+struct SavedTensors {
+    // Under selective recomputation: what stays. attention_core: everything but the attention
+    // scores, softmax and dropout (Korthikanti Sec. 5); every_other_matmul: the layer's input, the
+    // outputs of the 1st, 3rd, 5th and 7th matrix multiplication (query, value, gate, MLP output) and
+    // of the attention kernel (torchtitan's per-op policy).
+    enum class Selective { attention_core, every_other_matmul };
+    Selective selective = Selective::attention_core;
+    bool fp32_norm = false;         // the norm upcasts its input to fp32 and keeps it and the normalized 16-bit tensor
+    bool fp32_rotary = false;       // rotary embedding in complex fp32: keeps fp32 queries and keys
+    bool unfused_swiglu = false;    // silu(gate) * up as three ops: keeps gate, silu(gate) and up (three widths, not two)
+    bool repeated_kv = false;       // grouped keys and values repeated to every query head before attention
+    bool attention_output_copy = false;  // the attention output made contiguous for the projection: kept twice
+    // Under sequence parallelism the column-parallel linears keep their all-gathered input (a
+    // redistributed tensor), not their shard of it (Megatron gathers it again for the backward pass).
+    bool gathered_inputs = false;
+};
 
 // What one rank holds of the model: a neutral description of a shard, not a plan.
 struct Shard {
@@ -80,6 +101,7 @@ struct Shard {
     int micro_batch = 1;           // sequences per micro-batch
     double element_bytes = 2;      // bytes per activation element
     bool fused_attention = false;  // FlashAttention instead of materialised attention scores
+    SavedTensors saved;
 };
 
 struct LayerGraph {
@@ -91,6 +113,9 @@ struct LayerGraph {
     Bytes layer_input;
     // Bytes of the input tensor one pipeline stage sends to the next for one micro-batch.
     Bytes stage_boundary;
+    // Logits of one micro-batch on one rank (tokens x vocabulary / tp): the loss's working copies
+    // scale with them.
+    double logits = 0;
     // Output-layer weights shared with the embedding (tied embeddings): a pipeline whose last stage
     // is not its first keeps a copy there (Megatron-LM), zero for untied models.
     double tied_output_parameters = 0;
@@ -108,6 +133,10 @@ struct OpTotals {
     double expert_parameters = 0;
     Bytes saved;
     Bytes saved_selective;
+    // Gradients of activations alive at once during the backward pass: the gradient arriving at
+    // the ops' last output (the residual stream) and, at the op where they are largest, the
+    // gradients of an op's output and of its input (its predecessor's output).
+    Bytes backward_working;
 };
 OpTotals totals(const std::vector<Op>& ops);
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "splitsim/model/layer_graph.hpp"
 #include "splitsim/model/model_spec.hpp"
 
 namespace splitsim::plan {
@@ -88,5 +89,67 @@ void require_runs_on(const Plan& plan, const model::ModelSpec& model, Framework 
 // gathering, gradient-accumulation fusion) to what `framework` runs with the plan's ZeRO stage,
 // and names the framework in the plan.
 void adopt(Plan& plan, Framework framework);
+
+}  // namespace splitsim::plan
+
+// ---- Memory: how each framework allocates -------------------------------------------------------
+
+namespace splitsim::plan {
+
+// The memory conventions of a framework: the bytes its optimizer keeps, the tensors its modules
+// save for the backward pass, the working copies its loss makes of the logits, how it shards and
+// gathers parameters under ZeRO-3 / FSDP, and the buffers it allocates. Every value is what the
+// framework's source does at the release named in src/plan/framework.cpp; cost/memory reads them.
+struct FrameworkMemory {
+    // Bytes per parameter the optimizer adds for an fp32 copy of 16-bit main gradients (the step
+    // reads fp32 gradients): with fp16 gradients 20 bytes per parameter instead of 16.
+    double fp32_copy_of_16bit_grads = 0;
+    // ZeRO-3 / FSDP shards the fp32 master parameters themselves (no separate 16-bit copy): 4 bytes
+    // of weights per parameter and 8 of Adam moments, sharded; 16-bit copies only while gathered.
+    bool fp32_sharded_parameters = false;
+    model::SavedTensors saved;
+    // The loss over one micro-batch's logits, as the allocations and frees it makes in order (the
+    // forward pass from the 16-bit logits on, then the backward pass down to the logits' gradient),
+    // in bytes per logit. The tensor the forward pass keeps for the backward pass is the fp32
+    // softmax (or log-softmax) the layer graph counts (4 bytes per logit).
+    struct LossStep {
+        double allocate = 0;  // bytes per logit of a new tensor, or
+        int free = -1;        // the tensor allocated by step `free` is released
+    };
+    std::vector<LossStep> loss;
+    // The same under tensor parallelism, when the loss runs on vocabulary shards some other way
+    // (empty: as `loss`).
+    std::vector<LossStep> vocab_parallel_loss;
+    [[nodiscard]] const std::vector<LossStep>& loss_steps(int tp) const {
+        return tp > 1 && !vocab_parallel_loss.empty() ? vocab_parallel_loss : loss;
+    }
+    // Bytes per logit alive at once at the loss's peak, forward or backward; with `keep_logits`
+    // the 16-bit logits (the first tensor) are not released.
+    [[nodiscard]] double loss_peak_per_logit(int tp = 1, bool keep_logits = false) const;
+    // ZeRO-3 / FSDP (the units and their prefetch are FrameworkBehaviour::sharded): whether the
+    // embedding, final norm and output layer form one root unit gathered from the first forward to
+    // the last backward, its unsharded gradients held until the end of the backward pass.
+    bool root_unit = false;
+    // Gradients of a gathered unit before their reduce-scatter: the unsharded 16-bit gradients
+    // and the reduce-scatter's input in fp32, held for this many units at once (0: reduced in place).
+    int fp32_reduce_scatter_units = 0;
+    // With pipeline parallelism, FSDP keeps every unit gathered through the step and accumulates
+    // unsharded gradients in fp32 across micro-batches, reduce-scattering them after the last.
+    bool pipeline_keeps_unsharded = false;
+    // With pipeline parallelism, every stage keeps each micro-batch's output (the last stage's are
+    // the 16-bit logits, the loss's first tensor) until the step ends.
+    bool pipeline_keeps_outputs = false;
+    // Gradient buckets outside the main-gradient buffer, in elements (DeepSpeed's reduce bucket),
+    // two when the reduction overlaps the backward pass.
+    double grad_bucket_elements = 0;
+    // fp8 training: bytes per GEMM parameter of fp8 weight copies cached across micro-batches
+    // (Transformer Engine keeps the weight and its transpose), and the bytes per GEMM parameter
+    // of gathered (FSDP) weights.
+    double fp8_weight_cache_per_param = 0;
+    double fp8_gathered_bytes_per_param = 2;
+};
+
+// The conventions of `framework`; without one, splitsim's defaults (Megatron-LM's).
+FrameworkMemory framework_memory(std::optional<Framework> framework);
 
 }  // namespace splitsim::plan

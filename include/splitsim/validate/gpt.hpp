@@ -135,6 +135,12 @@ struct Comms {
 struct StepRecord {
     PhaseClock::Totals time;
     std::size_t peak_memory = 0;
+    // Of the peak, the bytes allocated for the flat parameter buffers: weights (fp32 master and the
+    // 16-bit working copy), gradients (fp32 main gradients) and optimizer states (AdamW moments);
+    // the rest are activations, temporaries and buffers.
+    std::size_t weights_bytes = 0;
+    std::size_t gradients_bytes = 0;
+    std::size_t optimizer_bytes = 0;
     double loss_sum = 0;       // sum of per-token losses over this rank's micro-batches (counted ranks only)
     double grad_squares = 0;   // sum of squared gradients over the parameters this rank counts
 };
