@@ -350,7 +350,7 @@ TEST_CASE("bad input to every command and file kind: exit code 2, file and JSON 
         {"search: thousands of threads", "search", "--global-batch 32 --threads 5000", "--threads"},
         {"search: unknown objective", "search", "--global-batch 32 --objective speed", "--objective"},
         {"search: no plan fits", "search", "--global-batch 32 --max-memory \"1 MiB\"",
-         "candidates fits in 1.00 MiB per GPU; the least any needs is 432.4 MiB"},
+         "candidates fits in 1.00 MiB per GPU; the least any needs is "},
 
         // splitsim-harness bench: the model, the plan and every option.
         {"bench: plan without dp", "bench", "", "plan.json: /dp: missing: the harness has no cluster to derive dp from",
