@@ -84,7 +84,6 @@ public:
             ++result_.events;
             std::visit([this](const auto& e) { handle(e); }, next.event);
         }
-        result_.end = now_;
         // Bytes per link: every finished flow of a usage put its loads x scale on the usage's links.
         for (std::size_t u = 0; u < carried_.size(); ++u) {
             if (carried_[u] <= 0) continue;
@@ -204,6 +203,9 @@ private:
     void finish(TaskId id) {
         const Task& t = graph_.task(id);
         result_.tasks[static_cast<std::size_t>(id)].end = now_;
+        // The iteration ends with its last task, not with the last event: superseded flow
+        // completions (a rate changed since they were scheduled) still drain from the queue.
+        if (result_.end < now_) result_.end = now_;
         busy_[slot(t.rank, t.stream)] = false;
         if (t.transfer && --active_transfers_[static_cast<std::size_t>(t.rank)] == 0) rate_changed(t.rank);
         for (TaskId s : graph_.successors(id)) {
