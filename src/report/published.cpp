@@ -27,9 +27,15 @@ namespace fs = std::filesystem;
 // Schema of an iteration_time file, beyond the shared header (calibrate/published.hpp):
 //   flops_convention: "narayanan-eq3" (the FLOPs of Narayanan et al. 2021, Eq. 3, recomputation
 //     counted) | "model" (Korthikanti et al. 2022, Eq. 7, no recomputation);
+//   memory_measure (where rows give memory_gib): what the source's memory figure is: "reserved"
+//     (PyTorch's caching allocator's reserved high-water mark, torch.cuda.max_memory_reserved, the
+//     largest over GPUs), "allocated" (torch.cuda.max_memory_allocated, the largest over GPUs) or
+//     "allocated_last_stage" (the same, logged by the last pipeline stage);
 //   rows[]: model (a file name in models/), gpus, and the published throughput as either
-//     iteration_time_s or tokens_per_s_per_gpu; optional name, tflops_per_gpu, memory_gib (the
-//     peak memory per GPU the source measured, GiB), plan (plan keys over the shared plan), the
+//     iteration_time_s or tokens_per_s_per_gpu (or neither, for a row that gives only memory);
+//     optional name, tflops_per_gpu, memory_gib (the peak memory per GPU the source measured,
+//     GiB), plan (plan keys over the shared plan), seq_len (the run's sequence length, where it
+//     differs from the model file's), the
 //     plan keys tp, pp, global_batch, micro_batch, schedule, vpp, recompute, sequence_parallel
 //     directly in the row, and the model's params_b, heads, hidden, layers (checked against the
 //     model file), pct_peak;
@@ -99,21 +105,34 @@ PublishedSet iteration_set(JsonObject& o, const calibrate::PublishedHeader& h, c
     const std::string path = cluster_file(root, h.cluster);
     const hardware::ClusterSpec* profile = calibrated_for(calibrated, path);
     set.calibrated = profile != nullptr;
+    std::string memory_measure;
+    if (o.has("memory_measure")) {
+        memory_measure = o.required<std::string>("memory_measure");
+        if (memory_measure != "reserved" && memory_measure != "allocated" && memory_measure != "allocated_last_stage") {
+            o.fail("memory_measure", "\"" + memory_measure + "\" is not reserved | allocated | allocated_last_stage");
+        }
+    }
     RunTimes times;
     JsonArray rows = o.array("rows");
     for (std::size_t i = 0; i < rows.size(); ++i) {
         JsonObject r = rows.object(i);
         const std::string model_name = r.required<std::string>("model");
         const std::string model_file = root + "/models/" + model_name + ".json";
-        const model::ModelSpec m = model::load_model(model_file);
+        model::ModelSpec m = model::load_model(model_file);
+        if (auto seq = r.maybe<int>("seq_len")) {
+            if (*seq < 1 || *seq > (1 << 26)) r.fail("seq_len", "must lie in [1, 2^26]");
+            m.seq_len = *seq;
+        }
         const int gpus = r.required<int>("gpus", at_least(1));
         const auto time_s = r.maybe<double>("iteration_time_s");
         const auto tokens = r.maybe<double>("tokens_per_s_per_gpu");
-        if (time_s.has_value() == tokens.has_value()) r.fail("give iteration_time_s or tokens_per_s_per_gpu (one of them)");
+        if (time_s && tokens) r.fail("give iteration_time_s or tokens_per_s_per_gpu, not both");
         if (time_s && !(*time_s > 0 && *time_s < 1e9)) r.fail("iteration_time_s", "must lie in (0, 1e9) s");
         if (tokens && !(*tokens > 0 && *tokens < 1e12)) r.fail("tokens_per_s_per_gpu", "must lie in (0, 1e12)");
         const double published_tflops = r.optional<double>("tflops_per_gpu", 0.0, between(0.0, 1e6));
         const double memory_gib = r.optional<double>("memory_gib", 0.0, between(0.0, 1e6));
+        if (!time_s && !tokens && memory_gib <= 0) r.fail("give iteration_time_s, tokens_per_s_per_gpu or memory_gib");
+        if (memory_gib > 0 && memory_measure.empty()) o.fail("memory_measure", "missing: the rows give memory_gib");
         const std::string name = r.optional<std::string>("name", m.name);
         calibrate::check_model_dimensions(r, m, model_file);
         (void)r.maybe<double>("params_b");
@@ -132,29 +151,33 @@ PublishedSet iteration_set(JsonObject& o, const calibrate::PublishedHeader& h, c
         plan::validate(p, m, cluster);
         const sim::Scenario sc(m, std::move(cluster), p);
         const sim::Prediction pred = predict(sc, tier);
-        const double published = time_s ? *time_s : static_cast<double>(p.global_batch) * m.seq_len / (*tokens * gpus);
-
-        // TFLOP/s per GPU under the source's convention.
-        const model::Recompute counted = set.convention == "narayanan-eq3" ? model::Recompute::full : model::Recompute::none;
-        const double flops = model::iteration_flops(m, p.global_batch, counted).value();
         PublishedPoint pt;
         pt.run = name;
-        pt.quantity = "iteration time";
-        pt.unit = "s";
         pt.plan = summary(sc.plan());
-        pt.published = published;
-        pt.predicted = pred.iteration_time.value();
-        pt.published_tflops = published_tflops > 0 ? published_tflops : flops / (published * gpus) / 1e12;
-        pt.predicted_tflops = flops / (pt.predicted * gpus) / 1e12;
-        set.points.push_back(pt);
-        const double per_sample = static_cast<double>(gpus) / p.global_batch;
-        times.per_sample_gpu[name] = {published * per_sample, pt.predicted * per_sample};
+        if (time_s || tokens) {
+            const double published = time_s ? *time_s : static_cast<double>(p.global_batch) * m.seq_len / (*tokens * gpus);
+            // TFLOP/s per GPU under the source's convention.
+            const model::Recompute counted = set.convention == "narayanan-eq3" ? model::Recompute::full : model::Recompute::none;
+            const double flops = model::iteration_flops(m, p.global_batch, counted).value();
+            pt.quantity = "iteration time";
+            pt.unit = "s";
+            pt.published = published;
+            pt.predicted = pred.iteration_time.value();
+            pt.published_tflops = published_tflops > 0 ? published_tflops : flops / (published * gpus) / 1e12;
+            pt.predicted_tflops = flops / (pt.predicted * gpus) / 1e12;
+            set.points.push_back(pt);
+            const double per_sample = static_cast<double>(gpus) / p.global_batch;
+            times.per_sample_gpu[name] = {published * per_sample, pt.predicted * per_sample};
+        }
         if (memory_gib > 0) {
+            const Bytes predicted = memory_measure == "reserved"    ? pred.memory.reserved
+                                    : memory_measure == "allocated" ? pred.memory.peak
+                                                                    : pred.memory.stages.back().bytes.total();
             PublishedPoint mem = pt;
             mem.quantity = "peak memory";
             mem.unit = "GiB";
             mem.published = memory_gib;
-            mem.predicted = pred.memory.peak.value() / (1024.0 * 1024.0 * 1024.0);
+            mem.predicted = predicted.value() / (1024.0 * 1024.0 * 1024.0);
             mem.published_tflops = mem.predicted_tflops = 0;
             set.points.push_back(mem);
         }
@@ -457,7 +480,7 @@ std::string render(const PublishedValidation& v, Format format) {
                               time ? str(p.published_tflops, 1).c_str() : "", time ? str(p.predicted_tflops, 1).c_str() : "");
                 out << line;
             }
-            out << "  TFLOP/s per GPU counted as " << (s.convention == "model" ? "model FLOPs (Korthikanti Eq. 7, no recomputation)"
+            if (s.count("iteration time") > 0) out << "  TFLOP/s per GPU counted as " << (s.convention == "model" ? "model FLOPs (Korthikanti Eq. 7, no recomputation)"
                                                                                : "Narayanan Eq. 3 (recomputation counted)")
                 << "\n";
         } else {
