@@ -262,3 +262,19 @@ TEST_CASE("export: the launch arguments realise the plan, and what a framework c
     CHECK_THROWS_WITH_AS(report::export_plan(uneven, m, plan::Framework::deepspeed), doctest::Contains("/first_stage_layers: DeepSpeed"),
                          InputError);
 }
+
+TEST_CASE("export: tensor-parallel communication overlap as each framework names it") {
+    const auto m = model::load_model(test::source_root() + "/models/llama3-70b.json");
+    plan::Plan p = plan::parse_plan(nlohmann::json::parse(R"({"tp": 8, "pp": 1, "dp": 16, "micro_batch": 1, "global_batch": 16,
+        "sequence_parallel": true, "tp_comm_overlap": true, "flash_attention": true})"), "plan.json");
+    plan::validate(p, m, a100(16));
+    // Megatron-Core with Transformer Engine's userbuffers: --tp-comm-overlap.
+    CHECK(report::export_plan(p, m, plan::Framework::megatron_core).find("--tp-comm-overlap") != std::string::npos);
+    // The legacy model has no Transformer Engine: refused by name.
+    CHECK_THROWS_WITH_AS(report::export_plan(p, m, plan::Framework::megatron_lm), doctest::Contains("/tp_comm_overlap"), InputError);
+    // torchtitan: asynchronous tensor parallelism, a torch.compile pass.
+    p.zero = 3;
+    const std::string titan = report::export_plan(p, m, plan::Framework::torchtitan);
+    CHECK(titan.find("enable_async_tensor_parallel = true") != std::string::npos);
+    CHECK(titan.find("[compile]\nenable = true") != std::string::npos);
+}

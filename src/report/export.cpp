@@ -104,6 +104,7 @@ std::string megatron(const Plan& p, const model::ModelSpec& m, plan::Framework f
         default: a.flag("--use-torch-fsdp2"); break;  // zero 2 is refused by plan::refusal
     }
     if (p.overlap_grad_reduce) a.flag("--overlap-grad-reduce");
+    if (p.tp_comm_overlap) a.flag("--tp-comm-overlap");
     if (p.overlap_param_gather) a.flag("--overlap-param-gather");
     if (!p.grad_accumulation_fusion) a.flag("--no-gradient-accumulation-fusion");
     switch (p.recompute) {
@@ -259,6 +260,8 @@ std::string torchtitan(const Plan& p, const model::ModelSpec& m) {
             << "\nfsdp_reshard_after_forward = \"" << (p.zero == 2 ? "never" : "always") << "\"\n";
     }
     out << "tensor_parallel_degree = " << p.tp << "\npipeline_parallel_degree = " << p.pp << "\n";
+    // Asynchronous tensor parallelism is a torch.compile pass (torchtitan v0.2.2 refuses it uncompiled).
+    if (p.tp_comm_overlap) out << "enable_async_tensor_parallel = true\n";
     if (p.pp > 1) {
         out << "pipeline_parallel_schedule = \"" << schedule << "\"\npipeline_parallel_microbatch_size = " << p.micro_batch
             << "\npipeline_parallel_layers_per_stage = " << m.layers / (p.pp * p.vpp) << "\n";
@@ -267,6 +270,7 @@ std::string torchtitan(const Plan& p, const model::ModelSpec& m) {
     out << "[activation_checkpoint]\nmode = \""
         << (p.recompute == Recompute::none ? "none" : p.recompute == Recompute::full ? "full" : "selective") << "\"\n";
     if (p.recompute == Recompute::selective) out << "selective_ac_option = \"op\"\n";
+    if (p.tp_comm_overlap) out << "\n[compile]\nenable = true\ncomponents = [\"model\"]\n";
     return out.str();
 }
 
