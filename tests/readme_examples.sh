@@ -10,7 +10,7 @@
 set -euo pipefail
 root=$1 work=$2 splitsim=$3 harness=$4 check_measurements=$5 check_execution=$6
 rm -rf "$work" && mkdir -p "$work/build/validate" "$work/empty"
-for dir in models topologies plans; do ln -s "$root/$dir" "$work/$dir"; done
+for dir in models topologies plans validate; do ln -s "$root/$dir" "$work/$dir"; done
 ln -s "$splitsim" "$work/build/splitsim"
 ln -s "$harness" "$work/build/splitsim-harness"
 ln -s "$check_measurements" "$work/build/validate/check-measurements"
