@@ -125,6 +125,14 @@ TEST_CASE("framework: a plan names the framework that runs it, and what that fra
           "gpt.json: /moe/layer_frequency: Megatron-DeepSpeed puts experts in every --expert-interval-th layer counted from 1, not from layer 0");
     CHECK(validate_error(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "megatron-lm"})", moe, 1) ==
           "gpt.json: /moe: MoE layers need Megatron-Core models (framework megatron-core)");
+    // A release with its own behaviour: DeepSpeed's first ZeRO-3 (framework_version 0.3).
+    CHECK(parse(R"({"tp": 1, "pp": 1, "micro_batch": 1, "global_batch": 8, "zero": 3, "framework": "deepspeed",
+                    "framework_version": "0.3"})").framework_version == "0.3");
+    CHECK_THROWS_WITH_AS(parse(R"({"tp": 1, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "deepspeed",
+                                   "framework_version": "0.4"})"),
+                         doctest::Contains("/framework_version: \"0.4\" is not a modelled release of DeepSpeed (0.19 | 0.3)"), InputError);
+    CHECK_THROWS_WITH_AS(parse(R"({"tp": 1, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework_version": "0.3"})"),
+                         doctest::Contains("/framework_version: needs framework"), InputError);
     CHECK_THROWS_WITH_AS(parse(R"({"tp": 8, "pp": 1, "micro_batch": 1, "global_batch": 8, "framework": "megatron"})"),
                          doctest::Contains("/framework"), InputError);
 }

@@ -78,7 +78,8 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
             std::string list;
             for (std::string_view v : known) list += (list.empty() ? "" : " | ") + std::string(v);
             o.fail("framework_version", "\"" + p.framework_version + "\" is not a modelled release of " +
-                                            std::string(display_name(*p.framework)) + " (" + list + ")");
+                                            std::string(display_name(*p.framework)) +
+                                            (known.empty() ? " (splitsim models one behaviour for all its releases)" : " (" + list + ")"));
         }
     }
     p.tp = o.required<int>("tp", at_least(1));
