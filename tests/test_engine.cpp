@@ -12,6 +12,7 @@
 #include "splitsim/sim/event_tier.hpp"
 #include "splitsim/sim/network.hpp"
 #include "splitsim/sim/schedule.hpp"
+#include "splitsim/sim/sharded.hpp"
 #include "support.hpp"
 
 using namespace splitsim;
@@ -207,6 +208,60 @@ TEST_CASE("event tier equals the analytical tier where nothing overlaps or conte
             CHECK(std::fabs(a.iteration_time.value() - e.iteration_time.value()) <= static_cast<double>(e.tasks) * 1e-9);
         }
     }
+}
+
+TEST_CASE("ZeRO-3: units by framework, and both tiers play the same gather rule") {
+    const auto m = test::gpt(8, 2048, 16, 2048, 32000);
+    plan::Plan p;
+    p.origin = "test";
+    p.tp = 1;
+    p.pp = 1;
+    p.micro_batch = 1;
+    p.global_batch = 16;
+    p.zero = 3;
+    p.recompute = model::Recompute::full;
+    const auto layer = model::expand(m).dense;
+    // FSDP2 (splitsim's default, torchtitan): one unit per transformer block, every parameter in it.
+    const auto block = sim::shard_units(p, layer);
+    REQUIRE(block.size() == 1);
+    CHECK(block[0].parameters == doctest::Approx(model::totals(layer).parameters));
+    // DeepSpeed: one unit per module above stage3_param_persistence_threshold (1e5): the four
+    // linears; the norms (2h = 4096 elements) stay unsharded.
+    p.framework = plan::Framework::deepspeed;
+    const auto modules = sim::shard_units(p, layer);
+    CHECK(modules.size() == 4);
+    // stage3_prefetch_bucket_size 5e7 elements: as many units ahead as fit, at least one.
+    CHECK(sim::prefetch_depth(plan::behaviour(p).sharded, 4.0 * 2048 * 2048) == 2);
+    CHECK(sim::prefetch_depth(plan::behaviour(p).sharded, 1e7) == 5);
+    CHECK(sim::prefetch_depth(plan::behaviour(p).sharded, 1e8) == 1);
+    p.framework_version = "0.3";
+    CHECK(sim::prefetch_depth(plan::behaviour(p).sharded, 1e7) == 0);  // every fetch synchronous
+
+    // Without the compute slowdown under overlap, the tiers play the same two-stream rule: they
+    // agree within the event tier's whole-nanosecond rounding and its per-chunk bucket flush.
+    auto cluster = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json", 2);
+    cluster.device.kernels.overlap_slowdown = 0;
+    for (const char* version : {"", "0.3"}) {
+        for (const bool deepspeed : {false, true}) {
+            plan::Plan q = p;
+            q.framework = deepspeed ? std::optional(plan::Framework::deepspeed) : std::nullopt;
+            q.framework_version = deepspeed ? version : "";
+            plan::validate(q, m, cluster);
+            const sim::Scenario sc(m, cluster, q);
+            const double a = sim::predict_analytical(sc).iteration_time.value();
+            const double e = sim::predict_events(sc).iteration_time.value();
+            CAPTURE(deepspeed);
+            CAPTURE(version);
+            CHECK(e == doctest::Approx(a).epsilon(0.01));
+        }
+    }
+    // DeepSpeed 0.3's synchronous fetches hide nothing: slower than FSDP's prefetch.
+    plan::Plan fsdp = p, ds3 = p;
+    fsdp.framework = std::nullopt;
+    plan::validate(fsdp, m, cluster);
+    plan::validate(ds3, m, cluster);
+    CHECK(sim::predict_analytical(sim::Scenario(m, cluster, ds3)).iteration_time >
+          sim::predict_analytical(sim::Scenario(m, cluster, fsdp)).iteration_time);
 }
 
 TEST_CASE("event tier: overlapping gradient reduction with the backward pass saves time") {
