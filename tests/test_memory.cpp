@@ -245,19 +245,11 @@ TEST_CASE("torchtitan's eager Llama block saves 30 h + 4 kv + 8 f bytes per toke
     // Megatron with fused kernels: norm inputs (2 x 2h), qkv input (2h), flash q, k, v (2h + 4kv),
     // proj input (2h), fc1 input (2h), SwiGLU input (4f), fc2 input (2f).
     // The log-sum-exp (fp32, per head and token) is the same for both.
-    model::ModelSpec m;
-    m.layers = 32;
-    m.hidden = 4096;
-    m.heads = 32;
-    m.kv_heads = 8;
-    m.vocab = 128256;
-    m.seq_len = 8192;
-    m.ffn_hidden = 14336;
-    m.activation = model::Activation::swiglu;
-    m.norm = model::Norm::rmsnorm;
-    m.position_embedding = model::PositionEmbedding::rotary;
-    m.linear_bias = false;
-    m.dropout = false;
+    const model::ModelSpec m = model::load_model(test::source_root() + "/models/llama3-8b.json");
+    REQUIRE(m.hidden == 4096);
+    REQUIRE(m.kv_heads * m.head_dim() == 1024);
+    REQUIRE(m.ffn_hidden == 14336);
+    REQUIRE(m.seq_len == 8192);
     const double h = 4096, kv = 1024, f = 14336, s = 8192, lse = 4 * 32 * s;
     model::Shard shard;
     shard.fused_attention = true;

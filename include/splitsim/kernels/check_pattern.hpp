@@ -4,17 +4,12 @@
 // Host and device code share these functions (the CUDA backend fills and checks on the GPU).
 #pragma once
 
+#include "splitsim/kernels/host_device.hpp"
+
 #include <cstddef>
 
 #include "splitsim/common/collective.hpp"
 
-#ifndef SPLITSIM_HOST_DEVICE
-#if defined(__CUDACC__)
-#define SPLITSIM_HOST_DEVICE __host__ __device__
-#else
-#define SPLITSIM_HOST_DEVICE
-#endif
-#endif
 
 namespace splitsim::kernels {
 

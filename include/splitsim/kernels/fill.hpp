@@ -6,19 +6,14 @@
 // Host and device code share these functions (kernels.cu fills on the GPU).
 #pragma once
 
+#include "splitsim/kernels/host_device.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 #include "splitsim/kernels/tensor.hpp"
 
-#ifndef SPLITSIM_HOST_DEVICE
-#if defined(__CUDACC__)
-#define SPLITSIM_HOST_DEVICE __host__ __device__
-#else
-#define SPLITSIM_HOST_DEVICE
-#endif
-#endif
 
 namespace splitsim::kernels {
 
