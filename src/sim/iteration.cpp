@@ -490,7 +490,12 @@ private:
         for (const bool expert : {false, true}) {
             const GroupKind kind = expert ? GroupKind::expert_data : GroupKind::dense_data;
             if (sc_.groups(kind).ranks() < 2) continue;
-            for (const Bucket& b : gradient_buckets(plan_, sc_.model(), part_, stage, expert, overlap, scope)) {
+            // Buckets fill in the order gradients complete (the last layer first); the parameter
+            // gathers run in the order the forward pass needs them (Megatron-Core's
+            // --overlap-param-gather dispatches the bucket groups in reverse), the first layers first.
+            std::vector<Bucket> buckets = gradient_buckets(plan_, sc_.model(), part_, stage, expert, overlap, scope);
+            if (gather) std::reverse(buckets.begin(), buckets.end());
+            for (const Bucket& b : buckets) {
                 const int first_layer = b.layers.empty() ? stage.chunks.front().front() : b.layers.back();
                 const TaskLabel label{to_string(op), gather ? Phase::param_sync : Phase::gradient_sync,
                                       static_cast<std::int16_t>(b.layers.empty() ? -1 : first_layer), -1};
