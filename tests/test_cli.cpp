@@ -677,7 +677,9 @@ void check_arguments(const std::string& text, const nlohmann::json& spec) {
 
 // Every key of a DeepSpeed configuration among the keys DeepSpeed reads, recursively.
 void check_config_keys(const nlohmann::json& config, const nlohmann::json& keys) {
-    for (const auto& [key, value] : config.items()) {
+    for (const auto& item : config.items()) {
+        const std::string& key = item.key();
+        const nlohmann::json& value = item.value();
         CAPTURE(key);
         REQUIRE(keys.contains(key));
         if (value.is_object()) {
@@ -745,7 +747,9 @@ TEST_CASE("export: every shipped model under every framework parses with the fra
     for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/models")) {
         const std::string model = entry.path().string();
         const nlohmann::json m = nlohmann::json::parse(read_file(model));
-        for (const auto& [framework, plan_text] : plans) {
+        for (const auto& plan_entry : plans) {
+            const std::string& framework = plan_entry.first;
+            const std::string& plan_text = plan_entry.second;
             CAPTURE(model);
             CAPTURE(framework);
             const auto r = run_command(cli() + " export --model " + model + " --plan " + dir.write("plan.json", plan_text) + " --to " + framework);
@@ -792,7 +796,10 @@ TEST_CASE("export: every shipped model under every framework parses with the fra
     };
     const std::string titan_plan = dir.write("titan.json", R"({"tp": 8, "pp": 4, "vpp": 2, "dp": 4, "schedule": "interleaved",
         "micro_batch": 1, "global_batch": 64, "sequence_parallel": true, "zero": 2, "recompute": "selective", "precision": "fp8"})");
-    for (const auto& [framework, model, plan] : more) {
+    for (const auto& row : more) {
+        const std::string& framework = std::get<0>(row);  // named: doctest's CAPTURE cannot take a structured binding (clang)
+        const std::string& model = std::get<1>(row);
+        const std::string& plan = std::get<2>(row);
         CAPTURE(framework);
         CAPTURE(model);
         const auto r = run_command(cli() + " export --model " + kRoot + model + (plan.empty() ? "" : titan_plan) + " --to " + framework);
