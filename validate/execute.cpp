@@ -106,7 +106,7 @@ std::unique_ptr<kernels::Communicator> make_group(kernels::ProcessGroup& world, 
     (void)backend;
     if (!cuda) {
 #if SPLITSIM_HAVE_MPI
-        return kernels::mpi::make_communicator(world, layout, timeout_s, kernels::mpi::Waiting::yield);
+        return kernels::mpi::make_communicator(world, layout, timeout_s, cpu_waiting(world.size()));
 #endif
     } else {
 #if SPLITSIM_HAVE_NCCL
@@ -451,8 +451,9 @@ ExecuteResult run_execute(const ExecuteOptions& o, kernels::ProcessGroup& world)
         std::nth_element(stages_seen.begin(), stages_seen.begin() + static_cast<std::ptrdiff_t>(stages_seen.size() / 2),
                          stages_seen.end());
         const auto& mem = p.stage_memory.at(static_cast<std::size_t>(stages_seen[stages_seen.size() / 2]));
-        const double values_predicted[] = {p.iteration_s, p.forward_s.at(c), p.backward_s.at(c), p.tensor_s, p.data_s,
-                                           p.bubble_s + p.pipeline_s, p.optimizer_s, p.peak_memory_bytes,
+        const Predicted::Breakdown& b = p.stage_breakdown.at(c);  // the measured stage's rank in the event tier
+        const double values_predicted[] = {p.iteration_s, p.forward_s.at(c), p.backward_s.at(c), b.tensor_s, b.data_s,
+                                           b.bubble_s + b.pipeline_s, b.optimizer_s, p.peak_memory_bytes,
                                            mem[0], mem[1], mem[2], mem[3]};
         for (std::size_t i = 0; i < rows.size(); ++i) rows[i].predicted = values_predicted[i];
     }

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "splitsim/common/error.hpp"
@@ -33,6 +35,8 @@ void validate_plan(plan::Plan& p, const model::ModelSpec& m) {
     for (auto& peak : stand_in.device.peak) peak = FlopRate(1);
     plan::validate(p, m, stand_in);
 }
+
+int processors() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
 namespace {
 

@@ -6,6 +6,9 @@
 #include <string>
 
 #include "splitsim/model/model_spec.hpp"
+#if SPLITSIM_HAVE_MPI
+#include "splitsim/kernels/mpi.hpp"
+#endif
 #include "splitsim/plan/plan.hpp"
 
 namespace splitsim::validate {
@@ -20,6 +23,18 @@ void validate_plan(plan::Plan& p, const model::ModelSpec& m);
 // InputError(file, pointer, "<what> need about N GiB, more than half of this machine's M GiB (<advice>)").
 void require_memory(double needed, const std::string& what, const std::string& advice, const std::string& file,
                     const std::string& pointer);
+
+// Processors this machine runs ranks on: its online cores (for the CPU backend).
+int processors();
+
+#if SPLITSIM_HAVE_MPI
+// How a CPU rank waits in communication: polling while every rank has a core of its own (MPI's
+// default), polling briefly and then napping when ranks outnumber the cores, so that a waiting rank
+// gives its core to one that computes.
+inline kernels::mpi::Waiting cpu_waiting(int ranks) {
+    return ranks > processors() ? kernels::mpi::Waiting::yield : kernels::mpi::Waiting::block;
+}
+#endif
 
 std::string hostname();
 std::string utc_timestamp();  // ISO 8601, UTC

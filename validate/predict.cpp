@@ -9,20 +9,9 @@
 namespace splitsim::validate {
 
 Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::string& cluster_path) {
-    hardware::ClusterSpec cluster = hardware::load_cluster(cluster_path);
-    const int ranks = plan.gpus();
     std::string cut;
-    if (cluster.device_count() > ranks && !cluster.torus && !cluster.graph) {
-        if (ranks <= cluster.gpus_per_node) {
-            cut = "one node of " + std::to_string(ranks) + " of its " + std::to_string(cluster.gpus_per_node) + " GPUs";
-            cluster.nodes = 1;
-            cluster.gpus_per_node = ranks;
-            cluster.network.reset();
-        } else if (ranks % cluster.gpus_per_node == 0) {
-            cut = std::to_string(ranks / cluster.gpus_per_node) + " of its " + std::to_string(cluster.nodes) + " nodes";
-            cluster.nodes = ranks / cluster.gpus_per_node;
-        }
-    }
+    const hardware::ClusterSpec cluster = hardware::fit_to_ranks(hardware::load_cluster(cluster_path), plan.gpus(), &cut);
+    const int ranks = plan.gpus();
     plan.dp = 0;  // derived from the cluster again, and checked against it
     plan::validate(plan, model, cluster);
     if (plan.gpus() != ranks) {
@@ -31,7 +20,8 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
     }
 
     const sim::Scenario scenario(model, cluster, plan);
-    const sim::Prediction events = sim::predict_events(scenario);
+    sim::EventRun run;
+    const sim::Prediction events = sim::predict_events(scenario, &run);
     const sim::Prediction analytical = sim::predict_analytical(scenario);
     Predicted p;
     p.iteration_s = events.iteration_time.value();
@@ -48,12 +38,18 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
         p.forward_s.push_back(t.forward.value() * m);
         p.backward_s.push_back(t.backward.value() * m);
     }
-    p.optimizer_s = events.optimizer.value();
-    auto exposed = [&](plan::Dim d) { return events.exposed_comm[static_cast<std::size_t>(d)].value(); };
-    p.tensor_s = exposed(plan::Dim::tensor);
-    p.data_s = exposed(plan::Dim::data);
-    p.pipeline_s = exposed(plan::Dim::pipeline);
-    p.bubble_s = events.bubble.value();
+    nlohmann::json breakdowns = nlohmann::json::array();
+    for (int stage = 0; stage < plan.pp; ++stage) {
+        const sim::Prediction b = sim::breakdown_of(run, stage, events);
+        auto exposed = [&](plan::Dim d) { return b.exposed_comm[static_cast<std::size_t>(d)].value(); };
+        p.stage_breakdown.push_back({b.optimizer.value(), exposed(plan::Dim::tensor), exposed(plan::Dim::data),
+                                     exposed(plan::Dim::pipeline), b.bubble.value()});
+        const Predicted::Breakdown& x = p.stage_breakdown.back();
+        breakdowns.push_back({{"stage", stage},
+                              {"optimizer_s", x.optimizer_s},
+                              {"exposed_communication_s", {{"tensor", x.tensor_s}, {"data", x.data_s}, {"pipeline", x.pipeline_s}}},
+                              {"bubble_s", x.bubble_s}});
+    }
     p.peak_memory_bytes = events.memory.peak.value();
     for (const auto& s : events.memory.stages) {
         p.stage_memory.push_back({s.bytes.weights.value(), s.bytes.gradients.value(), s.bytes.optimizer.value(),
@@ -89,9 +85,7 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
               {"iteration_time_s", p.iteration_s},
               {"analytical_iteration_time_s", p.analytical_iteration_s},
               {"critical_stage", p.critical_stage},
-              {"optimizer_s", p.optimizer_s},
-              {"exposed_communication_s", {{"tensor", p.tensor_s}, {"data", p.data_s}, {"pipeline", p.pipeline_s}}},
-              {"bubble_s", p.bubble_s},
+              {"stage_breakdown", breakdowns},
               {"bubble_fraction", events.bubble_fraction},
               {"memory", {{"peak_bytes", p.peak_memory_bytes},
                           {"peak_stage", events.memory.peak_stage},

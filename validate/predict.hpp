@@ -19,11 +19,16 @@ struct Predicted {
     int critical_stage = 0;             // the stage with the longest micro-batch (forward, backward, exposed communication)
     std::vector<double> forward_s;      // per stage, all micro-batches
     std::vector<double> backward_s;     // per stage, all micro-batches, recomputation included
-    double optimizer_s = 0;             // event tier, critical rank
-    double tensor_s = 0;                // exposed tensor-parallel communication (event tier, critical rank)
-    double data_s = 0;                  // exposed data-parallel communication
-    double pipeline_s = 0;              // exposed pipeline communication
-    double bubble_s = 0;                // pipeline bubble
+    // The event tier's breakdown of each stage's rank: optimizer step, exposed tensor-parallel,
+    // data-parallel and pipeline communication, and the pipeline bubble.
+    struct Breakdown {
+        double optimizer_s = 0;
+        double tensor_s = 0;
+        double data_s = 0;
+        double pipeline_s = 0;
+        double bubble_s = 0;
+    };
+    std::vector<Breakdown> stage_breakdown;
     double peak_memory_bytes = 0;
     // Per stage, at its peak: weights, gradients, optimizer states, and activations with temporaries and buffers.
     std::vector<std::array<double, 4>> stage_memory;
