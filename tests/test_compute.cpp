@@ -32,6 +32,16 @@ double tflops(const cost::ComputeModel& c, const GemmShape& s) { return c.gemm_e
 
 }  // namespace
 
+TEST_CASE("ranks that time-share a device take that many times as long per kernel") {
+    const hardware::DeviceSpec d = shipped("a100-80gb");
+    const cost::ComputeModel alone(d, Precision::bf16), shared(d, Precision::bf16, {}, 2);
+    const GemmShape s{4096, 4096, 4096, 1};
+    const Flops f(2.0 * 4096 * 4096 * 4096);
+    const Bytes b(3.0 * 2 * 4096 * 4096);
+    CHECK(shared.kernel_time("gemm", s, f, b).value() == doctest::Approx(2 * alone.kernel_time("gemm", s, f, b).value()));
+    CHECK(shared.memory_time(b).value() == doctest::Approx(2 * alone.memory_time(b).value()));
+}
+
 TEST_CASE("tile and wave quantization follow NVIDIA's Matrix Multiplication Background, Sec. 3") {
     const hardware::DeviceSpec d = one_tile();
     const cost::ComputeModel c(d, Precision::bf16);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "splitsim/hardware/cluster.hpp"
 #include "splitsim/kernels/check_pattern.hpp"
 #include "splitsim/kernels/comm.hpp"
@@ -248,11 +250,31 @@ TEST_CASE("data checks: relative and norm-wise bounds, NaN fails, GEMM entries b
     CHECK_FALSE(check_gemm(s, kernels::DType::fp32, at(a), at(b), all, std::vector<float>{4}).passed);  // too few values
 }
 
-TEST_CASE("the CPU machine's cluster loads and runs the tiny plan") {
-    const hardware::ClusterSpec c = hardware::load_cluster(test::source_root() + "/topologies/localhost-cpu.json");
+TEST_CASE("the CPU machine's cluster loads, and runs the tiny plan with two ranks on each core") {
+    const hardware::ClusterSpec machine = hardware::load_cluster(test::source_root() + "/topologies/localhost-cpu.json");
+    CHECK(machine.device_count() == 2);
+    CHECK(machine.ranks_per_device == 1);
+    CHECK(machine.device.peak_for(Precision::fp32).has_value());
+    std::string how;
+    const hardware::ClusterSpec c = hardware::fit_to_ranks(machine, 4, &how);
     CHECK(c.device_count() == 4);
-    CHECK(c.device.peak_for(Precision::fp32).has_value());
+    CHECK(c.ranks_per_device == 2);
+    CHECK(how == "4 ranks on its 2 devices, 2 time-sharing each");
     plan::Plan p = tiny_plan();
     plan::validate(p, tiny(), c);
     CHECK(p.gpus() == 4);
+    // Cut to fewer ranks; a rank count that is not a multiple of the devices is left alone.
+    CHECK(hardware::fit_to_ranks(machine, 1).device_count() == 1);
+    CHECK(hardware::fit_to_ranks(machine, 3).device_count() == 2);
+
+    // The key: gpus_per_node counts ranks, a whole number of them on each device.
+    const auto parse = [](const std::string& text) {
+        return hardware::parse_cluster(nlohmann::json::parse(text), "c.json", test::source_root() + "/topologies/devices");
+    };
+    CHECK(parse(R"({"name": "mps", "device": "h100-sxm", "nodes": 1, "gpus_per_node": 16, "ranks_per_device": 2,
+                    "node": {"fabric": "nvswitch", "gpu_bandwidth": "450 GB/s", "latency": "2 us"}})")
+              .ranks_per_device == 2);
+    CHECK_THROWS_WITH(parse(R"({"name": "mps", "device": "h100-sxm", "nodes": 1, "gpus_per_node": 8, "ranks_per_device": 3,
+                                "node": {"fabric": "nvswitch", "gpu_bandwidth": "450 GB/s", "latency": "2 us"}})"),
+                      "c.json: /ranks_per_device: 3 does not divide gpus_per_node (8), which counts ranks");
 }

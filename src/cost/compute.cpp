@@ -30,8 +30,9 @@ double operand_bytes(Precision p) {
 
 }  // namespace
 
-ComputeModel::ComputeModel(const hardware::DeviceSpec& device, Precision precision, GradientAccumulation accumulation)
-    : device_(&device), input_bytes_(operand_bytes(precision)), accumulation_(accumulation) {
+ComputeModel::ComputeModel(const hardware::DeviceSpec& device, Precision precision, GradientAccumulation accumulation,
+                           int time_sharing)
+    : device_(&device), time_sharing_(time_sharing), input_bytes_(operand_bytes(precision)), accumulation_(accumulation) {
     auto peak = device.peak_for(precision);
     assert(peak && "the plan was validated against the device");
     gemm_peak_ = *peak;
@@ -86,6 +87,10 @@ double ComputeModel::gemm_efficiency(const GemmShape& s) const {
 FlopRate ComputeModel::peak(std::string_view kind) const { return kind == "fused_attention" ? attention_peak_ : gemm_peak_; }
 
 Seconds ComputeModel::kernel_time(std::string_view kind, const GemmShape& shape, Flops flops, Bytes bytes) const {
+    return device_kernel_time(kind, shape, flops, bytes) * time_sharing_;
+}
+
+Seconds ComputeModel::device_kernel_time(std::string_view kind, const GemmShape& shape, Flops flops, Bytes bytes) const {
     const auto& k = device_->kernels;
     if (const auto fit = k.per_kind.find(kind); fit != k.per_kind.end()) {
         const hardware::KernelFit& f = fit->second;

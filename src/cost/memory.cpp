@@ -200,7 +200,7 @@ MemoryEstimate estimate_memory(const plan::Plan& p, const model::ModelSpec& m, c
     const hardware::DeviceSpec& device = cluster.device;
     const FrameworkMemory fw = plan::framework_memory(p.framework);
     MemoryEstimate est;
-    est.capacity = device.memory;
+    est.capacity = device.memory / cluster.ranks_per_device;  // ranks sharing a device share its memory
     est.context = device.context_memory;
     est.communication = communication_buffers(p, part, cluster);
     const plan::LayerPrograms& lp = *part.layers;

@@ -179,6 +179,11 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
 
     c.nodes = o.required<int>("nodes", at_least(1));
     c.gpus_per_node = o.required<int>("gpus_per_node", at_least(1));
+    c.ranks_per_device = o.optional<int>("ranks_per_device", 1, between(1, 64));
+    if (c.gpus_per_node % c.ranks_per_device != 0) {
+        o.fail("ranks_per_device", std::to_string(c.ranks_per_device) + " does not divide gpus_per_node (" +
+                                       std::to_string(c.gpus_per_node) + "), which counts ranks");
+    }
     auto check_size = [&](std::int64_t nodes, const std::function<void(const std::string&)>& fail) {
         if (nodes * c.gpus_per_node > kMaxDevices) {
             fail(std::to_string(nodes) + " nodes x " + std::to_string(c.gpus_per_node) + " GPUs per node exceed " +
@@ -241,6 +246,34 @@ ClusterSpec load_cluster(const std::string& path, std::optional<int> nodes_overr
     const nlohmann::json json = read_json_file(path);
     expect_file_kind(json, path, FileKind::cluster);
     return parse_cluster(json, path, dir, nodes_override);
+}
+
+ClusterSpec fit_to_ranks(ClusterSpec cluster, int ranks, std::string* how) {
+    auto say = [&](const std::string& text) {
+        if (how) *how = text;
+    };
+    const int devices = cluster.device_count();
+    if (devices == ranks || cluster.torus || cluster.graph) return cluster;
+    if (devices > ranks) {
+        if (ranks <= cluster.gpus_per_node) {
+            say("one node of " + std::to_string(ranks) + " of its " + std::to_string(cluster.gpus_per_node) + " GPUs");
+            cluster.nodes = 1;
+            cluster.gpus_per_node = ranks;
+            cluster.network.reset();
+        } else if (ranks % cluster.gpus_per_node == 0) {
+            say(std::to_string(ranks / cluster.gpus_per_node) + " of its " + std::to_string(cluster.nodes) + " nodes");
+            cluster.nodes = ranks / cluster.gpus_per_node;
+        }
+        return cluster;
+    }
+    if (cluster.nodes == 1 && ranks % devices == 0) {
+        const int share = ranks / devices;
+        say(std::to_string(ranks) + " ranks on its " + std::to_string(devices) + " devices, " + std::to_string(share) +
+            " time-sharing each");
+        cluster.gpus_per_node = ranks;
+        cluster.ranks_per_device *= share;
+    }
+    return cluster;
 }
 
 }  // namespace splitsim::hardware

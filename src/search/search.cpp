@@ -173,7 +173,7 @@ std::vector<plan::Plan> enumerate(const model::ModelSpec& m, const hardware::Clu
 Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, const Options& o) {
     Result result;
     const auto model = std::make_shared<const model::ModelSpec>(m);
-    const Bytes capacity = o.max_memory.value_or(cluster.device.memory);
+    const Bytes capacity = o.max_memory.value_or(cluster.device.memory / cluster.ranks_per_device);
     result.capacity = capacity;
     std::vector<int> gpu_counts = o.gpus.empty() ? std::vector<int>{cluster.device_count()} : o.gpus;
 

@@ -106,7 +106,8 @@ Scenario::Scenario(std::shared_ptr<const model::ModelSpec> model, std::shared_pt
       cache_(cache),
       partition_(plan::partition(plan_, *model_, cache_ ? cache_->layer_programs(plan_, *model_) : nullptr)),
       compute_(topology_->cluster().device, plan_.precision,
-               cost::GradientAccumulation{plan_.grad_accumulation_fusion, element_bytes(plan_.grad_precision)}) {
+               cost::GradientAccumulation{plan_.grad_accumulation_fusion, element_bytes(plan_.grad_precision)},
+               topology_->cluster().ranks_per_device) {
     if (cache_) {
         placed_ = cache_->placement(plan_, *topology_);
     } else {

@@ -35,7 +35,10 @@ struct GemmSchedule {
 class ComputeModel {
 public:
     // `precision` selects the peak for GEMMs; attention runs in 16-bit under fp8 training.
-    ComputeModel(const hardware::DeviceSpec& device, Precision precision, GradientAccumulation accumulation = {});
+    // `time_sharing` ranks share the device (ClusterSpec::ranks_per_device): each kernel takes that
+    // many times its time on a device of its own.
+    ComputeModel(const hardware::DeviceSpec& device, Precision precision, GradientAccumulation accumulation = {},
+                 int time_sharing = 1);
 
     [[nodiscard]] Seconds forward(const model::Op& op) const;
     [[nodiscard]] Seconds backward(const model::Op& op) const;     // input and weight gradients
@@ -72,11 +75,14 @@ public:
     [[nodiscard]] FlopRate gemm_peak() const { return gemm_peak_; }
 
 private:
+    // kernel_time() on a device of its own.
+    [[nodiscard]] Seconds device_kernel_time(std::string_view kind, const model::GemmShape& shape, Flops flops, Bytes bytes) const;
     // Time to add one micro-batch's weight gradient of `parameters` to the main gradients, beyond
     // the weight-gradient GEMM itself.
     [[nodiscard]] Seconds accumulation_time(double parameters, Bytes gemm_bytes, const model::GemmShape& shape) const;
 
     const hardware::DeviceSpec* device_;
+    double time_sharing_ = 1;
     FlopRate gemm_peak_;
     FlopRate attention_peak_;
     double input_bytes_;  // bytes per GEMM operand element

@@ -94,9 +94,19 @@ struct ClusterSpec {
     std::optional<TorusSpec> torus;
     std::optional<ExplicitGraph> graph;
     std::vector<CalibratedCollective> collectives;  // fitted by splitsim calibrate, used where they match
+    // Ranks that time-share one physical processor (key "ranks_per_device"): MPI ranks beyond a
+    // machine's cores, or several processes on one GPU. gpus_per_node counts ranks; each computes at
+    // 1 / ranks_per_device of the device's rates, as when every rank on a processor is busy.
+    int ranks_per_device = 1;
 
     [[nodiscard]] int device_count() const { return nodes * gpus_per_node; }
 };
+
+// The cluster as a run of `ranks` ranks sees it: cut to one node of `ranks` devices, or to
+// ranks / gpus_per_node nodes, when it has more; on one node with fewer devices than ranks (a
+// multiple of them), that many ranks time-share each device (ranks_per_device). Unchanged when it
+// has exactly `ranks` devices or none of these applies; `*how` says what was done, if anything.
+ClusterSpec fit_to_ranks(ClusterSpec cluster, int ranks, std::string* how = nullptr);
 
 // Reads a cluster file; a "device" given by name is read from devices/<name>.json next to it.
 // `nodes_override` (the --nodes option) replaces the file's node count.
