@@ -96,13 +96,54 @@ TEST_CASE("bench, calibrate, predict: kernels within 15% and collectives within 
     CHECK(a["collective_median_error_before"].get<double>() ==
           doctest::Approx(r["collective_median_error_after"].get<double>()).epsilon(1e-9));
 
-    // simulate accepts the calibrated profile, and uses its fitted collectives.
+    // simulate accepts the calibrated profile (the machine's 2 cores), and uses its fitted collectives.
     const auto sim = test::run_command(splitsim + " simulate --model " + root + "/models/gpt-tiny.json --cluster " + calibrated +
-                                       " --plan " + root + "/plans/tiny-tp2-dp2.json --format json");
+                                       " --plan " + root + "/plans/tiny-tp2-sp.json --format json");
     REQUIRE_MESSAGE(sim.exit_code == 0, sim.output);
     CHECK(nlohmann::json::parse(sim.output)["iteration_time_s"].get<double>() > 0);
     const auto coll = test::run_command(splitsim + " collective --cluster " + calibrated + " --ranks 2 --min 1K --max 1M --factor 32");
     CHECK(coll.output.find("calibrated") != std::string::npos);
+}
+
+TEST_CASE("compute under communication fits overlap_slowdown; the profile names the machine measured") {
+    const std::string root = SPLITSIM_SOURCE_ROOT;
+    // Two GEMMs that ran 1.4 and 1.6 times slower while all-reduces were in flight: 1 + s =
+    // sum x / sum x^2 with x = alone / overlapped.
+    const nlohmann::json doc = nlohmann::json::parse(R"({
+        "harness": {"backend": "cpu", "device": "Test CPU", "hostname": "box", "ranks": 2, "processors": 2, "sustained_ranks": 2,
+                    "device_details": {"clock_mhz": "2600"}, "libraries": {"eigen": "3.4.0"}, "rotating_bytes": 1e6},
+        "model": "m", "plan": {},
+        "kernels": [{"op": "fc1", "kind": "gemm", "pass": "forward", "shape": {"m": 256, "n": 512, "k": 128}, "flops": 33554432,
+                     "bytes": 917504, "check": "passed", "time_s": {"median": 2e-4}, "burst_time_s": {"median": 1.9e-4}}],
+        "collectives": [],
+        "overlap": [
+          {"op": "fc1", "collective": "all_reduce", "group": "tensor", "bytes": 262144, "check": "passed",
+           "alone_time_s": {"median": 1e-4}, "time_s": {"median": 1.4e-4}},
+          {"op": "fc2", "collective": "all_reduce", "group": "tensor", "bytes": 262144, "check": "passed",
+           "alone_time_s": {"median": 1e-4}, "time_s": {"median": 1.6e-4}}]})");
+    const calibrate::Measurements m = calibrate::parse_measurements(doc, "m.json");
+    REQUIRE(m.overlaps.size() == 2);
+    CHECK(m.ranks == 2);
+    CHECK(m.machine == "Test CPU on box (2 processors; 2600 MHz; 2 ranks, kernels timed on 2 at once; eigen 3.4.0)");
+    const hardware::ClusterSpec cluster = hardware::load_cluster(root + "/topologies/localhost-cpu.json");
+    const calibrate::Calibration c = calibrate::calibrate(m, cluster);
+    const double x1 = 1 / 1.4, x2 = 1 / 1.6;
+    const double expected = (x1 + x2) / (x1 * x1 + x2 * x2) - 1;
+    CHECK(c.cluster.device.kernels.overlap_slowdown == doctest::Approx(expected));
+    REQUIRE(c.parameters.size() == 1);
+    CHECK(c.parameters[0].name == "overlap_slowdown");
+    CHECK(c.parameters[0].before == 0);
+    CHECK(c.overlap_error_before == doctest::Approx((1 - 1 / 1.4 + 1 - 1 / 1.6) / 2));  // the median of two
+    CHECK(c.overlap_error_after < 0.07);
+    const nlohmann::json profile = calibrate::calibrated_cluster_file(nlohmann::json::parse(R"({"name": "x"})"), c, m);
+    CHECK(profile["device"]["source"].get<std::string>().find("measured on Test CPU on box (2 processors") != std::string::npos);
+
+    // A run of more ranks than the machine's devices is calibrated on them time-shared.
+    nlohmann::json four = doc;
+    four["harness"]["ranks"] = 4;
+    four["collectives"] = nlohmann::json::array({{{"op", "all_reduce"}, {"group", "tensor"}, {"ranks", 2}, {"stride", 1}, {"groups", 2},
+                                                  {"bytes", 1024}, {"check", "passed"}, {"time_s", {{"median", 2e-5}}}}});
+    CHECK(calibrate::calibrate(calibrate::parse_measurements(four, "m4.json"), cluster).cluster.ranks_per_device == 2);
 }
 
 TEST_CASE("bad measurements are named by file and JSON path") {

@@ -44,10 +44,10 @@ public:
         return v;
     }
 
-    void check_times(const json& e, const std::string& where) {
-        if (!has(e, where, "time_s", json::value_t::object)) return;
-        const json& t = e.at("time_s");
-        const std::string w = where + "/time_s";
+    void check_times(const json& e, const std::string& where, const std::string& key = "time_s") {
+        if (!has(e, where, key, json::value_t::object)) return;
+        const json& t = e.at(key);
+        const std::string w = where + "/" + key;
         const double mn = positive(t, w, "min"), p10 = positive(t, w, "p10"), med = positive(t, w, "median");
         const double p90 = positive(t, w, "p90"), mx = positive(t, w, "max");
         if (!(mn <= p10 && p10 <= med && med <= p90 && p90 <= mx)) problem(w, "not min <= p10 <= median <= p90 <= max");
@@ -124,7 +124,8 @@ MeasurementsCheck check_measurements(const json& doc, std::size_t min_kernels, s
                 c.positive(t, w + "/timing", "runs_per_repetition");
             }
             c.check_passed(e, w);
-            c.check_times(e, w);
+            c.check_times(e, w);                  // sustained: every processor busy
+            c.check_times(e, w, "burst_time_s");  // alone
         }
     }
     if (c.has(doc, "", "collectives", json::value_t::array)) {

@@ -40,8 +40,37 @@ CollectiveKind collective_kind(JsonObject& o) {
                                            {"send_recv", CollectiveKind::send_recv}});
 }
 
-Seconds median_time(JsonObject& o) {
-    JsonObject t = o.object("time_s");
+// The machine a harness file was measured on, in one line for the calibrated profile and the
+// report: device, host, processors and clock, the libraries, and how many ranks ran at once.
+std::string describe_machine(const nlohmann::json& harness) {
+    auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    std::string out = text(harness.value("device", nlohmann::json("unknown device")));
+    if (harness.contains("hostname")) out += " on " + text(harness["hostname"]);
+    std::vector<std::string> parts;
+    if (harness.contains("processors")) parts.push_back(text(harness["processors"]) + " processors");
+    if (const auto d = harness.find("device_details"); d != harness.end() && d->is_object()) {
+        if (d->contains("clock_mhz")) parts.push_back(text((*d)["clock_mhz"]) + " MHz");
+    }
+    if (harness.contains("ranks")) {
+        std::string ranks = text(harness["ranks"]) + " ranks";
+        if (harness.contains("sustained_ranks")) ranks += ", kernels timed on " + text(harness["sustained_ranks"]) + " at once";
+        parts.push_back(ranks);
+    }
+    if (const auto l = harness.find("libraries"); l != harness.end() && l->is_object()) {
+        std::string libs;
+        for (const auto& item : l->items()) libs += (libs.empty() ? "" : ", ") + item.key() + " " + text(item.value());
+        if (!libs.empty()) parts.push_back(libs);
+    }
+    if (!parts.empty()) {
+        out += " (";
+        for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+        out += ")";
+    }
+    return out;
+}
+
+Seconds median_time(JsonObject& o, const char* key = "time_s") {
+    JsonObject t = o.object(key);
     const double m = t.required<double>("median", Range<double>{0, 1e6});
     for (const char* k : {"min", "max", "p10", "p90"}) (void)t.optional<double>(k, 0);
     t.finish();
@@ -170,6 +199,11 @@ Measurements merge(const std::vector<Measurements>& parts) {
         out.kernels.insert(out.kernels.end(), m.kernels.begin(), m.kernels.end());
         out.collectives.insert(out.collectives.end(), m.collectives.begin(), m.collectives.end());
         out.layers.insert(out.layers.end(), m.layers.begin(), m.layers.end());
+        out.overlaps.insert(out.overlaps.end(), m.overlaps.begin(), m.overlaps.end());
+        out.ranks = std::max(out.ranks, m.ranks);
+        if (!m.machine.empty() && out.machine.find(m.machine) == std::string::npos) {
+            out.machine += (out.machine.empty() ? "" : "; ") + m.machine;
+        }
     }
     return out;
 }
@@ -203,10 +237,12 @@ Measurements parse_measurements(const nlohmann::json& json, const std::string& p
         if (m.backend != "cpu" && m.backend != "cuda") h.fail("backend", "\"" + m.backend + "\" is not one of cpu | cuda");
         m.device = h.optional<std::string>("device", "");
         // The rest of the header describes the run for people.
-        for (const char* k : {"version", "device_details", "hostname", "timestamp", "libraries", "ranks", "processes",
-                              "repetitions", "warmup"}) {
+        m.ranks = h.optional<int>("ranks", 0, between(0, 1 << 20));
+        for (const char* k : {"version", "device_details", "hostname", "timestamp", "libraries", "processes",
+                              "repetitions", "warmup", "processors", "sustained_ranks", "rotating_bytes"}) {
             if (h.has(k)) (void)h.raw(k);
         }
+        m.machine = describe_machine(json.at("harness"));
         h.finish();
     }
     for (const char* k : {"model", "plan"}) (void)o.raw(k);
@@ -233,7 +269,8 @@ Measurements parse_measurements(const nlohmann::json& json, const std::string& p
         }
         e.flops = Flops(k.required<double>("flops", Range<double>{0, 1e30}));
         e.bytes = Bytes(k.required<double>("bytes", Range<double>{0, 1e30}));
-        for (const char* d : {"dtype", "scale", "plan_shape", "elements", "repetitions", "timing", "check_error_ratio", "check_detail"}) {
+        for (const char* d : {"dtype", "scale", "plan_shape", "elements", "repetitions", "timing", "check_error_ratio", "check_detail",
+                              "burst_time_s"}) {
             if (k.has(d)) (void)k.raw(d);  // descriptive
         }
         const bool passed = check == "passed" && k.has("time_s");
@@ -271,6 +308,29 @@ Measurements parse_measurements(const nlohmann::json& json, const std::string& p
         }
         m.collectives.push_back(e);
     }
+    if (o.has("overlap")) {
+        JsonArray overlap = o.array("overlap");
+        for (std::size_t i = 0; i < overlap.size(); ++i) {
+            JsonObject e = overlap.object(i);
+            const std::string check = e.required<std::string>("check");
+            const std::string op = e.required<std::string>("op");
+            const std::string collective = e.required<std::string>("collective");
+            const std::string group = e.required<std::string>("group");
+            const double bytes = e.required<double>("bytes", Range<double>{1, 1e30});
+            for (const char* d : {"kind", "pass", "shape", "flops", "ranks", "collectives_run", "repetitions", "check_detail"}) {
+                if (e.has(d)) (void)e.raw(d);  // descriptive
+            }
+            const bool passed = check == "passed" && e.has("time_s") && e.has("alone_time_s");
+            OverlapMeasurement x;
+            if (passed) {
+                x.name = op + " under " + collective + " " + format_bytes(Bytes(bytes)) + " (" + group + ")";
+                x.alone = median_time(e, "alone_time_s");
+                x.overlapped = median_time(e);
+            }
+            e.finish();
+            if (passed) m.overlaps.push_back(x);
+        }
+    }
     o.finish();
     if (m.kernels.empty() && m.collectives.empty()) {
         o.fail("no kernel or collective passed its data check: nothing to calibrate");
@@ -299,7 +359,10 @@ bool contains_word(const std::string& text, const std::string& word) {
 
 }  // namespace
 
-Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& cluster) {
+Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& machine) {
+    // A run of more ranks than the machine has devices time-shared them: its collectives ran
+    // between that many ranks (the kernels were timed on one rank per device).
+    const hardware::ClusterSpec cluster = all.ranks > machine.device_count() ? hardware::fit_to_ranks(machine, all.ranks) : machine;
     // Published data calibrate the cluster they were measured on.
     Measurements ms = all;
     std::erase_if(ms.collectives, [&](const CollectiveMeasurement& c) { return !c.cluster.empty() && c.cluster != cluster.name; });
@@ -394,6 +457,22 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& clus
         if (!c.cluster.empty()) curves.push_back(c);
     }
     out.parameters = fit_device_parameters(curves, ms.layers, out.cluster);
+    // The harness's compute under communication: the engine runs compute 1 + s times slower while
+    // a collective is in flight on its rank, so a kernel overlapped throughout takes (1 + s) times
+    // its time alone; s minimizes the squared relative errors, sum (x_i (1 + s) - 1)^2 with
+    // x_i = alone_i / overlapped_i, at 1 + s = sum x_i / sum x_i^2 (s at least 0).
+    const double slowdown_before = cluster.device.kernels.overlap_slowdown;
+    if (!ms.overlaps.empty()) {
+        double sx = 0, sxx = 0;
+        for (const OverlapMeasurement& x : ms.overlaps) {
+            const double r = x.alone / x.overlapped;
+            sx += r;
+            sxx += r * r;
+        }
+        const double s = std::clamp(sx / sxx - 1, 0.0, 10.0);  // the device file's range
+        out.cluster.device.kernels.overlap_slowdown = s;
+        out.parameters.push_back({"overlap_slowdown", slowdown_before, s});
+    }
     const auto calibrated = std::make_shared<const hardware::Topology>(out.cluster);
 
     // Residuals.
@@ -437,6 +516,20 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& clus
         la.push_back(std::fabs(r.after / r.measured - 1));
         out.residuals.push_back(r);
     }
+    std::vector<double> ob, oa;
+    for (const OverlapMeasurement& x : ms.overlaps) {
+        Residual r;
+        r.kind = Residual::Kind::overlap;
+        r.name = x.name;
+        r.measured = x.overlapped;
+        r.before = x.alone * (1 + slowdown_before);
+        r.after = x.alone * (1 + out.cluster.device.kernels.overlap_slowdown);
+        ob.push_back(std::fabs(r.before / r.measured - 1));
+        oa.push_back(std::fabs(r.after / r.measured - 1));
+        out.residuals.push_back(r);
+    }
+    out.overlap_error_before = median(ob);
+    out.overlap_error_after = median(oa);
     out.layer_error_before = median(lb);
     out.layer_error_after = median(la);
     out.kernel_error_before = median(kb);
@@ -446,14 +539,16 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& clus
     return out;
 }
 
-nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibration& c, const std::string& measurements_file) {
+nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibration& c, const Measurements& m) {
+    const std::string& measurements_file = m.file;
     nlohmann::json j = file;
     j["device"] = hardware::to_json(c.cluster.device);
     std::string fitted;
     for (const FittedParameter& p : c.parameters) fitted += (fitted.empty() ? "" : ", ") + p.name + " " + nlohmann::json(p.after).dump();
     j["device"]["source"] = "calibrated by splitsim calibrate from " + measurements_file +
+                            (m.machine.empty() ? "" : ", measured on " + m.machine) +
                             (c.cluster.device.kernels.per_kind.empty() ? "" : " (kernels.per_kind)") +
-                            (fitted.empty() ? "" : " (fitted to layer times: " + fitted + ")");
+                            (fitted.empty() ? "" : " (fitted: " + fitted + ")");
     nlohmann::json list = nlohmann::json::array();
     for (const auto& k : c.cluster.collectives) {
         list.push_back({{"op", to_string(k.op)},

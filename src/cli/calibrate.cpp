@@ -27,6 +27,16 @@ std::string percent(double before, double measured) {
     return buf;
 }
 
+const char* residual_kind(calibrate::Residual::Kind k) {
+    switch (k) {
+        case calibrate::Residual::Kind::kernel: return "kernel";
+        case calibrate::Residual::Kind::collective: return "collective";
+        case calibrate::Residual::Kind::layer: return "layer";
+        case calibrate::Residual::Kind::overlap: return "overlap";
+    }
+    return "kernel";
+}
+
 }  // namespace
 
 Subcommand add_calibrate(CLI::App& app) {
@@ -54,15 +64,13 @@ Subcommand add_calibrate(CLI::App& app) {
         nlohmann::json file = read_json_file(opts->cluster);
         if (opts->nodes) file["nodes"] = *opts->nodes;
         // A device named in the cluster file lives next to it; the calibrated file carries it inline.
-        const std::string profile = calibrate::calibrated_cluster_file(file, c, m.file).dump(2) + "\n";
+        const std::string profile = calibrate::calibrated_cluster_file(file, c, m).dump(2) + "\n";
 
         if (opts->format == "json") {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& r : c.residuals) {
                 rows.push_back({{"name", r.name},
-                                {"kind", r.kind == calibrate::Residual::Kind::kernel       ? "kernel"
-                                         : r.kind == calibrate::Residual::Kind::collective ? "collective"
-                                                                                          : "layer"},
+                                {"kind", residual_kind(r.kind)},
                                 {"measured_s", r.measured.value()},
                                 {"predicted_before_s", r.before.value()},
                                 {"predicted_after_s", r.after.value()}});
@@ -77,6 +85,9 @@ Subcommand add_calibrate(CLI::App& app) {
                                    {"kernel_median_error_after", c.kernel_error_after},
                                    {"collective_median_error_before", c.collective_error_before},
                                    {"collective_median_error_after", c.collective_error_after},
+                                   {"overlap_median_error_before", c.overlap_error_before},
+                                   {"overlap_median_error_after", c.overlap_error_after},
+                                   {"machine", m.machine},
                                    {"calibrated_cluster", opts->out}};
             write_outputs({{opts->out, profile}, {opts->report, j.dump(2) + "\n"}});
             return;
@@ -95,15 +106,23 @@ Subcommand add_calibrate(CLI::App& app) {
                       100 * c.kernel_error_before, 100 * c.kernel_error_after, 100 * c.collective_error_before,
                       100 * c.collective_error_after);
         t << line;
-        if (!c.parameters.empty()) {
-            std::snprintf(line, sizeof line, "layers %.1f%% before, %.1f%% after\nfitted device parameters:\n",
-                          100 * c.layer_error_before, 100 * c.layer_error_after);
+        if (!m.layers.empty()) {
+            std::snprintf(line, sizeof line, "layers %.1f%% before, %.1f%% after\n", 100 * c.layer_error_before, 100 * c.layer_error_after);
             t << line;
+        }
+        if (!m.overlaps.empty()) {
+            std::snprintf(line, sizeof line, "kernels under collectives %.1f%% before, %.1f%% after\n", 100 * c.overlap_error_before,
+                          100 * c.overlap_error_after);
+            t << line;
+        }
+        if (!c.parameters.empty()) {
+            t << "fitted device parameters:\n";
             for (const auto& p : c.parameters) {
                 std::snprintf(line, sizeof line, "  %-20s %.4f -> %.4f\n", p.name.c_str(), p.before, p.after);
                 t << line;
             }
         }
+        if (!m.machine.empty()) t << "measured on " << m.machine << "\n";
         t << "calibrated cluster written to " << opts->out << "\n";
         write_outputs({{opts->out, profile}, {opts->report, t.str()}});
     }};

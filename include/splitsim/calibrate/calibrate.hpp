@@ -57,13 +57,24 @@ struct LayerMeasurement {
     std::string cluster;     // the name of the cluster it was measured on; calibrate() fits only its own
 };
 
+// A kernel timed alone and again while collectives of its rank run on the communication path
+// (the harness's "overlap" entries): the ratio fits overlap_slowdown.
+struct OverlapMeasurement {
+    std::string name;        // "qkv forward under all_reduce of 1 MiB in tensor groups"
+    Seconds alone;           // median, every rank computing and none communicating
+    Seconds overlapped;      // median, while the collectives run
+};
+
 struct Measurements {
     std::string file;
     std::string backend;  // "cpu" | "cuda" for the harness, "published" for published data
     std::string device;
+    std::string machine;  // the harness's machine in one line (device, host, processors, clock, libraries)
+    int ranks = 0;        // the harness run's ranks; 0 for published data
     std::vector<KernelMeasurement> kernels;        // those whose data check passed
     std::vector<CollectiveMeasurement> collectives;
     std::vector<LayerMeasurement> layers;
+    std::vector<OverlapMeasurement> overlaps;
 };
 
 // Reads measurements.json (the harness's format) or a published calibration file
@@ -104,7 +115,7 @@ std::vector<FittedParameter> fit_device_parameters(const std::vector<CollectiveM
                                                    const std::vector<LayerMeasurement>& layers, hardware::ClusterSpec& cluster);
 
 struct Residual {
-    enum class Kind { kernel, collective, layer };
+    enum class Kind { kernel, collective, layer, overlap };
     std::string name;
     Kind kind = Kind::kernel;
     Seconds measured;
@@ -115,20 +126,23 @@ struct Residual {
 struct Calibration {
     hardware::ClusterSpec cluster;  // the input cluster with the fitted device and collectives
     std::vector<Residual> residuals;
-    std::vector<FittedParameter> parameters;  // device parameters fitted to layer measurements
+    std::vector<FittedParameter> parameters;  // device parameters fitted to layer times or overlap measurements
     double kernel_error_before = 0;  // median absolute relative error over kernels
     double kernel_error_after = 0;
     double collective_error_before = 0;
     double collective_error_after = 0;
     double layer_error_before = 0;
     double layer_error_after = 0;
+    double overlap_error_before = 0;  // kernels under collectives, at the cluster's overlap_slowdown
+    double overlap_error_after = 0;   // and at the fitted one
 };
 
 Calibration calibrate(const Measurements& measurements, const hardware::ClusterSpec& cluster);
 
 // The cluster file with the fitted device inline and the fitted collectives: a file load_cluster reads.
+// The device's source names the measurements and the machine they were taken on.
 nlohmann::json calibrated_cluster_file(const nlohmann::json& cluster_file, const Calibration& calibration,
-                                       const std::string& measurements_file);
+                                       const Measurements& measurements);
 
 // Fits t = c0 + c1 x1 + ... + cn xn with every c >= 0, minimizing the relative error
 // sum ((prediction_i - t_i)/t_i)^2 (Eigen least squares over every subset of the terms, keeping the
