@@ -1,31 +1,26 @@
 #!/usr/bin/env bash
-# splitsim-harness execute as CI runs it: gpt-tiny (4 layers, hidden 128) on 4 CPU ranks
-# (oversubscribed on small machines) under TP 2 x PP 2 (sequence parallel, GPipe, selective
-# recomputation), DP 2 x TP 2 (ZeRO-1, full recomputation) and PP 4 (1F1B), 3 steps each; every
-# step's loss must be within 1e-5 (fp32) of the unsharded run on one rank. The prediction beside
-# each run is made on this machine's calibrated profile: a bench of TP 2 x PP 2 (tensor, pipeline
-# and world groups) fitted by splitsim calibrate. check-execution re-derives the check from the
-# JSON, holds each predicted peak memory within 5% of the measured one, and prints the
-# measured-vs-predicted tables. Then bad input: a plan the harness does not
-# execute, and a plan whose ranks do not match the run, each exit code 2.
-# Usage: harness_execute.sh MPIRUN HARNESS CHECKER SPLITSIM SOURCE_ROOT OUT_DIR
+# splitsim-harness execute as CI runs it: the closed loop (validate/closed-loop.sh: bench, calibrate,
+# execute, residuals) twice on gpt-tiny (4 layers, hidden 128), 3 steps per plan, every step's loss
+# within 1e-5 (fp32) of the unsharded run on one rank and each predicted peak memory within 5%:
+#  - as many ranks as this machine has cores (2): TP 2 with sequence parallelism, PP 2 under 1F1B
+#    with 8 micro-batches, DP 2 with ZeRO-1;
+#  - 4 ranks on 2 cores: TP 2 x PP 2 (GPipe, selective recomputation), DP 2 x TP 2 (ZeRO-1, full
+#    recomputation), PP 4 (1F1B).
+# The predicted iteration must be within 70% of the measured one: a bound loose enough for a shared
+# CI machine, far from the README's figures (which say how far the loop is from closing).
+# Then bad input: a plan the harness does not execute, and a plan whose ranks do not match the run,
+# each exit code 2.
+# Usage: harness_execute.sh MPIRUN HARNESS CHECKER SPLITSIM SOURCE_ROOT OUT_DIR BUILD_DIR
 set -euo pipefail
-mpirun=$1 harness=$2 checker=$3 splitsim=$4 root=$5 out=$6
+mpirun=$1 harness=$2 checker=$3 splitsim=$4 root=$5 out=$6 build=$7
 mkdir -p "$out"
-"$mpirun" -np 4 --oversubscribe --timeout 100 "$harness" bench --model "$root/models/gpt-tiny.json" \
-  --plan "$root/plans/tiny-tp2-pp2.json" --backend cpu --out "$out/measurements.json" --repetitions 10 --warmup 3 \
-  --max-bytes "1 MiB" > /dev/null
-"$splitsim" calibrate --measurements "$out/measurements.json" --cluster "$root/topologies/localhost-cpu.json" \
-  --out "$out/calibrated.json" | tail -2
-files=()
-for plan in tiny-tp2-pp2 tiny-dp2-tp2-zero1 tiny-pp4-1f1b; do
-  rm -f "$out/execution-$plan.json"
-  "$mpirun" -np 4 --oversubscribe --timeout 100 "$harness" execute \
-    --model "$root/models/gpt-tiny.json" --plan "$root/plans/$plan.json" --steps 3 --backend cpu \
-    --cluster "$out/calibrated.json" --out "$out/execution-$plan.json"
-  files+=("$out/execution-$plan.json")
-done
-"$checker" "${files[@]}" --steps 3 --loss-tolerance 1e-5 --grad-tolerance 1e-4 --require-prediction --memory-tolerance 0.05
+checks=(--steps 3 --loss-tolerance 1e-5 --grad-tolerance 1e-4 --require-prediction --memory-tolerance 0.05
+        --iteration-tolerance 0.7)
+echo "== ranks = cores (2)"
+MPIRUN=$mpirun "$root/validate/closed-loop.sh" "$build" "$out/two" 2 tiny-tp2-sp tiny-pp2-1f1b tiny-dp2-zero1 -- "${checks[@]}"
+echo "== 4 ranks on 2 cores"
+MPIRUN=$mpirun "$root/validate/closed-loop.sh" "$build" "$out/four" 4 tiny-tp2-pp2 tiny-dp2-tp2-zero1 tiny-pp4-1f1b -- "${checks[@]}"
+[ "$splitsim" -ef "$build/splitsim" ] && [ "$checker" -ef "$build/validate/check-execution" ]
 
 # The reference named by --reference: one rank checked against the CPU backend's run is recorded
 # as such, and check-execution holds a file to the reference asked for.

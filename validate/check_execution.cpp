@@ -1,12 +1,18 @@
 // check-execution: checks execution.json files written by splitsim-harness execute and prints their
 // measured-vs-predicted tables. Used by the CI execute test and by validate/gpu-check.sh.
 //   check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction]
-//                   [--reference unsharded|cpu] [--memory-tolerance Z]
+//                   [--reference unsharded|cpu] [--memory-tolerance Z] [--iteration-tolerance T]
+//                   [--component-tolerance C] [--component-floor SECONDS] [--median-tolerance M] [--summary]
 // For every file: the schema; every step's loss and gradient norm against the reference run,
 // recomputed from the numbers in the file and held to the given tolerances (default: the file's
 // own, which follow the precision); each rank's phases adding up to its iteration time; positive
 // times and memory; with --memory-tolerance, the predicted peak memory within Z (relative) of the
-// measured one. Prints each residual table and the median absolute error over all files' rows. Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
+// measured one; with --iteration-tolerance, the predicted iteration within T of the measured one;
+// with --component-tolerance, every time component measured at --component-floor (1 ms) or more
+// within C; with --median-tolerance, each file's median absolute error at most M. Prints each
+// residual table and the median absolute error over all files' rows; --summary prints instead, per
+// plan, each component's medians over the files and the spread of its error (runs of a closed loop).
+// Exit code 0 when every check passes, 1 otherwise, 2 for unreadable input.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,7 +59,28 @@ struct Options {
     bool require_prediction = false;
     std::string reference;  // the reference kind every file must have been checked against; empty: any
     double memory_tol = 0;  // predicted against measured peak memory, relative; 0: not checked
+    double iteration_tol = 0;     // predicted against measured iteration, relative; 0: not checked
+    double component_tol = 0;     // every time component of at least component_floor; 0: not checked
+    double component_floor = 1e-3;
+    double median_tol = 0;        // each file's median absolute error, relative; 0: not checked
+    bool summary = false;
 };
+
+// One row of one run, for --summary.
+struct Row {
+    std::string plan;
+    std::string component;
+    std::string unit;
+    double measured = 0;
+    double predicted = 0;
+};
+std::vector<Row> summary_rows;
+bool quiet = false;  // --summary: no per-file tables
+
+template <typename... Args>
+void table(const char* format, Args... args) {
+    if (!quiet) std::printf(format, args...);
+}
 
 void check_file(const std::string& file, const json& d, const Options& o, std::vector<double>& errors) {
     const int steps = o.steps;
@@ -119,7 +147,7 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
     if (!d["check"].value("passed", false)) fail(file, "/check/passed is false");
 
     const json& plan = d["plan"];
-    std::printf("%s: tp %d x pp %d x dp %d, %s, %zu steps: loss within %.1e (tolerance %.0e), gradient norm within %.1e (tolerance %.0e) of the reference (%s)\n",
+    table("%s: tp %d x pp %d x dp %d, %s, %zu steps: loss within %.1e (tolerance %.0e), gradient norm within %.1e (tolerance %.0e) of the reference (%s)\n",
                 file.c_str(), plan.value("tp", 1), plan.value("pp", 1), plan.value("dp", 1),
                 plan.value("schedule", std::string("1f1b")).c_str(), all.size(), worst_loss, loss_tol, worst_grad, grad_tol,
                 reference.dump().c_str());
@@ -129,7 +157,7 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
     }
     const json& rows = d["residuals"];
     if (!rows.is_array() || rows.empty()) return fail(file, "/residuals is empty");
-    std::printf("  %-38s %12s %12s %9s\n", "component", "measured", "predicted", "error %");
+    table("  %-38s %12s %12s %9s\n", "component", "measured", "predicted", "error %");
     for (const json& r : rows) {
         const std::string unit = r.value("unit", "s");
         if (!number(r["measured"]) || !number(r["predicted"])) {
@@ -137,6 +165,16 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
             continue;
         }
         const double m = r["measured"], p = r["predicted"];
+        const std::string component = r.value("component", std::string());
+        summary_rows.push_back({plan.value("name", plan.dump()), component, unit, m, p});
+        if (o.iteration_tol > 0 && component == "iteration time" && !(std::fabs(p - m) <= o.iteration_tol * m)) {
+            fail(file, "/residuals: iteration predicted " + show(p, unit) + " against " + show(m, unit) + " measured, beyond the tolerance " +
+                           std::to_string(o.iteration_tol));
+        }
+        if (o.component_tol > 0 && unit == "s" && m >= o.component_floor && !(std::fabs(p - m) <= o.component_tol * m)) {
+            fail(file, "/residuals: " + component + " predicted " + show(p, unit) + " against " + show(m, unit) +
+                           " measured, beyond the tolerance " + std::to_string(o.component_tol));
+        }
         if (o.memory_tol > 0 && r.value("component", std::string()) == "peak memory" && !(std::fabs(p - m) <= o.memory_tol * m)) {
             fail(file, "/residuals: peak memory predicted " + std::to_string(p) + " B against " + std::to_string(m) +
                            " B measured, beyond the tolerance " + std::to_string(o.memory_tol));
@@ -145,22 +183,61 @@ void check_file(const std::string& file, const json& d, const Options& o, std::v
             const double e = r["error_percent"];
             if (std::fabs(e - (p - m) / m * 100.0) > 1e-6 * std::max(1.0, std::fabs(e))) fail(file, "/residuals: error_percent is not (predicted - measured) / measured");
             errors.push_back(std::fabs(e));
-            std::printf("  %-38s %12s %12s %+9.1f\n", r.value("component", std::string("?")).c_str(), show(m, unit).c_str(),
+            table("  %-38s %12s %12s %+9.1f\n", r.value("component", std::string("?")).c_str(), show(m, unit).c_str(),
                         show(p, unit).c_str(), e);
         } else {
-            std::printf("  %-38s %12s %12s %9s\n", r.value("component", std::string("?")).c_str(), show(m, unit).c_str(),
+            table("  %-38s %12s %12s %9s\n", r.value("component", std::string("?")).c_str(), show(m, unit).c_str(),
                         show(p, unit).c_str(), "n/a");
         }
     }
     if (number(d["median_absolute_error_percent"])) {
-        std::printf("  median absolute error: %.1f %%\n", d["median_absolute_error_percent"].get<double>());
+        const double median_error = d["median_absolute_error_percent"].get<double>();
+        table("  median absolute error: %.1f %%\n", median_error);
+        if (o.median_tol > 0 && !(median_error <= 100 * o.median_tol)) {
+            fail(file, "/median_absolute_error_percent: " + std::to_string(median_error) + " beyond the tolerance " +
+                           std::to_string(100 * o.median_tol));
+        }
+    }
+}
+
+// Per plan and component, in the order first seen: the medians of measured and predicted over the
+// runs, the median error and its range.
+void print_summary() {
+    std::vector<std::pair<std::string, std::string>> order;
+    std::map<std::pair<std::string, std::string>, std::vector<const Row*>> rows;
+    for (const Row& r : summary_rows) {
+        const auto key = std::make_pair(r.plan, r.component);
+        if (!rows.contains(key)) order.push_back(key);
+        rows[key].push_back(&r);
+    }
+    std::string plan;
+    for (const auto& key : order) {
+        const auto& runs = rows[key];
+        if (key.first != plan) {
+            plan = key.first;
+            std::printf("%s (%zu runs)\n  %-38s %12s %12s %9s %17s\n", plan.c_str(), runs.size(), "component", "measured",
+                        "predicted", "error %", "error range %");
+        }
+        std::vector<double> measured, predicted, errors;
+        for (const Row* r : runs) {
+            measured.push_back(r->measured);
+            predicted.push_back(r->predicted);
+            if (r->measured > 0) errors.push_back(100 * (r->predicted - r->measured) / r->measured);
+        }
+        const std::string unit = runs.front()->unit;
+        if (errors.empty()) continue;
+        const auto [lo, hi] = std::minmax_element(errors.begin(), errors.end());
+        char range[48];
+        std::snprintf(range, sizeof range, "%+.1f .. %+.1f", *lo, *hi);
+        std::printf("  %-38s %12s %12s %+9.1f %17s\n", key.second.c_str(), show(median(measured), unit).c_str(),
+                    show(median(predicted), unit).c_str(), median(errors), range);
     }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const char* usage = "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu] [--memory-tolerance Z]\n";
+    const char* usage = "usage: check-execution FILE... [--steps N] [--loss-tolerance X] [--grad-tolerance Y] [--require-prediction] [--reference unsharded|cpu] [--memory-tolerance Z] [--iteration-tolerance T] [--component-tolerance C] [--component-floor SECONDS] [--median-tolerance M] [--summary]\n";
     std::vector<std::string> files;
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -178,6 +255,11 @@ int main(int argc, char** argv) {
         else if (a == "--require-prediction") o.require_prediction = true;
         else if (a == "--reference") o.reference = value();
         else if (a == "--memory-tolerance") o.memory_tol = std::atof(value().c_str());
+        else if (a == "--iteration-tolerance") o.iteration_tol = std::atof(value().c_str());
+        else if (a == "--component-tolerance") o.component_tol = std::atof(value().c_str());
+        else if (a == "--component-floor") o.component_floor = std::atof(value().c_str());
+        else if (a == "--median-tolerance") o.median_tol = std::atof(value().c_str());
+        else if (a == "--summary") o.summary = quiet = true;
         else if (a == "--help" || a == "-h") {
             std::cout << usage;
             return 0;
@@ -206,7 +288,8 @@ int main(int argc, char** argv) {
         }
         check_file(file, d, o, errors);
     }
-    if (!errors.empty() && files.size() > 1) {
+    if (o.summary) print_summary();
+    else if (!errors.empty() && files.size() > 1) {
         std::printf("median absolute error over the %zu rows of %zu runs: %.1f %%\n", errors.size(), files.size(), median(errors));
     }
     if (failures) {
