@@ -191,11 +191,10 @@ double last_level_cache_bytes() {
     return 32.0 * 1024 * 1024;
 }
 
-// What a GEMM's operands rotate through: on the CPU the bytes one rank's step touches (its layers'
-// and the head's operands for one micro-batch), at most twice the largest cache, so that a GEMM
-// finds its operands in the cache level the step leaves them in: a small model's step fits the
-// shared L3 but not a core's L2, a large one's nothing. None on CUDA, where training-size GEMMs
-// stream their operands from HBM through a 50 MB L2 anyway.
+// What a linear layer's operands rotate through: on the CPU the bytes one rank's step touches (its
+// layers' and the head's operands for one micro-batch), at most twice the largest cache: a small
+// model's step fits the shared L3 but not a core's L2, a large one's nothing. None on CUDA, where a
+// training-size GEMM streams its operands from HBM through a 50 MB L2 anyway.
 double rotating_bytes(const model::ModelSpec& m, const plan::Plan& p, bool cuda) {
     if (cuda) return 0;
     const model::Shard shard = plan::shard_of(p);
@@ -283,19 +282,25 @@ private:
         const auto m = s.m, n = s.n, k = s.k, batch = s.batch;
         const Input a = input(m * k * batch, dt_, -1, 1);
         const Input b = input(k * n * batch, dt_, -1, 1);
-        // Rotating operands (as hipBLASLt-bench's --rotating): copies of the same inputs, used in
-        // turn, so that a timed run reads them from memory, as in a training step where the
-        // operators in between have evicted them, not from a cache the previous run warmed.
-        const double bytes_per_set = static_cast<double>(kernels::size_of(dt_)) * static_cast<double>(batch) *
-                                     static_cast<double>(m * k + k * n + m * n);
-        const int sets = static_cast<int>(std::clamp(std::ceil(rotating_bytes_ / bytes_per_set), 1.0, 64.0));
-        std::vector<Tensor> as, bs, outs;
+        // A linear layer's operands that a training step does not hand over from the operator
+        // before (the weight in the forward and input-gradient products; the saved input and the
+        // weight gradient in the weight-gradient product) rotate through copies (as
+        // hipBLASLt-bench's --rotating rotates operands) that span the bytes the rank's step
+        // touches, so that a timed run finds them in the cache level a step leaves them in. The
+        // incoming activation or gradient stays where the previous run left it, as a step's comes
+        // from the operator before; so do attention's operands, all produced just before.
+        const bool linear = c.kind == "gemm";
+        const bool rotate_b = linear, rotate_out = linear && p == Pass::backward_weight;
+        const double rotated_bytes = static_cast<double>(kernels::size_of(dt_)) * static_cast<double>(batch) *
+                                     static_cast<double>((rotate_b ? k * n : 0) + (rotate_out ? m * n : 0));
+        const int sets = linear ? static_cast<int>(std::clamp(std::ceil(rotating_bytes_ / rotated_bytes), 1.0, 64.0)) : 1;
+        std::vector<Tensor> bs, outs;
         for (int i = 0; i < sets; ++i) {
-            as.push_back(empty(m * k * batch, dt_));
-            be_.fill_uniform(as.back(), a.seed, a.lo, a.hi);
-            bs.push_back(empty(k * n * batch, dt_));
-            be_.fill_uniform(bs.back(), b.seed, b.lo, b.hi);
-            outs.push_back(empty(m * n * batch, dt_));
+            if (i == 0 || rotate_b) {
+                bs.push_back(empty(k * n * batch, dt_));
+                be_.fill_uniform(bs.back(), b.seed, b.lo, b.hi);
+            }
+            if (i == 0 || rotate_out) outs.push_back(empty(m * n * batch, dt_));
         }
         std::size_t run = 0, last = 0;
         auto check = [&] {
@@ -314,8 +319,9 @@ private:
                               entries, got);
         };
         auto work = [&] {
-            last = run++ % static_cast<std::size_t>(sets);
-            be_.gemm(s, as[last], bs[last], outs[last]);
+            const std::size_t i = run++ % static_cast<std::size_t>(sets);
+            last = rotate_out ? i : 0;
+            be_.gemm(s, a.device, bs[rotate_b ? i : 0], outs[last]);
         };
         PassResult r = measure(work, check, false);
         r.product = s;

@@ -399,12 +399,17 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
         std::vector<std::vector<double>> x{{}, {}};
         std::vector<double> t;
     };
+    // Each kind is fitted over all its passes and over each pass alone, since the passes differ (a GEMM's input and weight
+    // gradients read transposed operands; a softmax's forward computes exponentials its backward
+    // does not), over each pass alone ("gemm.backward_weight"), which the model uses for that pass.
     std::map<std::string, Rows> rows;
     for (const KernelMeasurement& k : ms.kernels) {
-        Rows& r = rows[k.kind];
-        r.x[0].push_back(compute_bound(k.kind) ? (k.flops / (before.peak(k.kind) * before.quantization(k.shape))).value() : 0.0);
-        r.x[1].push_back((k.bytes / device.memory_bandwidth).value());
-        r.t.push_back(k.time.value());
+        for (const std::string& key : {k.kind, k.kind + "." + k.pass}) {
+            Rows& r = rows[key];
+            r.x[0].push_back(compute_bound(k.kind) ? (k.flops / (before.peak(k.kind) * before.quantization(k.shape))).value() : 0.0);
+            r.x[1].push_back((k.bytes / device.memory_bandwidth).value());
+            r.t.push_back(k.time.value());
+        }
     }
     for (const auto& [kind, data] : rows) {
         const std::vector<double> c = fit_relative(data.x, data.t);
@@ -482,8 +487,8 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
         r.name = k.op + " " + k.pass + " " + std::to_string(static_cast<long>(k.shape.m)) + "x" + std::to_string(static_cast<long>(k.shape.n)) +
                  "x" + std::to_string(static_cast<long>(k.shape.k));
         r.measured = k.time;
-        r.before = before.kernel_time(k.kind, k.shape, k.flops, k.bytes);
-        r.after = after.kernel_time(k.kind, k.shape, k.flops, k.bytes);
+        r.before = before.kernel_time(k.kind, k.shape, k.flops, k.bytes, k.pass);
+        r.after = after.kernel_time(k.kind, k.shape, k.flops, k.bytes, k.pass);
         kb.push_back(std::fabs(r.before / r.measured - 1));
         ka.push_back(std::fabs(r.after / r.measured - 1));
         out.residuals.push_back(r);

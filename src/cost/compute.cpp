@@ -86,13 +86,18 @@ double ComputeModel::gemm_efficiency(const GemmShape& s) const {
 
 FlopRate ComputeModel::peak(std::string_view kind) const { return kind == "fused_attention" ? attention_peak_ : gemm_peak_; }
 
-Seconds ComputeModel::kernel_time(std::string_view kind, const GemmShape& shape, Flops flops, Bytes bytes) const {
-    return device_kernel_time(kind, shape, flops, bytes) * time_sharing_;
+Seconds ComputeModel::kernel_time(std::string_view kind, const GemmShape& shape, Flops flops, Bytes bytes,
+                                  std::string_view pass) const {
+    return device_kernel_time(kind, shape, flops, bytes, pass) * time_sharing_;
 }
 
-Seconds ComputeModel::device_kernel_time(std::string_view kind, const GemmShape& shape, Flops flops, Bytes bytes) const {
+Seconds ComputeModel::device_kernel_time(std::string_view kind, const GemmShape& shape, Flops flops, Bytes bytes,
+                                         std::string_view pass) const {
     const auto& k = device_->kernels;
-    if (const auto fit = k.per_kind.find(kind); fit != k.per_kind.end()) {
+    auto fit = k.per_kind.end();
+    if (!pass.empty()) fit = k.per_kind.find(std::string(kind) + "." + std::string(pass));
+    if (fit == k.per_kind.end()) fit = k.per_kind.find(kind);
+    if (fit != k.per_kind.end()) {
         const hardware::KernelFit& f = fit->second;
         const double quant = gemm_kind(kind) ? quantization(shape) : 1.0;
         Seconds t = f.launch_overhead;
@@ -106,7 +111,7 @@ Seconds ComputeModel::device_kernel_time(std::string_view kind, const GemmShape&
     return memory + k.launch_overhead;
 }
 
-Seconds ComputeModel::memory_time(Bytes bytes) const { return kernel_time("optimizer", {}, Flops(0), bytes); }
+Seconds ComputeModel::memory_time(Bytes bytes) const { return kernel_time("optimizer", {}, Flops(0), bytes, "step"); }
 
 Seconds ComputeModel::gemm_time(const GemmShape& s, Bytes bytes) const {
     return kernel_time("gemm", s, Flops(2.0 * s.m * s.n * s.k * s.batch), bytes);
@@ -121,7 +126,7 @@ Seconds ComputeModel::accumulation_time(double parameters, Bytes gemm_bytes, con
         // the extra traffic, which costs time where the GEMM is memory-bound.
         const Bytes extra(parameters * (2 * g - grad_bytes));
         const Flops f(2.0 * shape.m * shape.n * shape.k * shape.batch);
-        return kernel_time("gemm", shape, f, gemm_bytes + extra) - kernel_time("gemm", shape, f, gemm_bytes);
+        return kernel_time("gemm", shape, f, gemm_bytes + extra, "backward_weight") - kernel_time("gemm", shape, f, gemm_bytes, "backward_weight");
     }
     // A separate kernel reads the fresh gradient and the main gradient and writes the sum.
     return memory_time(Bytes(parameters * (grad_bytes + 2 * g)));
@@ -133,12 +138,13 @@ Seconds ComputeModel::forward(const Op& op) const {
         case OpKind::gemm:
         case OpKind::attention_gemm: {
             const GemmShape& s = op.gemm;
-            return kernel_time(kind, s, Flops(2.0 * s.m * s.n * s.k * s.batch), op.forward_bytes);
+            return kernel_time(kind, s, Flops(2.0 * s.m * s.n * s.k * s.batch), op.forward_bytes, "forward");
         }
         // FlashAttention: a causal mask lets the kernel skip the tiles above the diagonal, half the
         // work (Dao 2023, arXiv 2307.08691, Sec. 3.1-3.2).
-        case OpKind::fused_attention: return kernel_time(kind, op.gemm, op.forward_flops * (op.causal ? 0.5 : 1.0), op.forward_bytes);
-        default: return kernel_time(kind, {}, Flops(0), op.forward_bytes);
+        case OpKind::fused_attention:
+            return kernel_time(kind, op.gemm, op.forward_flops * (op.causal ? 0.5 : 1.0), op.forward_bytes, "forward");
+        default: return kernel_time(kind, {}, Flops(0), op.forward_bytes, "forward");
     }
 }
 
@@ -149,19 +155,19 @@ Seconds ComputeModel::backward(const Op& op) const {
             // dX = dY W^T: an m x k output reducing over n; then the weight gradient.
             const GemmShape& s = op.gemm;
             const Flops product(2.0 * s.m * s.n * s.k * s.batch);
-            return kernel_time(kind, {s.m, s.k, s.n, s.batch}, product, op.backward_bytes / 2.0) + weight_grad(op);
+            return kernel_time(kind, {s.m, s.k, s.n, s.batch}, product, op.backward_bytes / 2.0, "backward_input") + weight_grad(op);
         }
         case OpKind::attention_gemm: {
             // Gradients of both operands: an m x k output reducing over n, a k x n output reducing over m.
             const GemmShape& s = op.gemm;
             const Flops product(2.0 * s.m * s.n * s.k * s.batch);
-            return kernel_time(kind, {s.m, s.k, s.n, s.batch}, product, op.backward_bytes / 2.0) +
-                   kernel_time(kind, {s.k, s.n, s.m, s.batch}, product, op.backward_bytes / 2.0);
+            return kernel_time(kind, {s.m, s.k, s.n, s.batch}, product, op.backward_bytes / 2.0, "backward_input") +
+                   kernel_time(kind, {s.k, s.n, s.m, s.batch}, product, op.backward_bytes / 2.0, "backward_weight");
         }
         // The backward pass recomputes QK^T and so runs five products to the forward's two (Dao 2023, Sec. 3.2).
         case OpKind::fused_attention:
-            return kernel_time(kind, op.gemm, op.forward_flops * (2.5 * (op.causal ? 0.5 : 1.0)), op.backward_bytes);
-        default: return kernel_time(kind, {}, Flops(0), op.backward_bytes);
+            return kernel_time(kind, op.gemm, op.forward_flops * (2.5 * (op.causal ? 0.5 : 1.0)), op.backward_bytes, "backward");
+        default: return kernel_time(kind, {}, Flops(0), op.backward_bytes, "backward");
     }
 }
 
@@ -171,7 +177,8 @@ Seconds ComputeModel::weight_grad(const Op& op) const {
     const GemmShape& s = op.gemm;
     const GemmShape w{s.k, s.n, s.m, s.batch};
     const Bytes bytes = op.backward_bytes / 2.0;
-    return kernel_time("gemm", w, Flops(2.0 * s.m * s.n * s.k * s.batch), bytes) + accumulation_time(op.parameters, bytes, w);
+    return kernel_time("gemm", w, Flops(2.0 * s.m * s.n * s.k * s.batch), bytes, "backward_weight") +
+           accumulation_time(op.parameters, bytes, w);
 }
 
 }  // namespace splitsim::cost

@@ -138,7 +138,11 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
         if (auto kinds = k->maybe_object("per_kind")) {
             for (const auto& item : kinds->raw_items().items()) {
                 const std::string name = item.key();
-                if (!is_kernel_kind(name)) kinds->fail(name, "not a kernel kind (gemm, attention_gemm, fused_attention, softmax, dropout, norm, activation, rotary, embedding, cross_entropy, optimizer)");
+                if (!is_fitted_kernel(name)) {
+                    kinds->fail(name, "not a kernel kind (gemm, attention_gemm, fused_attention, softmax, dropout, norm, activation, "
+                                      "rotary, embedding, cross_entropy, optimizer), optionally with a pass (gemm.backward_weight: "
+                                      "forward, backward, backward_input, backward_weight, step)");
+                }
                 JsonObject fit = kinds->object(name);
                 KernelFit f;
                 f.compute_efficiency = fit.optional<double>("compute_efficiency", 0.0, between(1e-4, 100.0));
@@ -162,6 +166,14 @@ DeviceSpec load_device(const std::string& path) {
     const nlohmann::json json = read_json_file(path);
     expect_file_kind(json, path, FileKind::device);
     return parse_device(json, path);
+}
+
+bool is_fitted_kernel(std::string_view name) {
+    const std::size_t dot = name.find('.');
+    if (dot == std::string_view::npos) return is_kernel_kind(name);
+    const std::string_view pass = name.substr(dot + 1);
+    return is_kernel_kind(name.substr(0, dot)) &&
+           (pass == "forward" || pass == "backward" || pass == "backward_input" || pass == "backward_weight" || pass == "step");
 }
 
 bool is_kernel_kind(std::string_view name) {

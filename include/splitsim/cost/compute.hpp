@@ -60,7 +60,10 @@ public:
     // gemm_schedule() costs them, fused attention at the attention peak x efficiency, unless
     // memory is slower; the other kinds at memory bandwidth x efficiency; each pays a launch
     // overhead. A fitted kind (KernelModel::per_kind) uses its own efficiency and overhead.
-    [[nodiscard]] Seconds kernel_time(std::string_view kind, const model::GemmShape& shape, Flops flops, Bytes bytes) const;
+    // `pass` ("forward", "backward", "backward_input", "backward_weight", "step"; empty: any)
+    // selects a fit made on that pass of the kind, where the device has one.
+    [[nodiscard]] Seconds kernel_time(std::string_view kind, const model::GemmShape& shape, Flops flops, Bytes bytes,
+                                      std::string_view pass = {}) const;
     // Time of a GEMM of this shape moving `bytes`, launch overhead included.
     [[nodiscard]] Seconds gemm_time(const model::GemmShape& shape, Bytes bytes) const;
     // Time of a memory-bound kernel (the optimizer step, gradient accumulation) moving `bytes`,
@@ -76,7 +79,8 @@ public:
 
 private:
     // kernel_time() on a device of its own.
-    [[nodiscard]] Seconds device_kernel_time(std::string_view kind, const model::GemmShape& shape, Flops flops, Bytes bytes) const;
+    [[nodiscard]] Seconds device_kernel_time(std::string_view kind, const model::GemmShape& shape, Flops flops, Bytes bytes,
+                                             std::string_view pass) const;
     // Time to add one micro-batch's weight gradient of `parameters` to the main gradients, beyond
     // the weight-gradient GEMM itself.
     [[nodiscard]] Seconds accumulation_time(double parameters, Bytes gemm_bytes, const model::GemmShape& shape) const;

@@ -51,7 +51,8 @@ struct KernelModel {
     Seconds gemm_tile_overhead;
     Bytes gemm_workspace;               // cuBLAS/hipBLASLt workspace kept per stream
     double overlap_slowdown = 0;        // compute runs this much slower while communication overlaps it
-    // Fitted kinds, by name: model::to_string(OpKind) ("gemm", "norm", ...) or "optimizer".
+    // Fitted kinds, by name: model::to_string(OpKind) ("gemm", "norm", ...) or "optimizer", each
+    // alone or with the pass it was fitted on ("gemm.backward_weight"), which wins for that pass.
     std::map<std::string, KernelFit, std::less<>> per_kind;
 };
 
@@ -94,6 +95,9 @@ nlohmann::json to_json(const DeviceSpec& device);
 
 // The kernel kinds a device file may fit (model::to_string(OpKind) names and "optimizer").
 bool is_kernel_kind(std::string_view name);
+// A key of KernelModel::per_kind: a kernel kind, or a kind and the pass it was fitted on
+// ("gemm.backward_weight"; passes forward, backward, backward_input, backward_weight, step).
+bool is_fitted_kernel(std::string_view name);
 DeviceSpec load_device(const std::string& path);
 
 }  // namespace splitsim::hardware
