@@ -380,7 +380,10 @@ std::string render(const planning::Requirements& r, const model::ModelSpec& m, c
     if (r.target.kind != planning::TargetKind::iteration_time) out << " (" << fixed(r.target_time.value(), 3) << " s per iteration)";
     out << "\n\n";
     out << item << "GPU counts searched (bisection):";
-    for (const auto& [g, t] : r.probes) out << " " << g << (t ? " -> " + fixed(t->value(), 3) + " s" : std::string(" -> no fit")) << ";";
+    for (std::size_t i = 0; i < r.probes.size(); ++i) {
+        const auto& [g, t] = r.probes[i];
+        out << (i ? ", " : " ") << g << (t ? " -> " + fixed(t->value(), 3) + " s" : std::string(" -> no fit"));
+    }
     out << "\n";
     if (!r.reachable) {
         out << item << "no plan on at most " << r.max_gpus << " GPUs reaches " << fixed(r.target_time.value(), 3) << " s";
