@@ -1,6 +1,7 @@
 #include "splitsim/planning/estimate.hpp"
 
 #include <cmath>
+#include <map>
 
 #include "splitsim/common/error.hpp"
 #include "splitsim/common/units.hpp"
@@ -57,15 +58,35 @@ Estimate estimate(const model::ModelSpec& model, const hardware::ClusterSpec& cl
     e.best = totals(*best, model, o.tokens, o.rates);
     if (!o.baselines) return e;
 
-    // The smallest group: the fewest GPUs any plan fits on, searched upwards (a search on a count
-    // where nothing fits is cheap: it ends after the analytical tier).
+    // The smallest group: the fewest GPUs any plan fits on. Doubling from one GPU finds the first
+    // power of two that fits, then bisection over the counts between it and the one below (a
+    // search on a count where nothing fits is cheap: it ends after the analytical tier). It takes
+    // a model that fits on some GPUs to fit on more, up to the batch dividing evenly.
+    const std::vector<int> counts = gpu_counts(cluster, best->gpus());
+    std::map<std::size_t, std::optional<Evaluated>> tried;
+    const auto fits = [&](std::size_t i) -> const std::optional<Evaluated>& {
+        auto it = tried.find(i);
+        if (it == tried.end()) it = tried.emplace(i, best_plan(model, cluster, counts[i], s)).first;
+        return it->second;
+    };
     std::optional<RunTotals> smallest;
-    for (int g : gpu_counts(cluster, best->gpus())) {
-        search::Options probe = s;
-        if (std::optional<Evaluated> r = best_plan(model, cluster, g, probe)) {
-            smallest = totals(*r, model, o.tokens, o.rates);
-            break;
+    std::ptrdiff_t below = -1;  // the largest index known not to fit
+    std::size_t at = 0;
+    while (at + 1 < counts.size() && !fits(at)) {
+        below = static_cast<std::ptrdiff_t>(at);
+        const int next = counts[at] * 2;
+        while (at + 1 < counts.size() && counts[at] < next) ++at;
+    }
+    if (fits(at)) {
+        while (static_cast<std::ptrdiff_t>(at) - below > 1) {
+            const std::size_t mid = static_cast<std::size_t>((below + static_cast<std::ptrdiff_t>(at)) / 2);
+            if (fits(mid)) {
+                at = mid;
+            } else {
+                below = static_cast<std::ptrdiff_t>(mid);
+            }
         }
+        smallest = totals(*fits(at), model, o.tokens, o.rates);
     }
     e.baselines.push_back(compare(BaselineKind::smallest_group, smallest, e.best));
 

@@ -28,7 +28,7 @@ struct RunTotals {
 };
 
 enum class BaselineKind {
-    smallest_group,  // the fewest GPUs (of gpu_counts()) on which any plan fits
+    smallest_group,  // the fewest GPUs (of gpu_counts(); doubling, then bisection) on which any plan fits
     data_parallel,   // every GPU a data-parallel replica: tp = pp = cp = ep = 1, any ZeRO stage
 };
 std::string_view to_string(BaselineKind kind);
