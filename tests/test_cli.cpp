@@ -1059,3 +1059,57 @@ TEST_CASE("a user's mistakes are named, with what would be right") {
     CHECK(help.exit_code == 0);
     CHECK(help.output.find("bubble_fraction   pipeline bubble / ideal") != std::string::npos);
 }
+
+TEST_CASE("planning commands: JSON output, exit 2 for bad factors and targets, exit 3 for a target out of reach") {
+    const std::string tiny = " --model " + kRoot + "/models/gpt-tiny.json --cluster " + kRoot +
+                             "/topologies/dgx-a100-superpod.json --nodes 1 --global-batch 64 --rerank 2 --threads 1";
+    // estimate: the JSON carries the best plan's totals and both baselines.
+    const auto estimate = run_command(cli() + " estimate" + tiny + " --tokens 1e9 --price-per-gpu-hour 3 --format json");
+    REQUIRE(estimate.exit_code == 0);
+    const auto e = nlohmann::json::parse(estimate.output);
+    CHECK(e.at("best").at("usd").get<double>() == doctest::Approx(3 * e["best"].at("gpu_hours").get<double>()));
+    CHECK(e["best"].at("kwh").get<double>() == doctest::Approx(0.4 * e["best"]["gpu_hours"].get<double>()));  // A100 TDP
+    CHECK(e.at("rates").at("power_origin") == "TDP of A100-SXM4-80GB");
+    REQUIRE(e.at("baselines").size() == 2);
+    CHECK(e["baselines"][0].at("kind") == "smallest_group");
+    CHECK(e["baselines"][1].at("kind") == "data_parallel");
+    const auto power = run_command(cli() + " estimate" + tiny + " --tokens 1e9 --power-per-device \"1 kW\" --no-baselines --format json");
+    REQUIRE(power.exit_code == 0);
+    const auto p = nlohmann::json::parse(power.output);
+    CHECK(p["best"]["kwh"].get<double>() == doctest::Approx(p["best"]["gpu_hours"].get<double>()));
+    CHECK(p.at("baselines").empty());
+
+    // sensitivity: out-of-range or non-whole factors are input errors naming --factors.
+    for (const char* factors : {"0", "-2", "1000", "0.5,x", "0.3"}) {
+        CAPTURE(factors);
+        const auto bad = run_command(cli() + " sensitivity" + tiny + " --knobs flops,global_batch --factors " + factors);
+        CHECK(bad.exit_code == 2);
+        CHECK(bad.output.find("--factors") != std::string::npos);
+    }
+    const auto knob = run_command(cli() + " sensitivity" + tiny + " --knobs warp_speed");
+    CHECK(knob.exit_code == 2);
+    CHECK(knob.output.find("--knobs: \"warp_speed\" is not one of flops") != std::string::npos);
+    const auto sens = run_command(cli() + " sensitivity" + tiny + " --knobs flops --factors 0.5,2 --format json");
+    REQUIRE(sens.exit_code == 0);
+    const auto s = nlohmann::json::parse(sens.output);
+    REQUIRE(s.at("knobs").size() == 1);
+    CHECK(s["knobs"][0].at("points").size() == 3);
+    CHECK(s["knobs"][0].at("elasticity").get<double>() < 0);
+
+    // requirements: a target no plan reaches is an answer (exit 3), not an error.
+    const auto far = run_command(cli() + " requirements" + tiny + " --iteration-time 1e-6");
+    CHECK(far.exit_code == 3);
+    CHECK(far.output.find("no plan on at most 8 GPUs reaches 0.000 s") != std::string::npos);
+    const auto far_json = run_command(cli() + " requirements" + tiny + " --tokens-per-s 1e15 --format json");
+    CHECK(far_json.exit_code == 3);
+    CHECK(nlohmann::json::parse(far_json.output).at("reachable") == false);
+    const auto no_target = run_command(cli() + " requirements" + tiny);
+    CHECK(no_target.exit_code == 2);
+    const auto negative = run_command(cli() + " requirements" + tiny + " --days -1 --tokens 1e9");
+    CHECK(negative.exit_code == 2);
+    const auto near = run_command(cli() + " requirements" + tiny + " --iteration-time 100 --format json");
+    REQUIRE(near.exit_code == 0);
+    const auto r = nlohmann::json::parse(near.output);
+    CHECK(r.at("reachable") == true);
+    CHECK(r.at("fewest_gpus") == 1);
+}

@@ -5,6 +5,7 @@
 
 #include "splitsim/common/error.hpp"
 #include "splitsim/hardware/cluster.hpp"
+#include "splitsim/report/html.hpp"
 #include "splitsim/report/simulation.hpp"
 #include "splitsim/report/trace.hpp"
 #include "splitsim/sim/analytical.hpp"
@@ -327,4 +328,46 @@ TEST_CASE("per-rank simulation: every replica on its own agrees with the folded 
     p.zero = 3;
     const sim::Scenario z3(m, cluster, p);
     CHECK_THROWS_WITH_AS(sim::predict_events(z3, nullptr, true), doctest::Contains("/zero: per-rank simulation"), InputError);
+}
+
+TEST_CASE("event tier: every stage's utilization adds up, and the critical stage's is the time breakdown") {
+    // GPT-3 175B's shipped plan on 1,024 A100 (tp 8, pp 8, interleaved, data-parallel gradients
+    // overlapped with the backward pass): each stage's compute stream computes, waits on some
+    // dimension's communication, or waits with none in flight (bubble).
+    const auto m = model::load_model(test::source_root() + "/models/gpt3-175b.json");
+    const auto c = hardware::load_cluster(test::source_root() + "/topologies/dgx-a100-superpod.json");
+    const auto r = events(plan::load_plan(test::source_root() + "/plans/gpt3-175b-1024gpu.json"), m, c);
+    REQUIRE(r.utilization.size() == 8);  // one simulated rank per pipeline stage
+    const double t = r.iteration_time.value();
+    bool critical_found = false;
+    for (const auto& u : r.utilization) {
+        CAPTURE(u.rank);
+        double sum = u.compute + u.bubble;
+        for (double w : u.waiting) sum += w;
+        CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
+        CHECK(u.compute > 0.5);
+        CHECK(u.waiting[static_cast<std::size_t>(plan::Dim::tensor)] > 0);  // tp 8: exposed all-gathers and reduce-scatters
+        CHECK(u.comm_busy[static_cast<std::size_t>(plan::Dim::data)] > 0);   // the gradient reduction ran
+        // A stage's breakdown: compute and optimizer, exposed communication, bubble over the iteration.
+        double exposed = 0;
+        for (const auto& e : r.exposed_comm) exposed += e.value();
+        const bool critical = std::abs(u.compute - (r.compute + r.optimizer).value() / t) < 1e-9 &&
+                              std::abs(u.bubble - r.bubble.value() / t) < 1e-9;
+        if (critical) {
+            double waiting = 0;
+            for (double w : u.waiting) waiting += w;
+            CHECK(waiting == doctest::Approx(exposed / t).epsilon(1e-9));
+            critical_found = true;
+        }
+    }
+    CHECK(critical_found);
+    // The analytical tier plays nothing out: no utilization.
+    plan::Plan p = plan::load_plan(test::source_root() + "/plans/gpt3-175b-1024gpu.json");
+    plan::validate(p, m, c);
+    const sim::Scenario sc(m, c, p);
+    CHECK(sim::predict_analytical(sc).utilization.empty());
+    // The HTML report draws it, one bar per stage.
+    const std::string html = report::html_report("t", {{"plan", &sc, sim::predict_events(sc), nullptr}});
+    CHECK(html.find("id='utilization'") != std::string::npos);
+    CHECK(html.find(">stage 7<") != std::string::npos);
 }

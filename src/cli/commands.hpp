@@ -2,6 +2,7 @@
 // returns the function that runs it once the command line is parsed.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,8 +12,15 @@
 #include <CLI/CLI.hpp>
 
 #include "splitsim/report/simulation.hpp"
+#include "splitsim/search/search.hpp"
 
 namespace splitsim::cli {
+
+// Thrown by a command once it has written its answer that the target asked for is out of reach
+// ("no plan on at most 64 GPUs reaches 10 s"): an answer, not an error, with exit code 3.
+struct Unreachable : std::exception {
+    [[nodiscard]] const char* what() const noexcept override { return "target out of reach"; }
+};
 
 struct Subcommand {
     CLI::App* app = nullptr;
@@ -26,6 +34,16 @@ Subcommand add_compare(CLI::App& app);
 Subcommand add_export(CLI::App& app);
 Subcommand add_calibrate(CLI::App& app);
 Subcommand add_validate_published(CLI::App& app);
+Subcommand add_estimate(CLI::App& app);
+Subcommand add_sensitivity(CLI::App& app);
+Subcommand add_requirements(CLI::App& app);
+
+// --precision's value (fp32 | tf32 | bf16 | fp16 | fp8); InputError otherwise.
+Precision parse_precision(const std::string& name);
+// The search options the planning commands share: batch, precision, framework ("" for none),
+// event-tier re-ranking and threads (0: all cores).
+search::Options search_options(int global_batch, const std::string& precision, const std::string& framework, int rerank,
+                               int threads);
 
 // The --format option every report command takes: table | json | csv | md.
 CLI::Option* add_format_option(CLI::App& app, std::string& format);

@@ -1,5 +1,6 @@
 // splitsim: predicts iteration time, memory and communication of parallel training plans.
-// Exit codes: 0 success, 2 bad input (one line naming the file and JSON path), 1 internal error.
+// Exit codes: 0 success, 2 bad input (one line naming the file and JSON path), 3 a target no plan
+// reaches (requirements: the answer is written), 1 internal error.
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
         cli::add_export(app),
         cli::add_calibrate(app),
         cli::add_validate_published(app),
+        cli::add_estimate(app),
+        cli::add_sensitivity(app),
+        cli::add_requirements(app),
     };
 
     if (const std::optional<std::string> unknown = cli::unknown_option(app, argc, argv)) {
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
         for (const cli::Subcommand& command : commands) {
             if (command.app->parsed()) command.run();
         }
+    } catch (const cli::Unreachable&) {
+        return 3;
     } catch (const InputError& e) {
         std::cerr << "splitsim: " << e.what() << "\n";
         return 2;

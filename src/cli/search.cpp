@@ -56,6 +56,8 @@ std::vector<int> parse_gpus(const std::string& text) {
     return out;
 }
 
+}  // namespace
+
 Precision parse_precision(const std::string& s) {
     for (Precision p : kAllPrecisions) {
         if (to_string(p) == s) return p;
@@ -63,7 +65,16 @@ Precision parse_precision(const std::string& s) {
     throw InputError("command line", "--precision", "\"" + s + "\" is not one of fp32 | tf32 | bf16 | fp16 | fp8");
 }
 
-}  // namespace
+search::Options search_options(int global_batch, const std::string& precision, const std::string& framework, int rerank,
+                               int threads) {
+    search::Options o;
+    o.global_batch = global_batch;
+    o.precision = parse_precision(precision);
+    if (!framework.empty()) o.framework = plan::framework_from_string(framework);
+    o.rerank = rerank;
+    o.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return o;
+}
 
 Subcommand add_search(CLI::App& app) {
     auto opts = std::make_shared<SearchOptions>();

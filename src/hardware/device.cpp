@@ -63,6 +63,26 @@ FlopRate rate_of<FlopRate>(JsonObject& o, std::string_view key) {
 
 }  // namespace
 
+double parse_watts(std::string_view text) {
+    const std::string s(text);
+    std::size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(s, &used);
+    } catch (const std::exception&) {
+        throw std::invalid_argument("\"" + s + "\" is not a power such as \"400 W\"");
+    }
+    std::string unit = s.substr(used);
+    unit.erase(0, unit.find_first_not_of(' '));
+    if (unit == "kW") {
+        value *= 1000.0;
+    } else if (unit != "W") {
+        throw std::invalid_argument("\"" + s + "\" is not a power such as \"400 W\" (units: W, kW)");
+    }
+    if (!(value > 0 && value <= 1e9)) throw std::invalid_argument("\"" + s + "\" must be positive and at most 1 GW");
+    return value;
+}
+
 DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, const std::string& pointer) {
     JsonObject o(json, file, pointer);
     DeviceSpec d;
@@ -78,6 +98,14 @@ DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, con
     for (auto [key, field] : {std::pair{"context_memory", &d.context_memory}, std::pair{"communicator_memory", &d.communicator_memory}}) {
         *field = o.optional<Bytes>(key, Bytes(0));
         if (field->value() < 0 || *field > d.memory) o.fail(key, "must be between 0 and the device's memory");
+    }
+
+    if (auto tdp = o.maybe<std::string>("tdp")) {
+        try {
+            d.tdp_watts = parse_watts(*tdp);
+        } catch (const std::invalid_argument& e) {
+            o.fail("tdp", e.what());
+        }
     }
 
     JsonObject peak = o.object("peak");
@@ -213,6 +241,7 @@ nlohmann::json to_json(const DeviceSpec& d) {
     j["compute_units"] = d.compute_units;
     if (d.context_memory.value() > 0) j["context_memory"] = quantity(d.context_memory.value(), "B");
     if (d.communicator_memory.value() > 0) j["communicator_memory"] = quantity(d.communicator_memory.value(), "B");
+    if (d.tdp_watts) j["tdp"] = quantity(*d.tdp_watts, "W");
     if (d.interconnect) {
         const Interconnect& i = *d.interconnect;
         j["interconnect"] = {{"name", i.name},

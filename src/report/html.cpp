@@ -60,6 +60,44 @@ std::string legend(const std::vector<Part>& parts, double x, double y) {
     return s.str();
 }
 
+// One stacked bar per simulated rank (pipeline stage) of the event tier: the share of the iteration
+// its compute stream computes, waits on each dimension's communication, or waits with none in
+// flight (bubble).
+std::string utilization_chart(const sim::Prediction& r, int pp) {
+    const double left = 170, width = 700, bar = 18, gap = 6, label = 110;
+    const double height = 50 + r.utilization.size() * (bar + gap) + 20;
+    std::ostringstream s;
+    s << "<svg id='utilization' xmlns='http://www.w3.org/2000/svg' width='" << fmt(left + width + label) << "' height='"
+      << fmt(height) << "'><title>Utilization per stage</title>";
+    std::vector<Part> parts{kCompute};
+    for (const Part& c : kComm) parts.push_back({"waiting: " + c.label, c.color});
+    parts.push_back(kBubble);
+    s << legend({kCompute, {"waiting on communication (colour of its dimension)", "#E69F00"}, kBubble}, 10, 12);
+    double y = 40;
+    for (const auto& u : r.utilization) {
+        std::vector<double> shares{u.compute};
+        for (double w : u.waiting) shares.push_back(w);
+        shares.push_back(u.bubble);
+        double x = left;
+        for (std::size_t i = 0; i < shares.size(); ++i) {
+            const double w = shares[i] * width;
+            if (w <= 0) continue;
+            s << "<rect x='" << fmt(x) << "' y='" << fmt(y) << "' width='" << fmt(w) << "' height='" << fmt(bar) << "' fill='"
+              << parts[i].color << "'><title>" << escape(parts[i].label) << ": " << fmt(100 * shares[i], 1) << "%</title></rect>";
+            x += w;
+        }
+        const std::string name = r.utilization.size() > static_cast<std::size_t>(pp)
+                                     ? "replica " + std::to_string(u.rank / pp) + ", stage " + std::to_string(u.rank % pp)
+                                     : "stage " + std::to_string(u.rank);
+        s << "<text x='8' y='" << fmt(y + 13) << "' class='small'>" << escape(name) << "</text>";
+        s << "<text x='" << fmt(left + width + 6) << "' y='" << fmt(y + 13) << "' class='total'>" << fmt(100 * u.compute, 1)
+          << "% compute</text>";
+        y += bar + gap;
+    }
+    s << "</svg>";
+    return s.str();
+}
+
 // Stacked horizontal bars: each plan's iteration time split into compute, exposed communication
 // per dimension, bubble and optimizer step.
 std::string time_breakdown(const std::vector<ReportPlan>& plans) {
@@ -418,6 +456,10 @@ std::string html_report(const std::string& title, const std::vector<ReportPlan>&
               << "</td><td>" << (r.tier == sim::Tier::event ? "event" : "analytical") << "</td></tr>\n";
         }
         s << "</table>\n<h2>Iteration time</h2>\n" << time_breakdown(plans) << "\n";
+        if (!plans.front().prediction.utilization.empty()) {
+            s << "<h2>Utilization per stage: " << escape(plans.front().name) << "</h2>\n"
+              << utilization_chart(plans.front().prediction, plans.front().scenario->plan().pp) << "\n";
+        }
         s << "<h2>Memory per pipeline stage</h2>\n";
         // Every plan's when they are few (a comparison), else the first plan's (a search's best).
         const std::size_t charts = plans.size() <= 4 ? plans.size() : 1;

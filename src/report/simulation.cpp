@@ -172,6 +172,28 @@ std::string render_table(const sim::Scenario& sc, const sim::Prediction& r) {
             out << line;
         }
     }
+    if (!r.utilization.empty()) {
+        out << "\nutilization of each stage's compute stream (event tier, share of the iteration)\n";
+        std::snprintf(line, sizeof line, "  %-8s %8s %8s", "rank", "compute", "bubble");
+        out << line;
+        for (Dim d : kDims) {
+            std::snprintf(line, sizeof line, " %10s", ("wait " + std::string(plan::to_string(d)).substr(0, 5)).c_str());
+            out << line;
+        }
+        out << "\n";
+        const std::size_t shown = std::min<std::size_t>(r.utilization.size(), 16);
+        for (std::size_t i = 0; i < shown; ++i) {
+            const auto& u = r.utilization[i];
+            std::snprintf(line, sizeof line, "  %-8d %7.1f%% %7.1f%%", u.rank, 100 * u.compute, 100 * u.bubble);
+            out << line;
+            for (Dim d : kDims) {
+                std::snprintf(line, sizeof line, " %9.1f%%", 100 * u.waiting[static_cast<std::size_t>(d)]);
+                out << line;
+            }
+            out << "\n";
+        }
+        if (shown < r.utilization.size()) out << "  (" << r.utilization.size() - shown << " more in --format json)\n";
+    }
     out << "\ncommunication per GPU per iteration (bytes sent)\n";
     for (Dim d : kDims) {
         const Bytes b = r.comm_bytes[static_cast<std::size_t>(d)];
@@ -313,6 +335,23 @@ nlohmann::json to_json(const sim::Scenario& sc, const sim::Prediction& r) {
                              {"utilization", l.utilization}});
         }
         j["links"] = links;
+        // Every simulated rank's compute stream: computing, waiting on each dimension's
+        // communication, or waiting with none in flight (bubble); and its streams' busy shares.
+        nlohmann::json utilization = nlohmann::json::array();
+        for (const auto& u : r.utilization) {
+            nlohmann::json waiting = nlohmann::json::object(), busy = nlohmann::json::object();
+            for (Dim d : kDims) {
+                waiting[std::string(plan::to_string(d))] = u.waiting[static_cast<std::size_t>(d)];
+                busy[std::string(plan::to_string(d))] = u.comm_busy[static_cast<std::size_t>(d)];
+            }
+            utilization.push_back({{"rank", u.rank},
+                                   {"stage", u.rank % sc.plan().pp},
+                                   {"compute", u.compute},
+                                   {"waiting", waiting},
+                                   {"bubble", u.bubble},
+                                   {"comm_busy", busy}});
+        }
+        j["utilization"] = utilization;
         j["events"] = r.events;
         j["tasks"] = r.tasks;
     }

@@ -198,6 +198,7 @@ Result run(const model::ModelSpec& m, const hardware::ClusterSpec& cluster, cons
         c.nodes = g / c.gpus_per_node;
         topologies.push_back(std::make_shared<const hardware::Topology>(std::move(c)));
         for (plan::Plan& p : enumerate(m, topologies.back()->cluster(), g, o.global_batch, o.precision, o.framework)) {
+            if (o.admit && !o.admit(p)) continue;
             plans.push_back(std::move(p));
             topology_of.push_back(topologies.size() - 1);
         }

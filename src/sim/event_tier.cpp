@@ -23,25 +23,36 @@ std::size_t dim_of(Stream s) {
     return 0;
 }
 
-// Splits the critical rank's time into compute, optimizer, communication that kept the compute
-// stream waiting (by dimension) and the rest, the pipeline bubble.
-void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Prediction& out) {
+// One rank's iteration: compute, optimizer, communication that kept the compute stream waiting
+// (by dimension), the rest (the pipeline bubble), and each dimension's busy communication time.
+struct RankTime {
+    Seconds compute;
+    Seconds optimizer;
+    PerDim<Seconds> exposed{};
+    Seconds bubble;
+    PerDim<Seconds> comm_busy{};
+};
+
+RankTime attribute(const TaskGraph& graph, const EngineResult& result, int rank) {
+    RankTime out;
     const std::int64_t end = result.end.count();
     std::vector<std::pair<std::int64_t, std::int64_t>> busy;  // compute intervals
-    Seconds compute, optimizer;
     for (TaskId id : graph.stream_order(rank, Stream::compute)) {
         const Timing& t = result.tasks[static_cast<std::size_t>(id)];
         const std::int64_t d = (t.end - t.start).count();
         if (d <= 0) continue;
         busy.emplace_back(t.start.count(), t.end.count());
-        (graph.task(id).label.phase == Phase::optimizer ? optimizer : compute) += Seconds(static_cast<double>(d) * 1e-9);
+        (graph.task(id).label.phase == Phase::optimizer ? out.optimizer : out.compute) += Seconds(static_cast<double>(d) * 1e-9);
     }
     // Communication of this rank as (start, end, dimension), sorted.
     std::vector<std::tuple<std::int64_t, std::int64_t, std::size_t>> comm;
     for (int s = 1; s < kStreams; ++s) {
         for (TaskId id : graph.stream_order(rank, static_cast<Stream>(s))) {
             const Timing& t = result.tasks[static_cast<std::size_t>(id)];
-            if (t.end > t.start) comm.emplace_back(t.start.count(), t.end.count(), dim_of(static_cast<Stream>(s)));
+            if (t.end > t.start) {
+                comm.emplace_back(t.start.count(), t.end.count(), dim_of(static_cast<Stream>(s)));
+                out.comm_busy[dim_of(static_cast<Stream>(s))] += Seconds(static_cast<double>((t.end - t.start).count()) * 1e-9);
+            }
         }
     }
     std::sort(comm.begin(), comm.end());
@@ -90,10 +101,9 @@ void attribute(const TaskGraph& graph, const EngineResult& result, int rank, Pre
         else if (kind > 0) ++active[static_cast<std::size_t>(kind - 2)];
         else --active[static_cast<std::size_t>(-kind - 2)];
     }
-    out.compute = compute;
-    out.optimizer = optimizer;
-    for (std::size_t d = 0; d < exposed.size(); ++d) out.exposed_comm[d] = Seconds(exposed[d]);
+    for (std::size_t d = 0; d < exposed.size(); ++d) out.exposed[d] = Seconds(exposed[d]);
     out.bubble = Seconds(bubble);
+    return out;
 }
 
 }  // namespace
@@ -144,7 +154,28 @@ Prediction predict_events(const Scenario& sc, EventRun* keep, bool per_rank) {
         rank_end[static_cast<std::size_t>(r)] = std::max(rank_end[static_cast<std::size_t>(r)], run.result.tasks[i].end);
     }
     const int critical = static_cast<int>(std::max_element(rank_end.begin(), rank_end.end()) - rank_end.begin());
-    attribute(run.graph, run.result, critical, out);
+    // Every rank's time the same way: the critical rank's is the breakdown, every rank's its utilization.
+    const double iteration = out.iteration_time.value();
+    for (int r = 0; r < run.graph.ranks(); ++r) {
+        const RankTime rt = attribute(run.graph, run.result, r);
+        if (r == critical) {
+            out.compute = rt.compute;
+            out.optimizer = rt.optimizer;
+            out.exposed_comm = rt.exposed;
+            out.bubble = rt.bubble;
+        }
+        RankUtilization u;
+        u.rank = r;
+        if (iteration > 0) {
+            u.compute = (rt.compute + rt.optimizer).value() / iteration;
+            for (std::size_t d = 0; d < u.waiting.size(); ++d) {
+                u.waiting[d] = rt.exposed[d].value() / iteration;
+                u.comm_busy[d] = rt.comm_busy[d].value() / iteration;
+            }
+            u.bubble = rt.bubble.value() / iteration;
+        }
+        out.utilization.push_back(u);
+    }
     // The bubble relative to the ideal: the critical stage's micro-batches without pipeline fill and
     // drain, its compute and the tensor, context, expert and pipeline communication it exposes
     // (every part of the time breakdown but the bubble, data-parallel communication and the

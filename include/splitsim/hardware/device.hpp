@@ -84,9 +84,15 @@ struct DeviceSpec {
     // loaded libraries), and the communication library's buffers of one communicator.
     Bytes context_memory;
     Bytes communicator_memory;
+    // Thermal design power from the datasheet ("tdp": "400 W"), the most one device draws; what
+    // splitsim estimate takes for a device's power unless told otherwise.
+    std::optional<double> tdp_watts;
 
     [[nodiscard]] std::optional<FlopRate> peak_for(Precision p) const { return peak[static_cast<int>(p)]; }
 };
+
+// "400 W" or "1.2 kW" as watts; std::invalid_argument for anything else or a value that is not positive.
+double parse_watts(std::string_view text);
 
 // `pointer` locates an inline device inside a larger file ("/device" in a cluster file).
 DeviceSpec parse_device(const nlohmann::json& json, const std::string& file, const std::string& pointer = "");

@@ -32,6 +32,8 @@ struct Options {
     // Only plans this framework runs (plan::refusal), each naming it; none: every plan splitsim
     // models, run as Megatron-LM runs it.
     std::optional<plan::Framework> framework;
+    // Only the candidates it admits (none: every candidate), e.g. pure data parallelism.
+    std::function<bool(const plan::Plan&)> admit;
     // Called now and then with (candidates evaluated, candidates in all), from one thread.
     std::function<void(std::size_t, std::size_t)> progress;
 };

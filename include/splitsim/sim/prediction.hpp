@@ -35,6 +35,21 @@ struct LinkLoad {
 
 enum class Tier { analytical, event };
 
+// How one simulated rank (a pipeline stage; with per-rank simulation, replica x stages + stage)
+// spent the iteration, from the event tier's timeline. Its compute stream computes (optimizer
+// step included), waits while communication of some dimension is in flight (shared equally when
+// several are), or waits with none in flight: the bubble (pipeline fill and drain, other stages).
+// compute + the waits + bubble = 1. The critical rank's shares are the time breakdown's.
+struct RankUtilization {
+    int rank = 0;
+    double compute = 0;
+    PerDim<double> waiting{};
+    double bubble = 0;
+    // Share of the iteration each dimension's communication streams are busy, overlapped or not
+    // (data: gradient reduction and parameter gathers together).
+    PerDim<double> comm_busy{};
+};
+
 struct Prediction {
     Tier tier = Tier::analytical;
     Seconds iteration_time;
@@ -58,6 +73,7 @@ struct Prediction {
     std::vector<StageTime> stages;
     cost::MemoryEstimate memory;
     std::vector<LinkLoad> links;   // event tier: the busiest links, most utilized first
+    std::vector<RankUtilization> utilization;  // event tier: every simulated rank
     std::uint64_t events = 0;      // event tier: events processed
     std::size_t tasks = 0;         // event tier: tasks simulated
 };
