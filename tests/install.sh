@@ -18,6 +18,10 @@ for f in bin/splitsim bin/splitsim-harness share/splitsim/models/llama3-8b.json 
          share/splitsim/plans/tiny-tp2-dp2.json; do
   check "installed $f" test -f "$root/$f"
 done
+# The Python module, where the build made one, lands in Python's package folder under the prefix.
+if [ -n "$(find "$build/python" -maxdepth 1 -name 'splitsim*.so' 2>/dev/null)" ]; then
+  check "installed the Python module" bash -c "find '$work/stage' -name 'splitsim*.so' -path '*-packages/*' | grep -q ."
+fi
 cd "$work/empty"
 check "splitsim --version prints splitsim $version" bash -c "[ \"\$('$root/bin/splitsim' --version)\" = 'splitsim $version' ]"
 check "simulate with shipped data from an empty directory" \

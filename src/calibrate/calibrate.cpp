@@ -446,6 +446,29 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& clus
     return out;
 }
 
+nlohmann::json to_json(const Calibration& c) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : c.residuals) {
+        rows.push_back({{"name", r.name},
+                        {"kind", r.kind == Residual::Kind::kernel       ? "kernel"
+                                 : r.kind == Residual::Kind::collective ? "collective"
+                                                                        : "layer"},
+                        {"measured_s", r.measured.value()},
+                        {"predicted_before_s", r.before.value()},
+                        {"predicted_after_s", r.after.value()}});
+    }
+    nlohmann::json fitted = nlohmann::json::array();
+    for (const auto& p : c.parameters) fitted.push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
+    return {{"residuals", rows},
+            {"parameters", fitted},
+            {"layer_median_error_before", c.layer_error_before},
+            {"layer_median_error_after", c.layer_error_after},
+            {"kernel_median_error_before", c.kernel_error_before},
+            {"kernel_median_error_after", c.kernel_error_after},
+            {"collective_median_error_before", c.collective_error_before},
+            {"collective_median_error_after", c.collective_error_after}};
+}
+
 nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibration& c, const std::string& measurements_file) {
     nlohmann::json j = file;
     j["device"] = hardware::to_json(c.cluster.device);

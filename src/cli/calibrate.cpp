@@ -57,27 +57,8 @@ Subcommand add_calibrate(CLI::App& app) {
         const std::string profile = calibrate::calibrated_cluster_file(file, c, m.file).dump(2) + "\n";
 
         if (opts->format == "json") {
-            nlohmann::json rows = nlohmann::json::array();
-            for (const auto& r : c.residuals) {
-                rows.push_back({{"name", r.name},
-                                {"kind", r.kind == calibrate::Residual::Kind::kernel       ? "kernel"
-                                         : r.kind == calibrate::Residual::Kind::collective ? "collective"
-                                                                                          : "layer"},
-                                {"measured_s", r.measured.value()},
-                                {"predicted_before_s", r.before.value()},
-                                {"predicted_after_s", r.after.value()}});
-            }
-            nlohmann::json fitted = nlohmann::json::array();
-            for (const auto& p : c.parameters) fitted.push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
-            const nlohmann::json j{{"residuals", rows},
-                                   {"parameters", fitted},
-                                   {"layer_median_error_before", c.layer_error_before},
-                                   {"layer_median_error_after", c.layer_error_after},
-                                   {"kernel_median_error_before", c.kernel_error_before},
-                                   {"kernel_median_error_after", c.kernel_error_after},
-                                   {"collective_median_error_before", c.collective_error_before},
-                                   {"collective_median_error_after", c.collective_error_after},
-                                   {"calibrated_cluster", opts->out}};
+            nlohmann::json j = calibrate::to_json(c);
+            j["calibrated_cluster"] = opts->out;
             write_outputs({{opts->out, profile}, {opts->report, j.dump(2) + "\n"}});
             return;
         }

@@ -126,6 +126,11 @@ struct Calibration {
 
 Calibration calibrate(const Measurements& measurements, const hardware::ClusterSpec& cluster);
 
+// The residuals, fitted parameters and median errors of `splitsim calibrate --format json`:
+// residuals[] (name, kind, measured_s, predicted_before_s, predicted_after_s), parameters[] (name,
+// before, after) and the median errors before and after per kind.
+nlohmann::json to_json(const Calibration& calibration);
+
 // The cluster file with the fitted device inline and the fitted collectives: a file load_cluster reads.
 nlohmann::json calibrated_cluster_file(const nlohmann::json& cluster_file, const Calibration& calibration,
                                        const std::string& measurements_file);
