@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "splitsim/model/import/hf_config.hpp"
 #include "splitsim/model/model_spec.hpp"
 #include "splitsim/plan/plan.hpp"
+#include "splitsim/report/collective.hpp"
 #include "splitsim/report/compare.hpp"
 #include "splitsim/report/export.hpp"
 #include "splitsim/report/search.hpp"
@@ -186,6 +188,34 @@ py::dict run_search(const py::object& model_in, const py::object& cluster_in, in
     return to_python(out);
 }
 
+// collective: `splitsim collective --format json`, sizes in bytes from min_bytes to max_bytes.
+py::dict run_collective(const py::object& cluster_in, const std::string& op, int ranks, std::optional<int> nodes, double min_bytes,
+                        double max_bytes, double factor) {
+    const std::optional<CollectiveKind> kind = collective_from_string(op);
+    if (!kind) throw InputError("arguments", "op", "\"" + op + "\" is not one of allreduce | allgather | reducescatter | alltoall | broadcast | sendrecv");
+    if (ranks < 2) throw InputError("arguments", "ranks", "must be at least 2");
+    // As the command line bounds them: whole buffers from 1 B to 1 TiB, a factor within [1.01, 1024].
+    if (!(min_bytes >= 1 && max_bytes <= 1099511627776.0 && min_bytes <= max_bytes)) {
+        throw InputError("arguments", "min_bytes", "sizes must satisfy 1 <= min_bytes <= max_bytes <= 1 TiB");
+    }
+    if (!(factor >= 1.01 && factor <= 1024.0)) throw InputError("arguments", "factor", "must be a number between 1.01 and 1024");
+    // A dict cluster is read again with each node count the sweep asks for.
+    const py::object cluster = cluster_in;
+    const nlohmann::json cluster_json = is_dict(cluster) ? to_json(cluster, "cluster") : nlohmann::json();
+    const std::string cluster_file = is_dict(cluster) ? std::string() : cluster.cast<std::string>();
+    const auto data = find_data_directory("topologies/devices");
+    const std::string devices = data ? (*data / "topologies" / "devices").string() : "topologies/devices";
+    nlohmann::json out;
+    {
+        py::gil_scoped_release release;
+        const auto load = [&](std::optional<int> n) {
+            return cluster_file.empty() ? hardware::parse_cluster(cluster_json, "cluster", devices, n) : hardware::load_cluster(cluster_file, n);
+        };
+        out = report::to_json(report::sweep_collective(load, *kind, op, ranks, nodes, Bytes(std::floor(min_bytes)), Bytes(std::floor(max_bytes)), factor));
+    }
+    return to_python(out);
+}
+
 // export: the plan as a framework's launch configuration. The plan is checked against the model on
 // `cluster` (which also derives dp) as `splitsim export --cluster` does.
 py::dict export_plan(const py::object& plan_in, const py::object& model_in, const py::object& cluster_in, std::optional<std::string> to,
@@ -277,6 +307,9 @@ PYBIND11_MODULE(splitsim, m) {
           py::arg("nodes") = py::none(), py::arg("top") = 10, py::arg("framework") = py::none(), py::arg("max_memory") = py::none(),
           py::arg("objective") = "time", py::arg("precision") = "bf16", py::arg("rerank") = 50, py::arg("threads") = 0,
           py::arg("progress") = py::none());
+    m.def("collective", &run_collective, "One collective over a size sweep: `splitsim collective --format json`", py::arg("cluster"),
+          py::kw_only(), py::arg("op") = "allreduce", py::arg("ranks") = 8, py::arg("nodes") = py::none(), py::arg("min_bytes") = 1024.0,
+          py::arg("max_bytes") = 8589934592.0, py::arg("factor") = 2.0);
     m.def("export", &export_plan, "A plan as a framework's launch configuration: {framework, text}", py::arg("plan"), py::arg("model"),
           py::arg("cluster"), py::kw_only(), py::arg("to") = py::none(), py::arg("nodes") = py::none());
     m.def("table", &table, "The rows of a result as a pandas DataFrame", py::arg("result"));

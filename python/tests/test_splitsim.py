@@ -145,3 +145,14 @@ def test_calibrate_fits_published_data_and_its_cluster_simulates(tmp_path):
     assert result["layer_median_error_after"] <= result["layer_median_error_before"]
     calibrated = splitsim.simulate(path("models", "gpt3-175b.json"), profile, path("plans", "gpt3-175b-1024gpu.json"), nodes=128, tier="analytical")
     assert calibrated["iteration_time_s"] > 0
+
+
+def test_collective_is_the_cli_sweep():
+    a100 = path("topologies", "dgx-a100-superpod.json")
+    result = splitsim.collective(a100, op="allgather", ranks=16, min_bytes=1024, max_bytes=2**30, factor=4)
+    assert result == cli_json("collective", "--cluster", a100, "--op", "allgather", "--ranks", "16", "--min", "1K", "--max", "1G", "--factor", "4")
+    assert result["nodes"] == 2
+    assert [r["bytes"] for r in result["rows"]] == [1024 * 4**i for i in range(11)]
+    with pytest.raises(splitsim.InputError) as error:
+        splitsim.collective(a100, op="allreduce", ranks=12, nodes=8)
+    assert error.value.pointer == "--ranks"
