@@ -5,13 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # clang and its sanitizer and libFuzzer runtimes build the sanitized test suite of .ci/run
-# (build-asan) and the fuzz targets (fuzz/run.sh).
+# (build-asan) and the fuzz targets (fuzz/run.sh). pybind11 and Python build the Python module;
+# pytest runs its tests, pandas and matplotlib serve its tables and the example plot.
 packages=(
   g++ meson ninja-build pkg-config cmake
   nlohmann-json3-dev libeigen3-dev libboost-graph-dev doctest-dev libcli11-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
   chromium fonts-dejavu-core jq
   clang libclang-rt-dev
+  pybind11-dev python3-dev python3-pytest python3-pandas python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -544,6 +544,40 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
     return out;
 }
 
+nlohmann::json to_json(const Calibration& c, const Measurements& m) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : c.residuals) {
+        rows.push_back({{"name", r.name},
+                        {"kind", to_string(r.kind)},
+                        {"measured_s", r.measured.value()},
+                        {"predicted_before_s", r.before.value()},
+                        {"predicted_after_s", r.after.value()}});
+    }
+    nlohmann::json fitted = nlohmann::json::array();
+    for (const auto& p : c.parameters) fitted.push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
+    return {{"residuals", rows},
+            {"parameters", fitted},
+            {"layer_median_error_before", c.layer_error_before},
+            {"layer_median_error_after", c.layer_error_after},
+            {"kernel_median_error_before", c.kernel_error_before},
+            {"kernel_median_error_after", c.kernel_error_after},
+            {"collective_median_error_before", c.collective_error_before},
+            {"collective_median_error_after", c.collective_error_after},
+            {"overlap_median_error_before", c.overlap_error_before},
+            {"overlap_median_error_after", c.overlap_error_after},
+            {"machine", m.machine}};
+}
+
+const char* to_string(Residual::Kind k) {
+    switch (k) {
+        case Residual::Kind::kernel: return "kernel";
+        case Residual::Kind::collective: return "collective";
+        case Residual::Kind::layer: return "layer";
+        case Residual::Kind::overlap: return "overlap";
+    }
+    return "kernel";
+}
+
 nlohmann::json calibrated_cluster_file(const nlohmann::json& file, const Calibration& c, const Measurements& m) {
     const std::string& measurements_file = m.file;
     nlohmann::json j = file;

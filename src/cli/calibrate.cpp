@@ -27,16 +27,6 @@ std::string percent(double before, double measured) {
     return buf;
 }
 
-const char* residual_kind(calibrate::Residual::Kind k) {
-    switch (k) {
-        case calibrate::Residual::Kind::kernel: return "kernel";
-        case calibrate::Residual::Kind::collective: return "collective";
-        case calibrate::Residual::Kind::layer: return "layer";
-        case calibrate::Residual::Kind::overlap: return "overlap";
-    }
-    return "kernel";
-}
-
 }  // namespace
 
 Subcommand add_calibrate(CLI::App& app) {
@@ -67,28 +57,8 @@ Subcommand add_calibrate(CLI::App& app) {
         const std::string profile = calibrate::calibrated_cluster_file(file, c, m).dump(2) + "\n";
 
         if (opts->format == "json") {
-            nlohmann::json rows = nlohmann::json::array();
-            for (const auto& r : c.residuals) {
-                rows.push_back({{"name", r.name},
-                                {"kind", residual_kind(r.kind)},
-                                {"measured_s", r.measured.value()},
-                                {"predicted_before_s", r.before.value()},
-                                {"predicted_after_s", r.after.value()}});
-            }
-            nlohmann::json fitted = nlohmann::json::array();
-            for (const auto& p : c.parameters) fitted.push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
-            const nlohmann::json j{{"residuals", rows},
-                                   {"parameters", fitted},
-                                   {"layer_median_error_before", c.layer_error_before},
-                                   {"layer_median_error_after", c.layer_error_after},
-                                   {"kernel_median_error_before", c.kernel_error_before},
-                                   {"kernel_median_error_after", c.kernel_error_after},
-                                   {"collective_median_error_before", c.collective_error_before},
-                                   {"collective_median_error_after", c.collective_error_after},
-                                   {"overlap_median_error_before", c.overlap_error_before},
-                                   {"overlap_median_error_after", c.overlap_error_after},
-                                   {"machine", m.machine},
-                                   {"calibrated_cluster", opts->out}};
+            nlohmann::json j = calibrate::to_json(c, m);
+            j["calibrated_cluster"] = opts->out;
             write_outputs({{opts->out, profile}, {opts->report, j.dump(2) + "\n"}});
             return;
         }

@@ -1,18 +1,12 @@
 // splitsim collective: an nccl-tests-style table of one collective on a cluster, as predicted.
 #include <cmath>
-#include <cstdio>
-#include <cstdint>
 #include <memory>
 #include <optional>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "splitsim/common/error.hpp"
-#include "splitsim/cost/collective.hpp"
 #include "splitsim/hardware/cluster.hpp"
-#include "splitsim/hardware/topology.hpp"
+#include "splitsim/report/collective.hpp"
 
 namespace splitsim::cli {
 namespace {
@@ -72,16 +66,7 @@ Bytes parse_size(const std::string& option, const std::string& text) {
 }
 
 CollectiveKind parse_op(const std::string& op) {
-    const std::pair<const char*, CollectiveKind> names[] = {
-        {"allreduce", CollectiveKind::all_reduce},     {"all_reduce", CollectiveKind::all_reduce},
-        {"allgather", CollectiveKind::all_gather},     {"all_gather", CollectiveKind::all_gather},
-        {"reducescatter", CollectiveKind::reduce_scatter}, {"reduce_scatter", CollectiveKind::reduce_scatter},
-        {"alltoall", CollectiveKind::all_to_all},      {"all_to_all", CollectiveKind::all_to_all},
-        {"broadcast", CollectiveKind::broadcast},      {"sendrecv", CollectiveKind::send_recv},
-        {"send_recv", CollectiveKind::send_recv}};
-    for (const auto& [name, kind] : names) {
-        if (op == name) return kind;
-    }
+    if (const std::optional<CollectiveKind> kind = collective_from_string(op)) return *kind;
     throw InputError("command line", "--op", "\"" + op + "\" is not one of allreduce | allgather | reducescatter | alltoall | broadcast | sendrecv");
 }
 
@@ -110,89 +95,11 @@ Subcommand add_collective(CLI::App& app) {
         const Bytes min = parse_size("--min", opts->min);
         const Bytes max = parse_size("--max", opts->max);
         if (max < min) throw InputError("command line", "--max", "is smaller than --min");
-        // Read the cluster once to learn its node size, then again with the nodes this run needs.
-        const hardware::ClusterSpec file = hardware::load_cluster(opts->cluster);
-        const int per_node_capacity = file.gpus_per_node;
-        const int nodes = opts->nodes ? *opts->nodes : (opts->ranks + per_node_capacity - 1) / per_node_capacity;
-        if (opts->ranks % nodes != 0) {
-            throw InputError("command line", "--ranks", std::to_string(opts->ranks) + " ranks do not spread evenly over " +
-                                                            std::to_string(nodes) + " nodes");
-        }
-        const int per_node = opts->ranks / nodes;
-        if (per_node > per_node_capacity) {
-            throw InputError("command line", "--ranks", std::to_string(per_node) + " ranks per node exceed the " +
-                                                            std::to_string(per_node_capacity) + " devices of a node");
-        }
-        // Without --nodes the ranks must fit the cluster as described, as for simulate; --nodes
-        // sets the cluster's size.
-        if (!opts->nodes && !file.torus && !file.graph && nodes > file.nodes) {
-            throw InputError("command line", "--ranks", std::to_string(opts->ranks) + " ranks need " + std::to_string(nodes) + " nodes of " +
-                                                            std::to_string(per_node_capacity) + " but the cluster has " +
-                                                            std::to_string(file.nodes) + "; --nodes " + std::to_string(nodes) +
-                                                            " gives it " + std::to_string(nodes * per_node_capacity) + " GPUs");
-        }
-        if (file.torus || file.graph) {
-            const std::int64_t spanned = std::int64_t{nodes} * per_node_capacity;
-            if (spanned != file.device_count() && opts->nodes) {
-                throw InputError("command line", "--nodes", "a torus or explicit graph has a fixed size");
-            }
-            if (spanned > file.device_count()) {
-                throw InputError("command line", "--ranks", "the cluster has only " + std::to_string(file.device_count()) + " devices");
-            }
-        }
-        hardware::ClusterSpec spec = (file.torus || file.graph) ? file : hardware::load_cluster(opts->cluster, nodes);
-        const auto topology = std::make_shared<const hardware::Topology>(std::move(spec));
-        cost::GroupSet set;
-        std::vector<int> group;
-        for (int node = 0; node < nodes; ++node) {
-            for (int l = 0; l < per_node; ++l) group.push_back(node * per_node_capacity + l);
-        }
-        if (group.back() >= topology->devices()) {
-            throw InputError("command line", "--ranks", "the cluster has only " + std::to_string(topology->devices()) + " devices");
-        }
-        set.groups.push_back(group);
-        const cost::PlacedGroups placed(*topology, std::move(set));
-
-        nlohmann::json rows = nlohmann::json::array();
-        std::ostringstream table;
-        char line[256];
-        std::snprintf(line, sizeof line, "# %s on %s: %d ranks on %d node(s), predicted\n", opts->op.c_str(),
-                      topology->cluster().name.c_str(), opts->ranks, nodes);
-        table << line;
-        std::snprintf(line, sizeof line, "#%15s %12s %12s %12s  %s\n", "size (B)", "time (us)", "algbw (GB/s)", "busbw (GB/s)",
-                      "algorithm");
-        table << line;
-        for (double s = min.value(); s <= max.value() * (1 + 1e-12); s *= opts->factor) {
-            const Bytes bytes(std::floor(s));
-            const cost::CollectiveEstimate e = placed.estimate(kind, bytes);
-            const double t = e.time.value();
-            const double algbw = bytes.value() / t / 1e9;
-            const double busbw = algbw * bus_bandwidth_factor(kind, opts->ranks);
-            const std::string algo = std::string(to_string(e.algorithm)) + "/" + std::string(to_string(e.protocol));
-            std::snprintf(line, sizeof line, " %15.0f %12.2f %12.2f %12.2f  %s\n", bytes.value(), t * 1e6, algbw, busbw, algo.c_str());
-            table << line;
-            rows.push_back({{"bytes", bytes.value()},
-                            {"time_us", t * 1e6},
-                            {"algbw_GBps", algbw},
-                            {"busbw_GBps", busbw},
-                            {"algorithm", to_string(e.algorithm)},
-                            {"protocol", to_string(e.protocol)}});
-        }
-        const auto& pl = placed.placement();
-        if (opts->format == "json") {
-            nlohmann::json j{{"cluster", topology->cluster().name},
-                             {"op", opts->op},
-                             {"ranks", opts->ranks},
-                             {"nodes", nodes},
-                             {"bottleneck_GBps", pl.bottleneck.value() / 1e9},
-                             {"rows", rows}};
-            write_outputs({{opts->out, j.dump(2) + "\n"}});
-        } else {
-            std::snprintf(line, sizeof line, "# ring bottleneck %.1f GB/s per direction, longest hop %.2f us\n",
-                          pl.bottleneck.value() / 1e9, pl.hop_latency.value() * 1e6);
-            table << line;
-            write_outputs({{opts->out, table.str()}});
-        }
+        const std::string cluster_file = opts->cluster;
+        const report::CollectiveSweep sweep = report::sweep_collective(
+            [&cluster_file](std::optional<int> nodes) { return hardware::load_cluster(cluster_file, nodes); }, kind, opts->op, opts->ranks,
+            opts->nodes, min, max, opts->factor);
+        write_outputs({{opts->out, opts->format == "json" ? report::to_json(sweep).dump(2) + "\n" : report::render_table(sweep)}});
     }};
 }
 

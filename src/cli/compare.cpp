@@ -27,7 +27,7 @@ struct CompareOptions {
 Subcommand add_compare(CLI::App& app) {
     auto opts = std::make_shared<CompareOptions>();
     CLI::App* sub = app.add_subcommand("compare", "Compare several plans side by side");
-    sub->add_option("--model", opts->model, "model JSON")->required();
+    sub->add_option("--model", opts->model, "model JSON, or hf:PATH for a Hugging Face config.json")->required();
     sub->add_option("--cluster", opts->cluster, "cluster JSON")->required();
     sub->add_option("--plans", opts->plans, "a JSON array of plans (or {\"plans\": [...]}); each may have a \"name\"")->required();
     add_nodes_option(*sub, opts->nodes);

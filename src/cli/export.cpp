@@ -24,7 +24,7 @@ Subcommand add_export(CLI::App& app) {
     auto opts = std::make_shared<ExportOptions>();
     CLI::App* sub = app.add_subcommand("export", "Write a plan as Megatron-LM, DeepSpeed or torchtitan launch configuration");
     sub->add_option("--plan", opts->plan, "plan JSON")->required();
-    sub->add_option("--model", opts->model, "model JSON")->required();
+    sub->add_option("--model", opts->model, "model JSON, or hf:PATH for a Hugging Face config.json")->required();
     sub->add_option("--to", opts->to,
                     "megatron-lm | megatron-core | deepspeed | torchtitan (megatron: megatron-core); default: the plan's framework")
         ->check(CLI::IsMember({"megatron", "megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));

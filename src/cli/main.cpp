@@ -11,6 +11,7 @@
 #include "splitsim/common/error.hpp"
 #include "splitsim/common/json_reader.hpp"
 #include "splitsim/common/output.hpp"
+#include "splitsim/common/version.hpp"
 
 namespace splitsim::cli {
 
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     using namespace splitsim;
     CLI::App app{"splitsim: predicts iteration time, memory and communication of parallel training plans"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "splitsim 0.1.0");
+    app.set_version_flag("--version", "splitsim " + std::string(version()));
     const std::vector<cli::Subcommand> commands{
         cli::add_simulate(app),
         cli::add_collective(app),

@@ -79,7 +79,7 @@ search::Options search_options(int global_batch, const std::string& precision, c
 Subcommand add_search(CLI::App& app) {
     auto opts = std::make_shared<SearchOptions>();
     CLI::App* sub = app.add_subcommand("search", "Find the best split: enumerate, rank analytically, re-rank the best by events");
-    sub->add_option("--model", opts->model, "model JSON")->required();
+    sub->add_option("--model", opts->model, "model JSON, or hf:PATH for a Hugging Face config.json")->required();
     sub->add_option("--cluster", opts->cluster, "cluster JSON")->required();
     // Every divisor of the batch is a micro-batch candidate; 2^24 sequences is far beyond any
     // published global batch and keeps the enumeration finite.

@@ -35,7 +35,7 @@ struct SimulateOptions {
 Subcommand add_simulate(CLI::App& app) {
     auto opts = std::make_shared<SimulateOptions>();
     CLI::App* sub = app.add_subcommand("simulate", "Predict one plan's iteration time, memory and communication");
-    sub->add_option("--model", opts->model, "model JSON (models/*.json)")->required();
+    sub->add_option("--model", opts->model, "model JSON (models/*.json), or hf:PATH for a Hugging Face config.json")->required();
     sub->add_option("--cluster", opts->cluster, "cluster JSON (topologies/*.json)")->required();
     sub->add_option("--plan", opts->plan, "plan JSON (plans/*.json)")->required();
     add_nodes_option(*sub, opts->nodes);

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "splitsim/common/data_directory.hpp"
 #include "splitsim/common/error.hpp"
 #include "splitsim/common/json_reader.hpp"
 
@@ -241,7 +242,8 @@ ClusterSpec parse_cluster(const nlohmann::json& json, const std::string& file, c
     return c;
 }
 
-ClusterSpec load_cluster(const std::string& path, std::optional<int> nodes_override) {
+ClusterSpec load_cluster(const std::string& named, std::optional<int> nodes_override) {
+    const std::string path = resolve_input_file(named);
     const std::string dir = (std::filesystem::path(path).parent_path() / "devices").string();
     const nlohmann::json json = read_json_file(path);
     expect_file_kind(json, path, FileKind::cluster);

@@ -1,6 +1,8 @@
 #include "splitsim/model/model_spec.hpp"
 
+#include "splitsim/common/data_directory.hpp"
 #include "splitsim/common/json_reader.hpp"
+#include "splitsim/model/import/hf_config.hpp"
 
 namespace splitsim::model {
 
@@ -68,7 +70,9 @@ ModelSpec parse_model(const nlohmann::json& json, const std::string& file) {
     return m;
 }
 
-ModelSpec load_model(const std::string& path) {
+ModelSpec load_model(const std::string& named) {
+    if (named.starts_with(kHfPrefix)) return load_hf_config(named.substr(kHfPrefix.size()));
+    const std::string path = resolve_input_file(named);
     const nlohmann::json json = read_json_file(path);
     expect_file_kind(json, path, FileKind::model);
     return parse_model(json, path);

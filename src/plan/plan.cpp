@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "splitsim/common/data_directory.hpp"
 #include "splitsim/common/json_reader.hpp"
 
 namespace splitsim::plan {
@@ -131,13 +132,15 @@ Plan parse_plan(const nlohmann::json& json, const std::string& file, const std::
     return p;
 }
 
-Plan load_plan(const std::string& path) {
+Plan load_plan(const std::string& named) {
+    const std::string path = resolve_input_file(named);
     const nlohmann::json json = read_json_file(path);
     expect_file_kind(json, path, FileKind::plan);
     return parse_plan(json, path);
 }
 
-std::vector<Plan> load_plans(const std::string& path) {
+std::vector<Plan> load_plans(const std::string& named) {
+    const std::string path = resolve_input_file(named);
     const nlohmann::json json = read_json_file(path);
     if (!json.is_array() && !(json.is_object() && json.contains("plans"))) expect_file_kind(json, path, FileKind::plan_list);
     std::vector<Plan> out;

@@ -139,6 +139,12 @@ struct Calibration {
 
 Calibration calibrate(const Measurements& measurements, const hardware::ClusterSpec& cluster);
 
+// The residuals, fitted parameters and median errors of `splitsim calibrate --format json`:
+// residuals[] (name, kind, measured_s, predicted_before_s, predicted_after_s), parameters[] (name,
+// before, after), the median errors before and after per kind, and the machine measured.
+nlohmann::json to_json(const Calibration& calibration, const Measurements& measurements);
+const char* to_string(Residual::Kind kind);  // "kernel", "collective", "layer", "overlap"
+
 // The cluster file with the fitted device inline and the fitted collectives: a file load_cluster reads.
 // The device's source names the measurements and the machine they were taken on.
 nlohmann::json calibrated_cluster_file(const nlohmann::json& cluster_file, const Calibration& calibration,

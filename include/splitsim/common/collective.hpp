@@ -1,7 +1,9 @@
 // Collective operations and the nccl-tests conventions for their sizes and bandwidths.
 #pragma once
 
+#include <optional>
 #include <string_view>
+#include <utility>
 
 namespace splitsim {
 
@@ -21,6 +23,19 @@ constexpr std::string_view to_string(CollectiveKind k) {
         case CollectiveKind::send_recv: return "send_recv";
     }
     return "?";
+}
+
+// A collective by the name nccl-tests gives it (allreduce, allgather, reducescatter, alltoall,
+// broadcast, sendrecv) or by to_string's name (all_reduce, ...).
+constexpr std::optional<CollectiveKind> collective_from_string(std::string_view name) {
+    constexpr std::pair<std::string_view, CollectiveKind> names[] = {
+        {"allreduce", CollectiveKind::all_reduce},         {"allgather", CollectiveKind::all_gather},
+        {"reducescatter", CollectiveKind::reduce_scatter}, {"alltoall", CollectiveKind::all_to_all},
+        {"broadcast", CollectiveKind::broadcast},          {"sendrecv", CollectiveKind::send_recv}};
+    for (const auto& [n, kind] : names) {
+        if (name == n || name == to_string(kind)) return kind;
+    }
+    return std::nullopt;
 }
 
 // busbw = algbw x factor, algbw = S / t, where S is the size nccl-tests reports: the whole buffer

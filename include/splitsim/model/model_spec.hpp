@@ -46,7 +46,8 @@ struct ModelSpec {
     [[nodiscard]] int moe_layer_count() const;
 };
 
-// Reads and checks a model file. Throws InputError naming the file and the JSON path.
+// Reads and checks a model file: models/*.json, or a Hugging Face config.json named with the
+// prefix "hf:" (model/import/hf_config.hpp). Throws InputError naming the file and the JSON path.
 ModelSpec load_model(const std::string& path);
 ModelSpec parse_model(const nlohmann::json& json, const std::string& file);
 
