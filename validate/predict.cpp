@@ -20,8 +20,7 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
     }
 
     const sim::Scenario scenario(model, cluster, plan);
-    sim::EventRun run;
-    const sim::Prediction events = sim::predict_events(scenario, &run);
+    const sim::Prediction events = sim::predict_events(scenario);
     const sim::Prediction analytical = sim::predict_analytical(scenario);
     Predicted p;
     p.iteration_s = events.iteration_time.value();
@@ -38,12 +37,14 @@ Predicted predict(const model::ModelSpec& model, plan::Plan plan, const std::str
         p.forward_s.push_back(t.forward.value() * m);
         p.backward_s.push_back(t.backward.value() * m);
     }
+    // Each stage's rank (simulated rank s is stage s): what its compute stream waited for.
     nlohmann::json breakdowns = nlohmann::json::array();
+    const double iteration = events.iteration_time.value();
     for (int stage = 0; stage < plan.pp; ++stage) {
-        const sim::Prediction b = sim::breakdown_of(run, stage, events);
-        auto exposed = [&](plan::Dim d) { return b.exposed_comm[static_cast<std::size_t>(d)].value(); };
-        p.stage_breakdown.push_back({b.optimizer.value(), exposed(plan::Dim::tensor), exposed(plan::Dim::data),
-                                     exposed(plan::Dim::pipeline), b.bubble.value()});
+        const sim::RankUtilization& u = events.utilization.at(static_cast<std::size_t>(stage));
+        auto waiting = [&](plan::Dim d) { return u.waiting[static_cast<std::size_t>(d)] * iteration; };
+        p.stage_breakdown.push_back({analytical.stages.at(static_cast<std::size_t>(stage)).optimizer.value(), waiting(plan::Dim::tensor),
+                                     waiting(plan::Dim::data), waiting(plan::Dim::pipeline), u.bubble * iteration});
         const Predicted::Breakdown& x = p.stage_breakdown.back();
         breakdowns.push_back({{"stage", stage},
                               {"optimizer_s", x.optimizer_s},

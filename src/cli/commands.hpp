@@ -40,10 +40,17 @@ Subcommand add_requirements(CLI::App& app);
 
 // --precision's value (fp32 | tf32 | bf16 | fp16 | fp8); InputError otherwise.
 Precision parse_precision(const std::string& name);
-// The search options the planning commands share: batch, precision, framework ("" for none),
-// event-tier re-ranking and threads (0: all cores).
-search::Options search_options(int global_batch, const std::string& precision, const std::string& framework, int rerank,
-                               int threads);
+// What the commands that search take of every search: --framework ("" for any), --precision,
+// --rerank (candidates re-simulated by the event tier) and --threads (0: all cores).
+struct CandidateOptions {
+    std::string framework;
+    std::string precision = "bf16";
+    int rerank = 50;
+    int threads = 0;
+};
+void add_candidate_options(CLI::App& app, CandidateOptions& options);
+// The search options of those and a global batch.
+search::Options search_options(int global_batch, const CandidateOptions& options);
 
 // The --format option every report command takes: table | json | csv | md.
 CLI::Option* add_format_option(CLI::App& app, std::string& format);

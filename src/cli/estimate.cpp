@@ -23,10 +23,7 @@ struct EstimateOptions {
     std::optional<double> price;
     std::string power;
     bool no_baselines = false;
-    std::string framework;
-    std::string precision = "bf16";
-    int rerank = 50;
-    int threads = 0;
+    CandidateOptions candidates;
     std::string format = "table";
     std::string out = "-";
 };
@@ -49,11 +46,7 @@ Subcommand add_estimate(CLI::App& app) {
     sub->add_option("--power-per-device", opts->power,
                     "power one device draws, e.g. \"700 W\" (default: the device file's TDP where it gives one)");
     sub->add_flag("--no-baselines", opts->no_baselines, "skip the smallest-group and data-parallel baselines");
-    sub->add_option("--framework", opts->framework, "only plans this framework runs: megatron-lm | megatron-core | deepspeed | torchtitan")
-        ->check(CLI::IsMember({"megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
-    sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
-    sub->add_option("--rerank", opts->rerank, "best candidates of each search re-simulated by the event tier")->check(CLI::Range(0, 1 << 24));
-    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    add_candidate_options(*sub, opts->candidates);
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the estimate to this file instead of standard output");
     return {sub, [opts] {
@@ -65,7 +58,7 @@ Subcommand add_estimate(CLI::App& app) {
             throw InputError("command line", "--global-batch", "give the global batch to search at, or a --plan");
         }
         if (!opts->plan.empty()) o.plan = plan::load_plan(opts->plan);
-        o.search = search_options(opts->global_batch, opts->precision, opts->framework, opts->rerank, opts->threads);
+        o.search = search_options(opts->global_batch, opts->candidates);
         o.rates.usd_per_gpu_hour = opts->price;
         if (!opts->power.empty()) {
             try {

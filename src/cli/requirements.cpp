@@ -22,10 +22,7 @@ struct RequirementsOptions {
     std::optional<double> tokens;
     int max_gpus = 0;
     double comm_share = 0.1;
-    std::string framework;
-    std::string precision = "bf16";
-    int rerank = 50;
-    int threads = 0;
+    CandidateOptions candidates;
     std::string format = "table";
     std::string out = "-";
 };
@@ -53,11 +50,7 @@ Subcommand add_requirements(CLI::App& app) {
     sub->add_option("--max-gpus", opts->max_gpus, "most GPUs to consider (default: the cluster's)")->check(CLI::Range(1, 1 << 24));
     sub->add_option("--comm-share", opts->comm_share,
                     "share of the iteration exposed communication may take, for the bandwidth thresholds (default 0.1)");
-    sub->add_option("--framework", opts->framework, "only plans this framework runs: megatron-lm | megatron-core | deepspeed | torchtitan")
-        ->check(CLI::IsMember({"megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
-    sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
-    sub->add_option("--rerank", opts->rerank, "best candidates of each search re-simulated by the event tier")->check(CLI::Range(0, 1 << 24));
-    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    add_candidate_options(*sub, opts->candidates);
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the result to this file instead of standard output");
     return {sub, [opts] {
@@ -75,7 +68,7 @@ Subcommand add_requirements(CLI::App& app) {
         o.comm_share = opts->comm_share;
         const model::ModelSpec model = model::load_model(opts->model);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
-        o.search = search_options(opts->global_batch, opts->precision, opts->framework, opts->rerank, opts->threads);
+        o.search = search_options(opts->global_batch, opts->candidates);
         const planning::Requirements r = planning::requirements(model, cluster, o);
         write_outputs({{opts->out, report::render(r, model, cluster, o.comm_share, parse_format(opts->format))}});
         if (!r.reachable) throw Unreachable();

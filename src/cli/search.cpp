@@ -27,12 +27,9 @@ struct SearchOptions {
     std::optional<int> nodes;
     int top = 10;
     bool all = false;
-    std::string framework;
     std::string max_memory;
     std::string objective = "time";
-    std::string precision = "bf16";
-    int rerank = 50;
-    int threads = 0;
+    CandidateOptions candidates;
     std::string format = "table";
     std::string out = "-";
     std::string best_plan;
@@ -65,14 +62,22 @@ Precision parse_precision(const std::string& s) {
     throw InputError("command line", "--precision", "\"" + s + "\" is not one of fp32 | tf32 | bf16 | fp16 | fp8");
 }
 
-search::Options search_options(int global_batch, const std::string& precision, const std::string& framework, int rerank,
-                               int threads) {
+void add_candidate_options(CLI::App& app, CandidateOptions& o) {
+    app.add_option("--framework", o.framework,
+                   "only plans this framework runs, each naming it: megatron-lm | megatron-core | deepspeed | torchtitan")
+        ->check(CLI::IsMember({"megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
+    app.add_option("--precision", o.precision, "number format of every candidate (default bf16)");
+    app.add_option("--rerank", o.rerank, "best candidates of each search re-simulated by the event tier")->check(CLI::Range(0, 1 << 24));
+    app.add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+}
+
+search::Options search_options(int global_batch, const CandidateOptions& c) {
     search::Options o;
     o.global_batch = global_batch;
-    o.precision = parse_precision(precision);
-    if (!framework.empty()) o.framework = plan::framework_from_string(framework);
-    o.rerank = rerank;
-    o.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    o.precision = parse_precision(c.precision);
+    if (!c.framework.empty()) o.framework = plan::framework_from_string(c.framework);
+    o.rerank = c.rerank;
+    o.threads = c.threads > 0 ? c.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     return o;
 }
 
@@ -88,15 +93,10 @@ Subcommand add_search(CLI::App& app) {
     add_nodes_option(*sub, opts->nodes);
     sub->add_option("--top", opts->top, "plans to list, in every format (default 10)")->check(CLI::Range(0, 1 << 24));
     sub->add_flag("--all", opts->all, "list every plan that fits (JSON and CSV of a large search take hundreds of MB)");
-    sub->add_option("--framework", opts->framework,
-                    "only plans this framework runs, each naming it: megatron-lm | megatron-core | deepspeed | torchtitan")
-        ->check(CLI::IsMember({"megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
+    add_candidate_options(*sub, opts->candidates);
     sub->add_option("--max-memory", opts->max_memory, "memory per GPU a plan may use (default: the device's), e.g. \"70 GiB\"");
     sub->add_option("--objective", opts->objective, "time (iteration time) | cost (GPU-seconds per token)")
         ->check(CLI::IsMember({"time", "cost"}));
-    sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
-    sub->add_option("--rerank", opts->rerank, "best candidates re-simulated by the event tier")->check(CLI::Range(0, 1 << 24));
-    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the ranking to this file instead of standard output");
     sub->add_option("--best-plan", opts->best_plan, "write the best plan as a plan JSON that simulate accepts");
@@ -104,8 +104,7 @@ Subcommand add_search(CLI::App& app) {
     return {sub, [opts] {
         const model::ModelSpec model = model::load_model(opts->model);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
-        search::Options o;
-        o.global_batch = opts->global_batch;
+        search::Options o = search_options(opts->global_batch, opts->candidates);
         if (!opts->gpus.empty()) o.gpus = parse_gpus(opts->gpus);
         if (!opts->max_memory.empty()) {
             try {
@@ -118,10 +117,6 @@ Subcommand add_search(CLI::App& app) {
             }
         }
         o.objective = opts->objective == "cost" ? search::Objective::cost : search::Objective::time;
-        o.precision = parse_precision(opts->precision);
-        o.rerank = opts->rerank;
-        if (!opts->framework.empty()) o.framework = plan::framework_from_string(opts->framework);
-        o.threads = opts->threads > 0 ? opts->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         if (isatty(STDERR_FILENO)) {
             o.progress = [](std::size_t done, std::size_t all) {
                 std::fprintf(stderr, "\rsplitsim search: %zu / %zu candidates", done, all);

@@ -24,10 +24,7 @@ struct SensitivityOptions {
     std::string knobs;
     std::string factors = "0.5,2";
     std::string scaling;
-    std::string framework;
-    std::string precision = "bf16";
-    int rerank = 50;
-    int threads = 0;
+    CandidateOptions candidates;
     std::string format = "table";
     std::string out = "-";
     std::string report;
@@ -108,11 +105,7 @@ Subcommand add_sensitivity(CLI::App& app) {
                     "latency, gpus, global_batch, seq_len");
     sub->add_option("--factors", opts->factors, "comma-separated factors each knob is scaled by, 0.01 to 100 (default 0.5,2)");
     sub->add_option("--scaling", opts->scaling, "GPU counts of the strong- and weak-scaling curves, e.g. 8,16,32");
-    sub->add_option("--framework", opts->framework, "only plans this framework runs: megatron-lm | megatron-core | deepspeed | torchtitan")
-        ->check(CLI::IsMember({"megatron-lm", "megatron-core", "deepspeed", "torchtitan"}));
-    sub->add_option("--precision", opts->precision, "number format of every candidate (default bf16)");
-    sub->add_option("--rerank", opts->rerank, "best candidates of each search re-simulated by the event tier")->check(CLI::Range(0, 1 << 24));
-    sub->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+    add_candidate_options(*sub, opts->candidates);
     add_format_option(*sub, opts->format);
     sub->add_option("--out", opts->out, "write the result to this file instead of standard output");
     sub->add_option("--report", opts->report,
@@ -125,7 +118,7 @@ Subcommand add_sensitivity(CLI::App& app) {
         if (!opts->scaling.empty()) o.scaling_gpus = parse_counts(opts->scaling);
         const model::ModelSpec model = model::load_model(opts->model);
         const hardware::ClusterSpec cluster = hardware::load_cluster(opts->cluster, opts->nodes);
-        o.search = search_options(opts->global_batch, opts->precision, opts->framework, opts->rerank, opts->threads);
+        o.search = search_options(opts->global_batch, opts->candidates);
         const planning::Sensitivity s = planning::sensitivity(model, cluster, o);
         std::vector<std::pair<std::string, std::string>> outputs;
         if (!opts->report.empty()) {

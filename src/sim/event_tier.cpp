@@ -108,12 +108,6 @@ RankTime attribute(const TaskGraph& graph, const EngineResult& result, int rank)
 
 }  // namespace
 
-Prediction breakdown_of(const EventRun& run, int rank, Prediction prediction) {
-    if (rank < 0 || rank >= run.graph.ranks()) throw std::out_of_range("breakdown_of: no simulated rank " + std::to_string(rank));
-    attribute(run.graph, run.result, rank, prediction);
-    return prediction;
-}
-
 std::int64_t event_work(const Scenario& sc, bool per_rank) {
     const std::int64_t replicas = per_rank ? sc.plan().dp : 1;
     return replicas * sc.plan().micro_batches() * sc.model().layers;

@@ -28,9 +28,4 @@ inline constexpr std::int64_t kMaxEventWork = std::int64_t{1} << 20;
 // With `per_rank`, every data-parallel replica is simulated on its own (iteration.hpp).
 Prediction predict_events(const Scenario& scenario, EventRun* run = nullptr, bool per_rank = false);
 
-// The time breakdown of simulated rank `rank` of a run predict_events kept (without per_rank,
-// pipeline stage `rank`): `prediction` with its compute, optimizer step, exposed communication per
-// dimension and bubble, which predict_events gives for the rank that finishes last.
-Prediction breakdown_of(const EventRun& run, int rank, Prediction prediction);
-
 }  // namespace splitsim::sim
