@@ -25,7 +25,7 @@ fi
 cd "$work/empty"
 check "splitsim --version prints splitsim $version" bash -c "[ \"\$('$root/bin/splitsim' --version)\" = 'splitsim $version' ]"
 check "simulate with shipped data from an empty directory" \
-  "$root/bin/splitsim" simulate --model models/gpt-tiny.json --cluster topologies/localhost-cpu.json \
+  "$root/bin/splitsim" simulate --model models/gpt-tiny.json --cluster topologies/localhost-cpu-4ranks.json \
   --plan plans/tiny-tp2-dp2.json --tier analytical --format json
 check "hf: config from an empty directory" \
   "$root/bin/splitsim" simulate --model hf:models/hf/llama-3-8b.json --cluster topologies/dgx-h100-superpod.json --nodes 1 \
@@ -33,7 +33,7 @@ check "hf: config from an empty directory" \
 check "harness --help" "$root/bin/splitsim-harness" --help
 # A file that is neither here nor in the data folder is still an error naming it, exit code 2.
 set +e
-"$root/bin/splitsim" simulate --model models/no-such-model.json --cluster topologies/localhost-cpu.json \
+"$root/bin/splitsim" simulate --model models/no-such-model.json --cluster topologies/localhost-cpu-4ranks.json \
   --plan plans/tiny-tp2-dp2.json > "$work/missing.out" 2>&1
 rc=$?
 set -e

@@ -17,7 +17,7 @@ def path(*parts):
 
 
 TINY = path("models", "gpt-tiny.json")
-CPU = path("topologies", "localhost-cpu.json")
+CPU = path("topologies", "localhost-cpu-4ranks.json")
 TP2DP2 = path("plans", "tiny-tp2-dp2.json")
 PP4 = path("plans", "tiny-pp4-1f1b.json")
 
