@@ -5,7 +5,9 @@
 # directory other than the repository root that holds the data folders the commands name and the
 # build's executables under build/. Each must exit 0. validate-published also runs from an empty
 # directory: it finds its data next to the executable. The build, fuzzing and GPU-check procedures
-# of the README (setup.sh, meson setup, fuzz/run.sh, validate/gpu-check.sh) are not run here.
+# of the README (setup.sh, meson setup, fuzz/run.sh, validate/gpu-check.sh) are not run here. In a
+# sanitized build (SPLITSIM_SANITIZED) the planning commands, each minutes of searches there, are
+# left to the plain build.
 # Usage: readme_examples.sh SOURCE_ROOT WORKDIR SPLITSIM HARNESS CHECK_MEASUREMENTS CHECK_EXECUTION
 set -euo pipefail
 root=$1 work=$2 splitsim=$3 harness=$4 check_measurements=$5 check_execution=$6
@@ -36,6 +38,10 @@ fail=0
 for command in "${commands[@]}"; do
   if [[ "$command" == *mpirun* ]] && ! command -v mpirun > /dev/null; then
     echo "skip $command (no mpirun)"
+    continue
+  fi
+  if [ -n "${SPLITSIM_SANITIZED:-}" ] && [[ "$command" =~ ^build/splitsim\ (estimate|sensitivity|requirements)\  ]]; then
+    echo "skip $command (sanitized build: the plain build runs it)"
     continue
   fi
   if (cd "$work" && bash -c "$command" > "$work/last.out" 2>&1); then
