@@ -6,7 +6,7 @@
 #    with 8 micro-batches, DP 2 with ZeRO-1;
 #  - 4 ranks on 2 cores: TP 2 x PP 2 (GPipe, selective recomputation), DP 2 x TP 2 (ZeRO-1, full
 #    recomputation), PP 4 (1F1B).
-# The predicted iteration must be within 70% of the measured one: a bound loose enough for a shared
+# The predicted iteration must be within 75% of the measured one: a bound loose enough for a shared
 # CI machine, far from the README's figures (which say how far the loop is from closing).
 # Then bad input: a plan the harness does not execute, and a plan whose ranks do not match the run,
 # each exit code 2.
@@ -15,7 +15,7 @@ set -euo pipefail
 mpirun=$1 harness=$2 checker=$3 splitsim=$4 root=$5 out=$6 build=$7
 mkdir -p "$out"
 checks=(--steps 3 --loss-tolerance 1e-5 --grad-tolerance 1e-4 --require-prediction --memory-tolerance 0.05
-        --iteration-tolerance 0.7)
+        --iteration-tolerance 0.75)
 # A loop whose checks fail runs once more: a timing bound on a machine that something else loads
 # for a moment can fail once; the numerical checks fail every time.
 closed_loop() {  # closed_loop NAME RANKS PLAN...
