@@ -480,8 +480,14 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
     }
     const auto calibrated = std::make_shared<const hardware::Topology>(out.cluster);
 
-    // Residuals.
-    std::vector<double> kb, ka, cb, ca;
+    // Residuals, and each kind's absolute relative errors before and after.
+    std::map<Residual::Kind, std::pair<std::vector<double>, std::vector<double>>> errors;
+    auto record = [&](const Residual& r) {
+        auto& [before_errors, after_errors] = errors[r.kind];
+        before_errors.push_back(std::fabs(r.before / r.measured - 1));
+        after_errors.push_back(std::fabs(r.after / r.measured - 1));
+        out.residuals.push_back(r);
+    };
     for (const KernelMeasurement& k : ms.kernels) {
         Residual r;
         r.name = k.op + " " + k.pass + " " + std::to_string(static_cast<long>(k.shape.m)) + "x" + std::to_string(static_cast<long>(k.shape.n)) +
@@ -489,9 +495,7 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
         r.measured = k.time;
         r.before = before.kernel_time(k.kind, k.shape, k.flops, k.bytes, k.pass);
         r.after = after.kernel_time(k.kind, k.shape, k.flops, k.bytes, k.pass);
-        kb.push_back(std::fabs(r.before / r.measured - 1));
-        ka.push_back(std::fabs(r.after / r.measured - 1));
-        out.residuals.push_back(r);
+        record(r);
     }
     for (const CollectiveMeasurement& c : ms.collectives) {
         cost::GroupSet set;
@@ -505,11 +509,8 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
         r.measured = c.time;
         r.before = pb.estimate(c.op, c.bytes).time;
         r.after = pa.estimate(c.op, c.bytes).time;
-        cb.push_back(std::fabs(r.before / r.measured - 1));
-        ca.push_back(std::fabs(r.after / r.measured - 1));
-        out.residuals.push_back(r);
+        record(r);
     }
-    std::vector<double> lb, la;
     for (const LayerMeasurement& l : ms.layers) {
         Residual r;
         r.kind = Residual::Kind::layer;
@@ -517,11 +518,8 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
         r.measured = l.time;
         r.before = predict_layer(l, cluster);
         r.after = predict_layer(l, out.cluster);
-        lb.push_back(std::fabs(r.before / r.measured - 1));
-        la.push_back(std::fabs(r.after / r.measured - 1));
-        out.residuals.push_back(r);
+        record(r);
     }
-    std::vector<double> ob, oa;
     for (const OverlapMeasurement& x : ms.overlaps) {
         Residual r;
         r.kind = Residual::Kind::overlap;
@@ -529,18 +527,16 @@ Calibration calibrate(const Measurements& all, const hardware::ClusterSpec& mach
         r.measured = x.overlapped;
         r.before = x.alone * (1 + slowdown_before);
         r.after = x.alone * (1 + out.cluster.device.kernels.overlap_slowdown);
-        ob.push_back(std::fabs(r.before / r.measured - 1));
-        oa.push_back(std::fabs(r.after / r.measured - 1));
-        out.residuals.push_back(r);
+        record(r);
     }
-    out.overlap_error_before = median(ob);
-    out.overlap_error_after = median(oa);
-    out.layer_error_before = median(lb);
-    out.layer_error_after = median(la);
-    out.kernel_error_before = median(kb);
-    out.kernel_error_after = median(ka);
-    out.collective_error_before = median(cb);
-    out.collective_error_after = median(ca);
+    out.kernel_error_before = median(errors[Residual::Kind::kernel].first);
+    out.kernel_error_after = median(errors[Residual::Kind::kernel].second);
+    out.collective_error_before = median(errors[Residual::Kind::collective].first);
+    out.collective_error_after = median(errors[Residual::Kind::collective].second);
+    out.layer_error_before = median(errors[Residual::Kind::layer].first);
+    out.layer_error_after = median(errors[Residual::Kind::layer].second);
+    out.overlap_error_before = median(errors[Residual::Kind::overlap].first);
+    out.overlap_error_after = median(errors[Residual::Kind::overlap].second);
     return out;
 }
 

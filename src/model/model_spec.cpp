@@ -11,21 +11,6 @@ int ModelSpec::moe_layer_count() const {
     return (layers + moe->layer_frequency - 1) / moe->layer_frequency;
 }
 
-namespace {
-
-// Upper bounds of a model's sizes: one to two orders of magnitude above the largest models
-// published (Megatron-LM's 1T GPT: 128 layers, hidden 25600; Llama 3 405B: FFN 53248, 128k
-// vocabulary; Switch-C: 2048 experts; contexts of 10M tokens), so that a typo such as an extra
-// digit is caught, and so that products of sizes stay within the integer types that hold them.
-constexpr int kMaxLayers = 1 << 14;
-constexpr int kMaxHidden = 1 << 20;
-constexpr int kMaxFfnHidden = 1 << 22;
-constexpr int kMaxVocab = 1 << 26;
-constexpr int kMaxSeqLen = 1 << 26;
-constexpr int kMaxExperts = 1 << 16;
-
-}  // namespace
-
 ModelSpec parse_model(const nlohmann::json& json, const std::string& file) {
     JsonObject o(json, file);
     ModelSpec m;

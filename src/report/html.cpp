@@ -1,5 +1,7 @@
 #include "splitsim/report/html.hpp"
 
+#include "html_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -14,26 +16,6 @@ namespace splitsim::report {
 namespace {
 
 using plan::Dim;
-
-std::string fmt(double v, int digits = 1) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
-}
-
-std::string escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 struct Part {
     std::string label;

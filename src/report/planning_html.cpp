@@ -1,5 +1,7 @@
 #include "splitsim/report/planning_html.hpp"
 
+#include "html_text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,27 +16,6 @@
 
 namespace splitsim::report {
 namespace {
-
-std::string fmt(double v, int digits = 1) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
-}
-
-std::string escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 // Colours: Okabe and Ito 2008, as the other reports.
 constexpr const char* kFaster = "#0072B2";

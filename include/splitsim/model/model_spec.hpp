@@ -8,6 +8,18 @@
 
 namespace splitsim::model {
 
+// Upper bounds of a model's sizes, for every reader of models (models/*.json, Hugging Face
+// configs): one to two orders of magnitude above the largest models published (Megatron-LM's 1T
+// GPT: 128 layers, hidden 25600; Llama 3 405B: FFN 53248, 128k vocabulary; Switch-C: 2048
+// experts; contexts of 10M tokens), so that a typo such as an extra digit is caught, and so that
+// products of sizes stay within the integer types that hold them.
+inline constexpr int kMaxLayers = 1 << 14;
+inline constexpr int kMaxHidden = 1 << 20;
+inline constexpr int kMaxFfnHidden = 1 << 22;
+inline constexpr int kMaxVocab = 1 << 26;
+inline constexpr int kMaxSeqLen = 1 << 26;
+inline constexpr int kMaxExperts = 1 << 16;
+
 enum class Activation { gelu, swiglu };
 enum class Norm { layernorm, rmsnorm };
 enum class PositionEmbedding { learned, rotary };

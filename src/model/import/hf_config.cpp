@@ -15,14 +15,6 @@
 namespace splitsim::model {
 namespace {
 
-// Bounds of models/*.json (model_spec.cpp), repeated for the values read here.
-constexpr int kMaxLayers = 1 << 14;
-constexpr int kMaxHidden = 1 << 20;
-constexpr int kMaxFfnHidden = 1 << 22;
-constexpr int kMaxVocab = 1 << 26;
-constexpr int kMaxSeqLen = 1 << 26;
-constexpr int kMaxExperts = 1 << 16;
-
 // Keys of every transformers PretrainedConfig that describe tokens, storage, the library or the
 // tasks heads, not the network splitsim simulates.
 constexpr std::array kGenericIgnored = {
