@@ -42,6 +42,25 @@ TEST_CASE("ranks that time-share a device take that many times as long per kerne
     CHECK(shared.memory_time(b).value() == doctest::Approx(2 * alone.memory_time(b).value()));
 }
 
+TEST_CASE("a kernel fit made on one pass serves that pass; a key that is neither a kind nor kind.pass is named") {
+    const auto device = [](const std::string& per_kind) {
+        return hardware::parse_device(nlohmann::json::parse(R"({"name": "c", "memory": "8 GiB", "memory_bandwidth": "40 GB/s",
+            "compute_units": 1, "peak": {"fp32": "200 GFLOP/s"}, "kernels": {"gemm_tile": [1, 1], "per_kind": )" + per_kind + "}}"),
+                                      "d.json");
+    };
+    const hardware::DeviceSpec d = device(R"({"gemm": {"compute_efficiency": 0.5, "launch_overhead": "0 us"},
+        "gemm.backward_weight": {"compute_efficiency": 0.25, "launch_overhead": "0 us"}})");
+    const cost::ComputeModel c(d, Precision::fp32);
+    const GemmShape s{512, 512, 512, 1};
+    const Flops f(2.0 * 512 * 512 * 512);
+    const double any = c.kernel_time("gemm", s, f, Bytes(0)).value();
+    CHECK(any == doctest::Approx(f.value() / (200e9 * 0.5)));
+    CHECK(c.kernel_time("gemm", s, f, Bytes(0), "forward").value() == doctest::Approx(any));  // no forward fit: the kind's
+    CHECK(c.kernel_time("gemm", s, f, Bytes(0), "backward_weight").value() == doctest::Approx(2 * any));
+    CHECK_THROWS_WITH(device(R"({"gemm.sideways": {"compute_efficiency": 0.5, "launch_overhead": "0 us"}})"),
+                      doctest::Contains("d.json: /kernels/per_kind/gemm.sideways: not a kernel kind"));
+}
+
 TEST_CASE("tile and wave quantization follow NVIDIA's Matrix Multiplication Background, Sec. 3") {
     const hardware::DeviceSpec d = one_tile();
     const cost::ComputeModel c(d, Precision::bf16);
